@@ -1,0 +1,289 @@
+import { createAccumulator, type RewardAccumulator } from './aggregate.js'
+import { Fifo } from './fifo.js'
+import {
+  type DecisionEvent,
+  type EngineSink,
+  type FollowUpEvent,
+  type JoinOutcome,
+  type JoinSettings,
+  keyMemoryMs,
+  type LoggedEvent,
+  type RewardEvent,
+} from './types.js'
+
+/** A decision inside its window, collecting what counts for it. */
+class PendingDecision {
+  readonly pending = true
+  rewardCount = 0
+  lastRewardMs = 0
+  overridden = false
+  activated = false
+  private accumulator: RewardAccumulator | undefined
+  private rewardIds: Set<string> | undefined
+
+  constructor(
+    readonly event: DecisionEvent,
+    readonly dueMs: number,
+  ) {}
+
+  /** Counts a reward once per id; returns false for a repeated id. */
+  count(reward: RewardEvent, settings: JoinSettings): boolean {
+    if (reward.id !== undefined) {
+      this.rewardIds ??= new Set()
+      if (this.rewardIds.has(reward.id)) return false
+      this.rewardIds.add(reward.id)
+    }
+    this.accumulator ??= createAccumulator(settings.rewardAgg)
+    this.accumulator.add(reward.reward)
+    this.rewardCount++
+    this.lastRewardMs = reward.insertMs
+    return true
+  }
+
+  outcome(settings: JoinSettings): JoinOutcome {
+    if (this.accumulator === undefined) {
+      return { reward: settings.defaultReward, rewardCount: 0, rewardDeltaMs: null }
+    }
+    return {
+      reward: this.accumulator.result(),
+      rewardCount: this.rewardCount,
+      rewardDeltaMs: this.lastRewardMs - this.event.insertMs,
+    }
+  }
+}
+
+/** A decision past its due time whose key is still remembered (SPEC §3: until due + H). */
+interface RememberedDecision {
+  readonly pending: false
+  readonly key: string
+  readonly insertMs: number
+  readonly dueMs: number
+  readonly fingerprint: string
+}
+
+/** A reward, override or activation that came before any decision with its key. */
+interface HeldEvent {
+  readonly event: FollowUpEvent
+  claimed: boolean
+}
+
+/**
+ * The join of SPEC §3 as a deterministic state machine. Events go in through `apply` in log
+ * order; `advanceTo(T)` says that every event stamped before T has been applied. Records and
+ * dead letters come out through the sink in release order. No clock, no I/O, no timers: what
+ * comes out depends only on the sequence of events, not on when `advanceTo` is called.
+ */
+export class JoinEngine {
+  private readonly decisions = new Map<string, PendingDecision | RememberedDecision>()
+  private readonly pendingQueue = new Fifo<PendingDecision>()
+  private readonly rememberedQueue = new Fifo<RememberedDecision>()
+  private readonly heldByKey = new Map<string, HeldEvent[]>()
+  private readonly heldQueue = new Fifo<HeldEvent>()
+  private readonly keyMemoryMs: number
+  private nowMs = Number.NEGATIVE_INFINITY
+  private heldCount = 0
+
+  constructor(
+    readonly settings: JoinSettings,
+    private sink: EngineSink,
+  ) {
+    this.keyMemoryMs = keyMemoryMs(settings)
+  }
+
+  /** Replaces where outputs go (recovery replays into a sink that discards them). */
+  setSink(sink: EngineSink): void {
+    this.sink = sink
+  }
+
+  /** The log time the engine has reached. */
+  get timeMs(): number {
+    return this.nowMs
+  }
+
+  /** Decisions inside their window. */
+  get pendingDecisions(): number {
+    return this.pendingQueue.length
+  }
+
+  /** Rewards, overrides and activations waiting for their decision. */
+  get heldEvents(): number {
+    return this.heldCount
+  }
+
+  /** Keys remembered after their due time. */
+  get rememberedDecisions(): number {
+    return this.rememberedQueue.length
+  }
+
+  /**
+   * The decision a new decision with this key logged at `atMs` would collide with, if its key
+   * is still remembered then.
+   */
+  rememberedDecision(key: string, atMs: number): { fingerprint: string } | undefined {
+    const known = this.decisions.get(key)
+    if (known === undefined) return undefined
+    const fingerprint = known.pending ? known.event.fingerprint : known.fingerprint
+    return atMs < known.dueMs + this.keyMemoryMs ? { fingerprint } : undefined
+  }
+
+  /** Whether an event for this key at `atMs` would be held waiting for its decision. */
+  wouldHold(key: string, atMs: number): boolean {
+    return this.rememberedDecision(key, atMs) === undefined
+  }
+
+  /** The next log time at which something will be released, if anything is waiting. */
+  nextReleaseMs(): number | undefined {
+    const due = this.pendingQueue.peek()?.dueMs
+    const held = this.peekUnclaimedHeld()
+    const orphanAt = held === undefined ? undefined : this.orphanAtMs(held)
+    if (due === undefined) return orphanAt
+    if (orphanAt === undefined) return due
+    return Math.min(due, orphanAt)
+  }
+
+  apply(event: LoggedEvent): void {
+    this.advanceTo(event.insertMs)
+    if (event.type === 'decision') this.applyDecision(event)
+    else this.applyFollowUp(event)
+  }
+
+  /**
+   * Every event stamped before `timeMs` has been applied: release decisions due at or before
+   * it and held events that can no longer meet their decision, in (time, log position) order.
+   */
+  advanceTo(timeMs: number): void {
+    if (timeMs <= this.nowMs) return
+    this.nowMs = timeMs
+    for (;;) {
+      const decision = this.pendingQueue.peek()
+      const held = this.peekUnclaimedHeld()
+      const decisionReady = decision !== undefined && decision.dueMs <= timeMs
+      const heldReady = held !== undefined && this.orphanAtMs(held) <= timeMs
+      if (!decisionReady && !heldReady) break
+      const decisionFirst =
+        decisionReady &&
+        (!heldReady ||
+          decision.dueMs < this.orphanAtMs(held) ||
+          (decision.dueMs === this.orphanAtMs(held) && decision.event.pos < held.event.pos))
+      if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as PendingDecision)
+      else this.releaseHeld(this.heldQueue.shift() as HeldEvent)
+    }
+    this.forgetExpiredKeys(timeMs)
+  }
+
+  /** The oldest held event not yet claimed by its decision (claimed ones are dropped on the way). */
+  private peekUnclaimedHeld(): HeldEvent | undefined {
+    let held = this.heldQueue.peek()
+    while (held?.claimed) {
+      this.heldQueue.shift()
+      held = this.heldQueue.peek()
+    }
+    return held
+  }
+
+  /** A held event is an orphan once no decision can claim it: a decision at t claims it iff t - G <= its time. */
+  private orphanAtMs(held: HeldEvent): number {
+    return held.event.insertMs + this.settings.earlyRewardMs + 1
+  }
+
+  private applyDecision(event: DecisionEvent): void {
+    const known = this.rememberedDecision(event.key, event.insertMs)
+    if (known !== undefined) {
+      if (known.fingerprint === event.fingerprint) this.sink.observe({ kind: 'duplicate_decision' })
+      else this.sink.deadLetter({ event, reason: 'conflicting_duplicate', releaseMs: event.insertMs })
+      return
+    }
+    const pending = new PendingDecision(event, event.insertMs + this.settings.expUnitMs)
+    this.decisions.set(event.key, pending)
+    this.pendingQueue.push(pending)
+    const held = this.heldByKey.get(event.key)
+    if (held !== undefined) {
+      this.heldByKey.delete(event.key)
+      for (const h of held) {
+        h.claimed = true
+        this.heldCount--
+        this.attach(pending, h.event)
+      }
+    }
+  }
+
+  private applyFollowUp(event: FollowUpEvent): void {
+    const known = this.decisions.get(event.key)
+    if (known?.pending) {
+      this.attach(known, event)
+      return
+    }
+    if (known !== undefined) {
+      if (event.type === 'reward') {
+        this.sink.observe({ kind: 'reward_late', delayMs: event.insertMs - known.insertMs })
+      }
+      this.sink.deadLetter({ event, reason: 'late', releaseMs: event.insertMs })
+      return
+    }
+    const held: HeldEvent = { event, claimed: false }
+    const forKey = this.heldByKey.get(event.key)
+    if (forKey === undefined) this.heldByKey.set(event.key, [held])
+    else forKey.push(held)
+    this.heldQueue.push(held)
+    this.heldCount++
+    this.sink.observe({ kind: 'held_early', type: event.type })
+  }
+
+  private attach(pending: PendingDecision, event: FollowUpEvent): void {
+    switch (event.type) {
+      case 'reward':
+        if (pending.count(event, this.settings)) {
+          this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - pending.event.insertMs })
+        } else {
+          this.sink.observe({ kind: 'reward_repeated' })
+        }
+        return
+      case 'override':
+        if (pending.overridden) this.sink.observe({ kind: 'no_effect', type: 'override' })
+        pending.overridden = true
+        return
+      case 'activate':
+        if (!pending.event.deferred || pending.activated) this.sink.observe({ kind: 'no_effect', type: 'activate' })
+        pending.activated = true
+        return
+    }
+  }
+
+  private releaseDecision(pending: PendingDecision): void {
+    const { event, dueMs } = pending
+    const outcome = pending.outcome(this.settings)
+    if (pending.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
+    else if (event.deferred && !pending.activated) {
+      this.sink.deadLetter({ event, reason: 'not_activated', releaseMs: dueMs, outcome })
+    } else this.sink.record({ decision: event, dueMs, outcome })
+    const remembered: RememberedDecision = {
+      pending: false,
+      key: event.key,
+      insertMs: event.insertMs,
+      dueMs,
+      fingerprint: event.fingerprint,
+    }
+    this.decisions.set(event.key, remembered)
+    this.rememberedQueue.push(remembered)
+  }
+
+  private releaseHeld(held: HeldEvent): void {
+    const { event } = held
+    const forKey = this.heldByKey.get(event.key)
+    if (forKey !== undefined) {
+      forKey.shift()
+      if (forKey.length === 0) this.heldByKey.delete(event.key)
+    }
+    this.heldCount--
+    this.sink.deadLetter({ event, reason: 'orphan', releaseMs: this.orphanAtMs(held) })
+  }
+
+  private forgetExpiredKeys(timeMs: number): void {
+    for (;;) {
+      const oldest = this.rememberedQueue.peek()
+      if (oldest === undefined || oldest.dueMs + this.keyMemoryMs > timeMs) return
+      this.rememberedQueue.shift()
+      if (this.decisions.get(oldest.key) === oldest) this.decisions.delete(oldest.key)
+    }
+  }
+}
