@@ -141,6 +141,19 @@ export class JoinEngine {
     return Math.min(due, orphanAt)
   }
 
+  /**
+   * The log time from which the engine will hold no state at all (no decision pending or
+   * remembered, no event held), or undefined if it holds none now.
+   */
+  quietFromMs(): number | undefined {
+    const newest = this.pendingQueue.last() ?? this.rememberedQueue.last()
+    const decisionsUntil = newest === undefined ? undefined : newest.dueMs + this.keyMemoryMs
+    const held = this.heldCount > 0 ? this.heldQueue.last() : undefined
+    const heldUntil = held === undefined ? undefined : this.orphanAtMs(held)
+    if (decisionsUntil === undefined) return heldUntil
+    return heldUntil === undefined ? decisionsUntil : Math.max(decisionsUntil, heldUntil)
+  }
+
   apply(event: LoggedEvent): void {
     this.advanceTo(event.insertMs)
     if (event.type === 'decision') this.applyDecision(event)
@@ -243,7 +256,8 @@ export class JoinEngine {
         pending.overridden = true
         return
       case 'activate':
-        if (!pending.event.deferred || pending.activated) this.sink.observe({ kind: 'no_effect', type: 'activate' })
+        if (!pending.event.deferred || pending.activated)
+          this.sink.observe({ kind: 'no_effect', type: 'activate' })
         pending.activated = true
         return
     }

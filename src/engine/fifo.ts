@@ -18,6 +18,11 @@ export class Fifo<T> {
     return this.items[this.head]
   }
 
+  /** The most recently pushed item still queued. */
+  last(): T | undefined {
+    return this.length === 0 ? undefined : this.items[this.items.length - 1]
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined
     const item = this.items[this.head] as T

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs'
+import { helpText, loadConfig } from './config.js'
+import { BanditJoinError } from './errors.js'
+import { createService } from './service.js'
+
+const SHUTDOWN_LIMIT_MS = 10_000
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv
+  if (command === undefined || command === '--help' || command === '-h' || args.includes('--help')) {
+    process.stdout.write(helpText())
+    return
+  }
+  if (command === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
+    process.stdout.write(`${pkg.version}\n`)
+    return
+  }
+  if (command !== 'serve')
+    throw new BanditJoinError('BJ_ERR_CONFIG', `unknown command ${command} (try --help)`)
+  const config = loadConfig(process.env, args)
+  const service = await createService(config)
+  await service.app.listen({ port: config.port, host: config.host })
+  service.logger.info(
+    { address: service.address(), config: { ...config, apiKey: config.apiKey && '***' } },
+    'banditjoin is ready',
+  )
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) {
+      service.logger.warn(
+        { signal },
+        'second signal: exiting now (everything acknowledged is already durable)',
+      )
+      process.exit(1)
+    }
+    stopping = true
+    service.logger.info({ signal }, 'stopping: finishing in-flight requests and committing')
+    setTimeout(() => process.exit(1), SHUTDOWN_LIMIT_MS).unref()
+    service.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        service.logger.error({ err: error }, 'error while stopping')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {
+    service.joiner.reopenOutputs()
+    service.logger.info('reopened file outputs')
+  })
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof BanditJoinError ? error.message : String((error as Error)?.stack ?? error)
+  process.stderr.write(`banditjoin: ${message}\n`)
+  process.exit(2)
+})

@@ -1,0 +1,307 @@
+import { REWARD_AGGREGATIONS, type RewardAggregation } from './engine/types.js'
+import { configError } from './errors.js'
+
+export type OutputTarget = { kind: 'stdout' } | { kind: 'file'; path: string }
+
+/** The service's configuration (SPEC §7): environment variables, each also a flag. */
+export interface Config {
+  port: number
+  host: string
+  expUnitMs: number
+  earlyRewardMs: number
+  rewardAgg: RewardAggregation
+  defaultReward: number
+  dataDir: string
+  outputs: OutputTarget[]
+  outputFormat: 'json'
+  deadLetter: { kind: 'file'; path: string } | undefined
+  outputRetentionMs: number
+  outputRetentionBytes: number
+  durability: 'power' | 'process'
+  maxPending: number
+  maxBatchEvents: number
+  maxBodyBytes: number
+  maxContextBytes: number
+  apiKey: string | undefined
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+}
+
+interface Setting<K extends keyof Config> {
+  key: K
+  env: string
+  default: string | undefined
+  /** What the setting accepts, as said in --help and in errors. */
+  accepts: string
+  meaning: string
+  parse(raw: string): Config[K]
+}
+
+const integer =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (raw: string): number => {
+    if (!/^[0-9]+$/.test(raw.trim())) throw new Error('not an integer')
+    const value = Number(raw)
+    if (value < min || value > max) throw new Error('out of range')
+    return value
+  }
+
+const oneOf =
+  <T extends string>(values: readonly T[]) =>
+  (raw: string): T => {
+    if (!(values as readonly string[]).includes(raw)) throw new Error('not one of the accepted values')
+    return raw as T
+  }
+
+function fileTarget(raw: string): { kind: 'file'; path: string } {
+  if (!raw.startsWith('file:') || raw.length === 5) throw new Error('expected file:PATH')
+  return { kind: 'file', path: raw.slice(5) }
+}
+
+function outputs(raw: string): OutputTarget[] {
+  const targets = raw.split(',').map((part): OutputTarget => {
+    const item = part.trim()
+    return item === 'stdout' ? { kind: 'stdout' } : fileTarget(item)
+  })
+  const paths = targets.flatMap((t) => (t.kind === 'file' ? [t.path] : []))
+  if (new Set(paths).size !== paths.length) throw new Error('the same file twice')
+  if (targets.filter((t) => t.kind === 'stdout').length > 1) throw new Error('stdout twice')
+  return targets
+}
+
+function finiteNumber(raw: string): number {
+  const value = Number(raw)
+  if (raw.trim() === '' || !Number.isFinite(value)) throw new Error('not a finite number')
+  return value
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Every setting, in the order --help lists them. */
+export const SETTINGS: { [K in keyof Config]: Setting<K> }[keyof Config][] = [
+  {
+    key: 'port',
+    env: 'PORT',
+    default: '8080',
+    accepts: 'an integer 0..65535',
+    meaning: 'HTTP port',
+    parse: integer(0, 65535),
+  },
+  {
+    key: 'host',
+    env: 'HOST',
+    default: '127.0.0.1',
+    accepts: 'a host name or address',
+    meaning: 'HTTP address',
+    parse: (raw) => {
+      if (raw.trim() === '') throw new Error('empty')
+      return raw
+    },
+  },
+  {
+    key: 'expUnitMs',
+    env: 'EXP_UNIT_MS',
+    default: '10000',
+    accepts: 'a positive integer (milliseconds)',
+    meaning: 'the window E: a decision is emitted this long after it was logged',
+    parse: integer(1),
+  },
+  {
+    key: 'earlyRewardMs',
+    env: 'EARLY_REWARD_MS',
+    default: '120000',
+    accepts: 'an integer >= 0 (milliseconds)',
+    meaning: 'G: how long a reward, override or activation may precede its decision',
+    parse: integer(0),
+  },
+  {
+    key: 'rewardAgg',
+    env: 'REWARD_AGG',
+    default: 'last',
+    accepts: REWARD_AGGREGATIONS.join(', '),
+    meaning: 'how several counted rewards combine',
+    parse: oneOf(REWARD_AGGREGATIONS),
+  },
+  {
+    key: 'defaultReward',
+    env: 'DEFAULT_REWARD',
+    default: '0',
+    accepts: 'a finite number',
+    meaning: 'reward of a decision with no counted reward',
+    parse: finiteNumber,
+  },
+  {
+    key: 'dataDir',
+    env: 'DATA_DIR',
+    default: './data',
+    accepts: 'a directory path',
+    meaning: 'where the embedded log lives',
+    parse: (raw) => {
+      if (raw.trim() === '') throw new Error('empty')
+      return raw
+    },
+  },
+  {
+    key: 'outputs',
+    env: 'OUTPUT',
+    default: 'stdout',
+    accepts: 'comma-separated stdout and file:PATH',
+    meaning: 'where joined records go (the HTTP tail GET /joined is always on)',
+    parse: outputs,
+  },
+  {
+    key: 'outputFormat',
+    env: 'OUTPUT_FORMAT',
+    default: 'json',
+    accepts: 'json',
+    meaning: 'format of stdout and file outputs',
+    parse: oneOf(['json'] as const),
+  },
+  {
+    key: 'deadLetter',
+    env: 'DEAD_LETTER',
+    default: undefined,
+    accepts: 'file:PATH',
+    meaning: 'late and orphaned events and cancelled decisions, one JSON line each with a "reason"',
+    parse: fileTarget,
+  },
+  {
+    key: 'outputRetentionMs',
+    env: 'OUTPUT_RETENTION_MS',
+    default: '3600000',
+    accepts: 'a positive integer (milliseconds)',
+    meaning: 'how long emitted records stay available to GET /joined',
+    parse: integer(1),
+  },
+  {
+    key: 'outputRetentionBytes',
+    env: 'OUTPUT_RETENTION_BYTES',
+    default: '1073741824',
+    accepts: 'a positive integer (bytes)',
+    meaning: 'how many bytes of emitted records stay available to GET /joined',
+    parse: integer(1),
+  },
+  {
+    key: 'durability',
+    env: 'DURABILITY',
+    default: 'power',
+    accepts: 'power, process',
+    meaning: 'power: fsync before answering; process: survives a crash of the process only',
+    parse: oneOf(['power', 'process'] as const),
+  },
+  {
+    key: 'maxPending',
+    env: 'MAX_PENDING',
+    default: '1000000',
+    accepts: 'a positive integer',
+    meaning: 'decisions pending plus events held early; beyond it ingest answers 503',
+    parse: integer(1),
+  },
+  {
+    key: 'maxBatchEvents',
+    env: 'MAX_BATCH_EVENTS',
+    default: '10000',
+    accepts: 'a positive integer',
+    meaning: 'most lines in one POST /events',
+    parse: integer(1),
+  },
+  {
+    key: 'maxBodyBytes',
+    env: 'MAX_BODY_BYTES',
+    default: '16777216',
+    accepts: 'a positive integer (bytes)',
+    meaning: 'largest request body (413 beyond)',
+    parse: integer(1),
+  },
+  {
+    key: 'maxContextBytes',
+    env: 'MAX_CONTEXT_BYTES',
+    default: '65536',
+    accepts: 'a positive integer (bytes)',
+    meaning: 'largest context as UTF-8 JSON text (413 beyond)',
+    parse: integer(1),
+  },
+  {
+    key: 'apiKey',
+    env: 'API_KEY',
+    default: undefined,
+    accepts: 'a non-empty string',
+    meaning: 'when set, requests need Authorization: Bearer <key>',
+    parse: (raw) => {
+      if (raw === '') throw new Error('empty')
+      return raw
+    },
+  },
+  {
+    key: 'logLevel',
+    env: 'LOG_LEVEL',
+    default: 'info',
+    accepts: LOG_LEVELS.join(', '),
+    meaning: "the service's own JSON logs on standard error",
+    parse: oneOf(LOG_LEVELS),
+  },
+]
+
+/** `EXP_UNIT_MS` -> `--exp-unit-ms`. */
+export const flagName = (env: string) => `--${env.toLowerCase().replaceAll('_', '-')}`
+
+/** Variables that name modes not available in this build: refused rather than ignored. */
+const NOT_YET = { KAFKA_BROKERS: 'the distributed Kafka mode is not available in this version' }
+
+/**
+ * Reads the configuration from the environment and `--flag value` / `--flag=value` arguments
+ * (flags win). Throws a BJ_ERR_CONFIG error naming the variable and what it accepts.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, args: readonly string[] = []): Config {
+  const fromFlags = parseFlags(args)
+  for (const [name, why] of Object.entries(NOT_YET)) {
+    if ((fromFlags.get(name) ?? env[name]) !== undefined) throw configError(`${name}: ${why}`)
+  }
+  const config: Partial<Record<keyof Config, unknown>> = {}
+  for (const setting of SETTINGS) {
+    const raw = fromFlags.get(setting.env) ?? env[setting.env] ?? setting.default
+    if (raw === undefined) {
+      config[setting.key] = undefined
+      continue
+    }
+    try {
+      config[setting.key] = setting.parse(raw)
+    } catch {
+      throw configError(`${setting.env}=${JSON.stringify(raw)} is invalid: accepts ${setting.accepts}`)
+    }
+  }
+  return config as Config
+}
+
+function parseFlags(args: readonly string[]): Map<string, string> {
+  const byFlag = new Map(SETTINGS.map((s) => [flagName(s.env), s.env]))
+  for (const env of Object.keys(NOT_YET)) byFlag.set(flagName(env), env)
+  const values = new Map<string, string>()
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    const env = byFlag.get(flag)
+    if (env === undefined) throw configError(`unknown option ${flag} (see --help)`)
+    const value = eq === -1 ? args[++i] : arg.slice(eq + 1)
+    if (value === undefined) throw configError(`${flag} needs a value`)
+    values.set(env, value)
+  }
+  return values
+}
+
+/** The text of `banditjoin --help`. */
+export function helpText(): string {
+  const rows = SETTINGS.map(
+    (s) =>
+      `  ${flagName(s.env)} (${s.env})\n      ${s.meaning}\n      accepts ${s.accepts}; default ${s.default ?? 'none'}`,
+  )
+  return [
+    'banditjoin: joins contextual-bandit decisions with their rewards after a fixed window.',
+    '',
+    'usage: banditjoin serve [options]',
+    '',
+    'Each option is also an environment variable; flags win.',
+    ...rows,
+    '',
+  ].join('\n')
+}

@@ -1,0 +1,37 @@
+/** Stable error codes: what callers and tests match on, independent of message wording. */
+export type ErrorCode =
+  | 'BJ_ERR_MALFORMED_JSON'
+  | 'BJ_ERR_FORBIDDEN_KEY'
+  | 'BJ_ERR_INVALID_EVENT'
+  | 'BJ_ERR_INVALID_BATCH'
+  | 'BJ_ERR_TOO_LARGE'
+  | 'BJ_ERR_CONTENT_TYPE'
+  | 'BJ_ERR_CONFLICT'
+  | 'BJ_ERR_UNAUTHORIZED'
+  | 'BJ_ERR_OVERLOADED'
+  | 'BJ_ERR_UNAVAILABLE'
+  | 'BJ_ERR_BAD_POSITION'
+  | 'BJ_ERR_GONE'
+  | 'BJ_ERR_CONFIG'
+  | 'BJ_ERR_DATA_DIR'
+
+/** An error with a stable code and, where it maps to one, the HTTP status to answer with. */
+export class BanditJoinError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly statusCode = 500,
+    options?: { cause?: unknown; retryAfterSeconds?: number },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'BanditJoinError'
+    this.retryAfterSeconds = options?.retryAfterSeconds
+  }
+  readonly retryAfterSeconds: number | undefined
+}
+
+export const invalidEvent = (message: string) => new BanditJoinError('BJ_ERR_INVALID_EVENT', message, 422)
+export const tooLarge = (message: string) => new BanditJoinError('BJ_ERR_TOO_LARGE', message, 413)
+export const overloaded = (message: string, retryAfterSeconds = 1) =>
+  new BanditJoinError('BJ_ERR_OVERLOADED', message, 503, { retryAfterSeconds })
+export const configError = (message: string) => new BanditJoinError('BJ_ERR_CONFIG', message)

@@ -1,0 +1,118 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { Ajv } from 'ajv'
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify'
+import type { Logger } from 'pino'
+import { BanditJoinError } from '../errors.js'
+import { parseJsonText } from '../ingest/json.js'
+import { ajv } from '../ingest/validate.js'
+import type { JoinedTail } from '../output/tail.js'
+import { bearerAuth } from './auth.js'
+import { refusedType, sendError, toHttpError } from './errors.js'
+import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
+import { joinedRoute } from './routes/joined.js'
+import { opsRoutes } from './routes/ops.js'
+
+export interface AppOptions extends IngestDeps {
+  tail: JoinedTail
+  logger: Logger
+  maxBodyBytes: number
+  apiKey: string | undefined
+}
+
+const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson']
+
+/** Query strings are text: only they are coerced to the types their schema says. */
+const queryAjv = new Ajv({ coerceTypes: true, useDefaults: true, strict: false })
+
+/** The Fastify app of SPEC §1: routes with JSON schemas, from which validation and /openapi.json both come. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.maxBodyBytes,
+    forceCloseConnections: true,
+  })
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    httpPart === 'querystring' ? queryAjv.compile(schema) : ajv.compile(schema),
+  )
+  registerBodyParsers(app)
+  app.setErrorHandler((error, request, reply) => {
+    const httpError = toHttpError(error as Error, request.body, options.maxBodyBytes)
+    if (httpError.statusCode >= 500 && httpError.statusCode !== 503)
+      request.log.error({ err: error }, 'request failed')
+    else options.metrics.eventsRefused.inc({ type: refusedType(request), reason: httpError.code })
+    return sendError(reply, httpError)
+  })
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new BanditJoinError('BJ_ERR_INVALID_EVENT', `no route ${request.method} ${request.url}`, 404),
+    ),
+  )
+  if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'banditjoin',
+        version: '0.1.0',
+        description: 'Joins contextual-bandit decisions with their rewards after a fixed window (SPEC.md).',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  opsRoutes(app, options.metrics)
+  ingestRoutes(app, options)
+  joinedRoute(app, options.tail)
+  return app
+}
+
+/**
+ * JSON for the event routes (also when no Content-Type is sent, as the original's FastAPI
+ * did), NDJSON for /events; anything else is 415.
+ */
+function registerBodyParsers(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers()
+  app.addHook('onRequest', async (request) => {
+    if (request.headers['content-type'] === undefined && hasBody(request)) {
+      request.headers['content-type'] = isBatch(request) ? NDJSON_TYPES[0] : 'application/json'
+    }
+  })
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (isBatch(request)) return done(wrongType(request, 'application/x-ndjson'))
+    try {
+      done(null, body === '' ? undefined : parseJsonText(body as string))
+    } catch (error) {
+      done(error as Error)
+    }
+  })
+  app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
+    if (!isBatch(request)) return done(wrongType(request, 'application/json'))
+    done(null, body)
+  })
+  app.addContentTypeParser('*', (request, _payload, done) => {
+    done(wrongType(request, isBatch(request) ? 'application/x-ndjson' : 'application/json'))
+  })
+}
+
+const isBatch = (request: FastifyRequest) => request.routeOptions.url === '/events'
+
+const hasBody = (request: FastifyRequest) =>
+  request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length'] ?? 0) > 0
+
+function wrongType(request: FastifyRequest, expected: string): BanditJoinError {
+  return new BanditJoinError(
+    'BJ_ERR_CONTENT_TYPE',
+    `Content-Type ${request.headers['content-type']} is not accepted here: send ${expected}`,
+    415,
+  )
+}

@@ -1,0 +1,173 @@
+import type { FastifyInstance } from 'fastify'
+import type { EventType } from '../../engine/types.js'
+import { BanditJoinError, tooLarge } from '../../errors.js'
+import { parseJsonText } from '../../ingest/json.js'
+import { decisionSchema, errorSchema, keyOnlySchema, okSchema, rewardSchema } from '../../ingest/schemas.js'
+import { checkSchema, type IncomingEvent, type IngestLimits, toIncomingEvent } from '../../ingest/validate.js'
+import type { Joiner } from '../../joiner.js'
+import type { Metrics } from '../../metrics.js'
+
+export interface IngestDeps {
+  joiner: Joiner
+  metrics: Metrics
+  limits: IngestLimits
+  maxBatchEvents: number
+}
+
+const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  409: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+  422: errorSchema,
+  503: errorSchema,
+}
+
+const SINGLE_ROUTES: { url: string; type: EventType; schema: object; summary: string }[] = [
+  { url: '/log_decision', type: 'decision', schema: decisionSchema, summary: 'Log a decision' },
+  { url: '/log_reward', type: 'reward', schema: rewardSchema, summary: 'Log a reward for decision `key`' },
+  {
+    url: '/override_decision',
+    type: 'override',
+    schema: keyOnlySchema,
+    summary: 'Business logic overrode decision `key`: it must not reach the learner',
+  },
+  {
+    url: '/activate_decision',
+    type: 'activate',
+    schema: keyOnlySchema,
+    summary: 'A deferred decision was really carried out',
+  },
+]
+
+/** A line of a refused batch, with why. */
+interface LineError {
+  line: number
+  error: BanditJoinError
+}
+
+/** The ingest API of SPEC §1: single events, the original's /log_override, and NDJSON batches. */
+export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  for (const route of SINGLE_ROUTES) {
+    app.post(
+      route.url,
+      {
+        schema: {
+          summary: route.summary,
+          body: route.schema,
+          response: { 200: okSchema, ...errorResponses },
+        },
+      },
+      async (request) => ingestOne(deps, route.type, request.body as Record<string, unknown>),
+    )
+  }
+
+  app.post(
+    '/log_override',
+    {
+      schema: {
+        summary:
+          'Same as /override_decision, with `key` as a query parameter (as the original sends it) or in a JSON body',
+        querystring: { type: 'object', properties: { key: keyOnlySchema.properties.key } },
+        response: { 200: okSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { key } = request.query as { key?: string }
+      const body = key === undefined ? request.body : { key }
+      checkSchema('override', body)
+      return ingestOne(deps, 'override', body as Record<string, unknown>)
+    },
+  )
+
+  app.post(
+    '/events',
+    {
+      schema: {
+        summary:
+          'Batch ingest: NDJSON, one event per line with "type": decision | reward | override | activate; all or nothing',
+        consumes: ['application/x-ndjson'],
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              ok: { type: 'boolean' },
+              accepted: { type: 'integer' },
+              duplicates: { type: 'integer' },
+            },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => ingestBatch(deps, typeof request.body === 'string' ? request.body : ''),
+  )
+}
+
+async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string, unknown>) {
+  const event = toIncomingEvent(type, body, deps.limits)
+  const [admission] = deps.joiner.admit([event])
+  if (admission?.kind === 'refuse') throw admission.error
+  if (admission?.kind === 'duplicate') {
+    deps.metrics.duplicateDecisions.inc()
+    return { ok: true, duplicate: true }
+  }
+  await deps.joiner.append([event])
+  return { ok: true }
+}
+
+/** Every line is checked as if sent alone; one refusal refuses the whole batch (SPEC §1). */
+async function ingestBatch(deps: IngestDeps, text: string) {
+  const lines = text.split('\n')
+  const events: IncomingEvent[] = []
+  const lineOf: number[] = []
+  const errors: LineError[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string
+    if (line.trim() === '') continue
+    if (events.length + errors.length >= deps.maxBatchEvents) {
+      throw tooLarge(`batch has more than MAX_BATCH_EVENTS=${deps.maxBatchEvents} events`)
+    }
+    try {
+      const value = parseJsonText(line)
+      checkSchema('line', value)
+      const type = (value as { type: EventType }).type
+      checkSchema(type, value)
+      events.push(toIncomingEvent(type, value as Record<string, unknown>, deps.limits))
+      lineOf.push(i + 1)
+    } catch (error) {
+      if (!(error instanceof BanditJoinError)) throw error
+      errors.push({ line: i + 1, error })
+    }
+  }
+  const admissions = deps.joiner.admit(events)
+  const accepted: IncomingEvent[] = []
+  let duplicates = 0
+  admissions.forEach((admission, index) => {
+    if (admission.kind === 'accept') accepted.push(admission.event)
+    else if (admission.kind === 'duplicate') duplicates++
+    else errors.push({ line: lineOf[index] as number, error: admission.error })
+  })
+  if (errors.length > 0) throw batchError(errors)
+  await deps.joiner.append(accepted)
+  deps.metrics.duplicateDecisions.inc(duplicates)
+  return { ok: true, accepted: accepted.length, duplicates }
+}
+
+const LISTED_LINE_ERRORS = 20
+
+/** The status the first offending line would get, and a message naming every offending line. */
+function batchError(errors: LineError[]): BanditJoinError {
+  errors.sort((a, b) => a.line - b.line)
+  const first = errors[0] as LineError
+  const listed = errors.slice(0, LISTED_LINE_ERRORS).map((e) => `line ${e.line}: ${e.error.message}`)
+  const more =
+    errors.length > LISTED_LINE_ERRORS ? `; and ${errors.length - LISTED_LINE_ERRORS} more lines` : ''
+  return new BanditJoinError(
+    first.error.code === 'BJ_ERR_INVALID_EVENT' ? 'BJ_ERR_INVALID_BATCH' : first.error.code,
+    `batch refused, nothing logged: ${listed.join('; ')}${more}`,
+    first.error.statusCode,
+    { retryAfterSeconds: first.error.retryAfterSeconds },
+  )
+}

@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import type { JoinedTail } from '../../output/tail.js'
+
+/** GET /joined?from=N: the live resumable tail of joined records (SPEC §4). */
+export function joinedRoute(app: FastifyInstance, tail: JoinedTail): void {
+  app.get(
+    '/joined',
+    {
+      schema: {
+        summary:
+          'Stream joined records as NDJSON, each with "seq": retained ones from `from` on, then new ones. Blank lines are keep-alives.',
+        querystring: {
+          type: 'object',
+          properties: {
+            from: { type: 'integer', minimum: 1, description: 'First position wanted (last seen seq + 1)' },
+            format: { type: 'string', enum: ['json'], default: 'json' },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { from } = request.query as { from?: number }
+      const seq = tail.startSeq(from)
+      reply.hijack()
+      await tail.subscribe(reply.raw, seq)
+    },
+  )
+}

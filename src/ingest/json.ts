@@ -1,0 +1,63 @@
+import { BanditJoinError, invalidEvent } from '../errors.js'
+
+/** Object keys refused anywhere in a body (SPEC §1): prototype-pollution vectors. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor'])
+
+/** Deepest nesting accepted in a body: deeper values cannot be serialised back safely. */
+export const MAX_JSON_DEPTH = 64
+
+/**
+ * Parses one JSON body (or NDJSON line): 400 for malformed JSON or a forbidden key, 422 for
+ * nesting deeper than MAX_JSON_DEPTH or a number JSON cannot carry back (e.g. 1e400).
+ */
+export function parseJsonText(text: string): unknown {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new BanditJoinError('BJ_ERR_MALFORMED_JSON', `malformed JSON: ${(error as Error).message}`, 400)
+  }
+  inspect(value)
+  return value
+}
+
+/** Walks the value without recursion (depth is bounded only after this check). */
+function inspect(root: unknown): void {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: '', depth: 0 }]
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const { value, path, depth } = item
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw invalidEvent(`${path || 'body'} must be a finite number`)
+      continue
+    }
+    if (value === null || typeof value !== 'object') continue
+    if (depth >= MAX_JSON_DEPTH) {
+      throw invalidEvent(`${path || 'body'} is nested deeper than ${MAX_JSON_DEPTH} levels`)
+    }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++)
+        stack.push({ value: value[i], path: `${path}[${i}]`, depth: depth + 1 })
+      continue
+    }
+    for (const key of Object.keys(value)) {
+      const childPath = path === '' ? key : `${path}.${key}`
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw new BanditJoinError(
+          'BJ_ERR_FORBIDDEN_KEY',
+          `object key "${key}" is not allowed (at ${childPath})`,
+          400,
+        )
+      }
+      stack.push({ value: (value as Record<string, unknown>)[key], path: childPath, depth: depth + 1 })
+    }
+  }
+}
+
+/** JSON text with object keys sorted at every level: equal for values equal as JSON. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  const record = value as Record<string, unknown>
+  const keys = Object.keys(record).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`
+}

@@ -1,0 +1,82 @@
+/**
+ * JSON Schemas of the ingest API (SPEC §1): one source for request validation, batch-line
+ * validation and the OpenAPI document. Rules JSON Schema cannot say (context size, candidate
+ * list consistency, finiteness) live in validate.ts.
+ */
+
+const key = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  description: 'Unique id of the decision (at most 256 Unicode code points)',
+} as const
+
+const actionId = { type: ['string', 'integer'] } as const
+
+export const decisionSchema = {
+  type: 'object',
+  required: ['key', 'action', 'probability', 'context'],
+  properties: {
+    key,
+    action: { ...actionId, description: 'The chosen action; echoed with the same JSON type' },
+    probability: {
+      type: 'number',
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description: 'Probability with which the bandit chose the action (0 < p <= 1)',
+    },
+    context: { description: 'Features the bandit saw: a string or any JSON value, echoed as is' },
+    actions: { type: 'array', minItems: 1, items: actionId, description: 'All candidate action ids' },
+    probabilities: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'number', minimum: 0, maximum: 1 },
+      description: 'Probability of each candidate, aligned with actions, summing to 1',
+    },
+    model: { type: 'string', description: 'Policy or model version' },
+    timestamp: { type: ['string', 'number'], description: "The client's own time, carried through" },
+    deferred: {
+      type: 'boolean',
+      description: 'Emit only if POST /activate_decision arrives within the window',
+    },
+  },
+} as const
+
+export const rewardSchema = {
+  type: 'object',
+  required: ['key', 'reward'],
+  properties: {
+    key,
+    reward: { type: 'number', description: 'Finite number, may be negative' },
+    id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 256,
+      description: 'Rewards with the same key and id count once (safe retries)',
+    },
+  },
+} as const
+
+export const keyOnlySchema = {
+  type: 'object',
+  required: ['key'],
+  properties: { key },
+} as const
+
+export const batchLineSchema = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { enum: ['decision', 'reward', 'override', 'activate'] } },
+} as const
+
+export const okSchema = {
+  type: 'object',
+  properties: { ok: { type: 'boolean' }, duplicate: { type: 'boolean' } },
+  required: ['ok'],
+} as const
+
+export const errorSchema = {
+  type: 'object',
+  properties: { ok: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
+  required: ['ok', 'error'],
+} as const

@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
+import { invalidEvent, tooLarge } from '../errors.js'
+import { canonicalJson } from './json.js'
+import { batchLineSchema, decisionSchema, keyOnlySchema, rewardSchema } from './schemas.js'
+
+/** An accepted event before the log gives it a position and a time. */
+export type IncomingEvent = LoggedEvent extends infer E
+  ? E extends LoggedEvent
+    ? Omit<E, 'pos' | 'insertMs'>
+    : never
+  : never
+
+export interface IngestLimits {
+  maxContextBytes: number
+}
+
+/**
+ * One Ajv for route bodies and batch lines, so both refuse the same input with the same words.
+ * Types are never coerced (SPEC §1); Ajv caches compiled schemas by identity.
+ */
+export const ajv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false })
+
+const VALIDATORS: Record<EventType | 'line', ValidateFunction> = {
+  decision: ajv.compile(decisionSchema),
+  reward: ajv.compile(rewardSchema),
+  override: ajv.compile(keyOnlySchema),
+  activate: ajv.compile(keyOnlySchema),
+  line: ajv.compile(batchLineSchema),
+}
+
+/** "probability must be > 0 (got 0)": names the field, the rule and the value received. */
+export function describeValidationError(error: ErrorObject, data: unknown): string {
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => (/^[0-9]+$/.test(part) ? `[${part}]` : `.${part}`))
+    .join('')
+    .replace(/^\./, '')
+  if (error.keyword === 'required') {
+    const missing = (error.params as { missingProperty: string }).missingProperty
+    return `${path ? `${path}.` : ''}${missing} is required`
+  }
+  const field = path || 'body'
+  const rule =
+    error.keyword === 'type' ? `must be ${readableType(error.params.type)}` : (error.message ?? 'is invalid')
+  const received = valueAt(data, error.instancePath)
+  return `${field} ${rule}${received === undefined ? '' : ` (got ${received})`}`
+}
+
+function readableType(type: string | string[]): string {
+  const names = (Array.isArray(type) ? type : [type]).map((t) => (t === 'integer' ? 'an integer' : `a ${t}`))
+  return names.join(' or ')
+}
+
+function valueAt(data: unknown, pointer: string): string | undefined {
+  let value = data
+  for (const part of pointer.split('/').slice(1)) {
+    if (value === null || typeof value !== 'object') return undefined
+    value = (value as Record<string, unknown>)[part]
+  }
+  if (value === undefined || (typeof value === 'object' && value !== null)) return undefined
+  const text = JSON.stringify(value)
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text
+}
+
+/** Checks a value against the schema of its event type (as a route's schema would). */
+export function checkSchema(type: EventType | 'line', value: unknown): void {
+  const validate = VALIDATORS[type]
+  if (!validate(value))
+    throw invalidEvent(describeValidationError(validate.errors?.[0] as ErrorObject, value))
+}
+
+/**
+ * Turns a schema-valid body into the event to log: the rules JSON Schema cannot state, then the
+ * logged JSON text with only the known fields, in a fixed order (unknown fields are dropped).
+ */
+export function toIncomingEvent(
+  type: EventType,
+  value: Record<string, unknown>,
+  limits: IngestLimits,
+): IncomingEvent {
+  const key = value.key as string
+  switch (type) {
+    case 'decision':
+      return toDecision(value, limits)
+    case 'reward': {
+      const reward = value.reward as number
+      if (!Number.isFinite(reward)) throw invalidEvent('reward must be a finite number')
+      const id = value.id as string | undefined
+      return { type, key, reward, id, body: JSON.stringify({ key, reward, id }) }
+    }
+    default:
+      return { type, key, body: JSON.stringify({ key }) }
+  }
+}
+
+const PROBABILITY_TOLERANCE = 1e-6
+
+function toDecision(
+  value: Record<string, unknown>,
+  limits: IngestLimits,
+): Omit<DecisionEvent, 'pos' | 'insertMs'> {
+  const { key, action, probability, context, actions, probabilities, model, timestamp, deferred } = value
+  const contextText = JSON.stringify(context)
+  const contextBytes = Buffer.byteLength(contextText, 'utf8')
+  if (contextBytes > limits.maxContextBytes) {
+    throw tooLarge(
+      `context is ${contextBytes} bytes of JSON, more than MAX_CONTEXT_BYTES=${limits.maxContextBytes}`,
+    )
+  }
+  if ((actions === undefined) !== (probabilities === undefined)) {
+    throw invalidEvent('actions and probabilities must be given together')
+  }
+  if (Array.isArray(actions) && Array.isArray(probabilities)) {
+    checkCandidates(action as string | number, probability as number, actions, probabilities as number[])
+  }
+  const fields = { key, action, probability, context, actions, probabilities, model, timestamp, deferred }
+  const { timestamp: _ignored, ...compared } = fields
+  return {
+    type: 'decision',
+    key: key as string,
+    deferred: deferred === true,
+    fingerprint: createHash('sha256').update(canonicalJson(compared)).digest('base64'),
+    body: `{"key":${JSON.stringify(key)},"action":${JSON.stringify(action)},"probability":${probability},"context":${contextText}${optionalFields({ actions, probabilities, model, timestamp, deferred })}}`,
+  }
+}
+
+function optionalFields(fields: Record<string, unknown>): string {
+  let text = ''
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined) text += `,${JSON.stringify(name)}:${JSON.stringify(value)}`
+  }
+  return text
+}
+
+function checkCandidates(
+  action: string | number,
+  probability: number,
+  actions: unknown[],
+  probabilities: number[],
+) {
+  if (actions.length !== probabilities.length) {
+    throw invalidEvent(
+      `probabilities must have the same length as actions (got ${probabilities.length} for ${actions.length})`,
+    )
+  }
+  if (new Set(actions).size !== actions.length) throw invalidEvent('actions must not repeat an action id')
+  const chosen = actions.indexOf(action)
+  if (chosen === -1) throw invalidEvent(`actions must include the chosen action (${JSON.stringify(action)})`)
+  const sum = probabilities.reduce((a, b) => a + b, 0)
+  if (Math.abs(sum - 1) > PROBABILITY_TOLERANCE)
+    throw invalidEvent(`probabilities must sum to 1 (got ${sum})`)
+  const entry = probabilities[chosen] as number
+  if (Math.abs(entry - probability) > PROBABILITY_TOLERANCE) {
+    throw invalidEvent(
+      `probabilities[${chosen}] must equal probability for the chosen action (got ${entry}, probability ${probability})`,
+    )
+  }
+}

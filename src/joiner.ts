@@ -1,0 +1,438 @@
+import type { Logger } from 'pino'
+import type { Clock } from './clock.js'
+import type { JoinEngine } from './engine/engine.js'
+import {
+  type DeadLetter,
+  type EngineSink,
+  type JoinedRecord,
+  type JoinSettings,
+  type LoggedEvent,
+  type Observation,
+  replayHorizonMs,
+} from './engine/types.js'
+import { BanditJoinError, overloaded } from './errors.js'
+import type { IncomingEvent } from './ingest/validate.js'
+import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
+import type { Metrics } from './metrics.js'
+import { deadLetterLine, recordLine } from './output/format.js'
+import type { OutputSink } from './output/sink.js'
+import type { JoinedTail } from './output/tail.js'
+import { rebuildEngine } from './recovery.js'
+
+export interface JoinerOptions {
+  settings: JoinSettings
+  /** Decisions pending plus events held early beyond which ingest answers 503. */
+  maxPending: number
+  /** Events accepted but not yet committed beyond which ingest answers 503. */
+  maxQueuedEvents: number
+  /** Whether dead letters are kept for a dead-letter output. */
+  keepDeadLetters: boolean
+  /** Sinks' positions are synced and persisted at most this often. @default 100 */
+  sinkSyncIntervalMs: number
+  /** How often compaction runs. @default 10000 */
+  compactIntervalMs: number
+  outputRetentionMs: number
+  outputRetentionBytes: number
+}
+
+/** What ingest decided for one event before it is logged. */
+export type Admission =
+  | { kind: 'accept'; event: IncomingEvent }
+  | { kind: 'duplicate' }
+  | { kind: 'refuse'; error: BanditJoinError }
+
+interface Waiter {
+  resolve(): void
+  reject(error: unknown): void
+}
+
+/** Collects what the engine releases during one cycle and counts what it observes. */
+class CycleCollector implements EngineSink {
+  records: JoinedRecord[] = []
+  deadLetters: DeadLetter[] = []
+  constructor(private readonly metrics: Metrics) {}
+  record(r: JoinedRecord) {
+    this.records.push(r)
+  }
+  deadLetter(d: DeadLetter) {
+    this.deadLetters.push(d)
+  }
+  observe(o: Observation) {
+    switch (o.kind) {
+      case 'reward_counted':
+        this.metrics.rewardsCounted.inc()
+        this.metrics.rewardDelay.observe({ outcome: 'counted' }, o.delayMs / 1000)
+        return
+      case 'reward_late':
+        this.metrics.rewardDelay.observe({ outcome: 'late' }, o.delayMs / 1000)
+        return
+      case 'held_early':
+        this.metrics.eventsHeldEarly.inc({ type: o.type })
+        return
+      default:
+        return
+    }
+  }
+}
+
+/**
+ * The embedded join loop (DESIGN.md): admits events, stamps them, and in cycles applies them to
+ * the engine, advances it to the clock, and commits events, released records and the checkpoint
+ * in one transaction (group commit); only then are requests answered and outputs written.
+ * One timer, for the engine's next release, carries time forward when no traffic does.
+ */
+export class Joiner {
+  private engine: JoinEngine
+  private readonly collector: CycleCollector
+  private queue: LoggedEvent[] = []
+  private waiters: Waiter[] = []
+  /** Decisions admitted but not yet applied to the engine, by key: fingerprint. */
+  private readonly inflight = new Map<string, string>()
+  private nextPos: number
+  private immediate: NodeJS.Immediate | undefined
+  private timer: NodeJS.Timeout | undefined
+  private readonly maintenance: NodeJS.Timeout
+  private lastSinkSyncMs = 0
+  private lastCompactMs: number
+  private readonly persisted = new Map<string, SinkPosition>()
+  private closing = false
+  private accepting = true
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly clock: Clock,
+    private readonly sinks: readonly OutputSink[],
+    private readonly tail: JoinedTail,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly options: JoinerOptions,
+  ) {
+    this.collector = new CycleCollector(metrics)
+    this.engine = rebuildEngine(log, options.settings, this.collector)
+    this.nextPos = log.nextPos
+    for (const sink of sinks) this.persisted.set(sink.name, sink.position())
+    this.lastCompactMs = clock.now()
+    this.catchUpSinks()
+    this.maintenance = setInterval(() => this.maintain(), Math.min(1000, options.sinkSyncIntervalMs * 5))
+    this.maintenance.unref()
+    this.cycle()
+  }
+
+  /** When the engine will hold no state (used to decide whether settings may change). */
+  quietFromMs(): number | undefined {
+    return this.engine.quietFromMs()
+  }
+
+  get pendingDecisions(): number {
+    return this.engine.pendingDecisions
+  }
+
+  get heldEvents(): number {
+    return this.engine.heldEvents
+  }
+
+  /**
+   * Decides, without changing anything, what would happen to each event if it were logged now
+   * after the ones before it in the list: duplicate decisions, conflicts (409), capacity (503).
+   */
+  admit(events: readonly IncomingEvent[]): Admission[] {
+    if (this.closing || !this.accepting) {
+      const error = new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, {
+        retryAfterSeconds: 5,
+      })
+      return events.map(() => ({ kind: 'refuse', error }))
+    }
+    const atMs = this.clock.now()
+    const batchDecisions = new Map<string, string>()
+    let room =
+      this.options.maxPending - this.engine.pendingDecisions - this.engine.heldEvents - this.queue.length
+    if (this.queue.length + events.length > this.options.maxQueuedEvents) {
+      const error = overloaded(`the log is behind (${this.queue.length} events waiting to be committed)`)
+      return events.map(() => ({ kind: 'refuse', error }))
+    }
+    return events.map((event): Admission => {
+      const known =
+        batchDecisions.get(event.key) ??
+        this.inflight.get(event.key) ??
+        this.engine.rememberedDecision(event.key, atMs)?.fingerprint
+      if (event.type === 'decision') {
+        if (known !== undefined) {
+          if (known === event.fingerprint) return { kind: 'duplicate' }
+          return {
+            kind: 'refuse',
+            error: new BanditJoinError(
+              'BJ_ERR_CONFLICT',
+              `key ${JSON.stringify(event.key)} is already a different decision`,
+              409,
+            ),
+          }
+        }
+        batchDecisions.set(event.key, event.fingerprint)
+      }
+      if (known === undefined) {
+        if (room <= 0) {
+          return {
+            kind: 'refuse',
+            error: overloaded(`MAX_PENDING=${this.options.maxPending} decisions and held events reached`),
+          }
+        }
+        room--
+      }
+      return { kind: 'accept', event }
+    })
+  }
+
+  /** Logs admitted events; resolves once they are durable. */
+  append(events: readonly IncomingEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve()
+    const insertMs = this.clock.now()
+    for (const event of events) {
+      const logged = { ...event, pos: this.nextPos++, insertMs } as LoggedEvent
+      this.queue.push(logged)
+      if (logged.type === 'decision') this.inflight.set(logged.key, logged.fingerprint)
+    }
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    this.schedule()
+    return done
+  }
+
+  /** Refuses new events from now on (503), as the first step of a graceful stop. */
+  stopAccepting(): void {
+    this.accepting = false
+  }
+
+  /**
+   * Switches to new join settings: only valid while the engine holds no state, since the
+   * events in the log so far were joined under the old ones (which the log stops carrying).
+   */
+  changeSettings(settings: JoinSettings): void {
+    this.log.resetSettings(settings)
+    this.options.settings = settings
+    this.engine = rebuildEngine(this.log, settings, this.collector)
+  }
+
+  /** SIGHUP: reopen file outputs (after they were renamed for rotation). */
+  reopenOutputs(): void {
+    for (const sink of this.sinks) sink.reopen()
+    this.schedule()
+  }
+
+  /** Stops accepting, commits what was accepted, persists the outputs' positions and closes the log. */
+  close(): void {
+    if (this.closing) return
+    this.closing = true
+    clearInterval(this.maintenance)
+    clearTimeout(this.timer)
+    if (this.immediate) clearImmediate(this.immediate)
+    this.lastSinkSyncMs = 0
+    this.cycle()
+    // The last cycle's writes to the outputs: persist where they stand too.
+    this.lastSinkSyncMs = 0
+    this.cycle()
+    this.tail.close()
+    for (const sink of this.sinks) sink.close()
+    this.log.close()
+  }
+
+  private schedule(): void {
+    if (this.queue.length > 0) {
+      this.immediate ??= setImmediate(() => this.cycle())
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const next = this.engine.nextReleaseMs()
+    if (next !== undefined && !this.closing) {
+      this.timer = setTimeout(() => this.cycle(), Math.max(0, next - this.clock.now()))
+    }
+  }
+
+  private cycle(): void {
+    this.immediate = undefined
+    const events = this.queue
+    const waiters = this.waiters
+    this.queue = []
+    this.waiters = []
+    this.inflight.clear()
+    const timeMs = this.clock.now()
+    for (const event of events) this.engine.apply(event)
+    this.engine.advanceTo(timeMs)
+    const released = this.collector
+    const sinkPositions = this.sinkPositionsToPersist()
+    if (events.length + released.records.length + released.deadLetters.length + sinkPositions.length === 0) {
+      this.schedule()
+      return
+    }
+    const { records, deadLetters } = this.format(released.records, released.deadLetters)
+    released.records = []
+    released.deadLetters = []
+    const started = performance.now()
+    try {
+      this.log.commit({
+        events,
+        records,
+        deadLetters,
+        checkpoint: {
+          timeMs,
+          recordSeq: records.at(-1)?.seq ?? this.log.checkpoint.recordSeq,
+          deadLetterSeq: deadLetters.at(-1)?.seq ?? this.log.checkpoint.deadLetterSeq,
+        },
+        sinkPositions,
+      })
+    } catch (error) {
+      this.failCycle(error, waiters)
+      return
+    }
+    this.metrics.commitDuration.observe((performance.now() - started) / 1000)
+    this.metrics.commitEvents.observe(events.length)
+    for (const position of sinkPositions) this.persisted.set(position.name, position)
+    for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
+    for (const waiter of waiters) waiter.resolve()
+    this.deliver(records, deadLetters)
+    this.schedule()
+  }
+
+  private format(
+    released: JoinedRecord[],
+    letters: DeadLetter[],
+  ): { records: RecordLine[]; deadLetters: OutputLine[] } {
+    const emittedMs = this.clock.now()
+    let recordSeq = this.log.checkpoint.recordSeq
+    const records = released.map((r) => {
+      this.metrics.emissionLateness.observe((emittedMs - r.dueMs) / 1000)
+      return { seq: ++recordSeq, emittedMs, line: recordLine(r, emittedMs) }
+    })
+    let deadLetterSeq = this.log.checkpoint.deadLetterSeq
+    for (const letter of letters) this.metrics.deadLetters.inc({ reason: letter.reason })
+    const deadLetters = this.options.keepDeadLetters
+      ? letters.map((d) => ({ seq: ++deadLetterSeq, line: deadLetterLine(d, emittedMs) }))
+      : []
+    return { records, deadLetters }
+  }
+
+  /**
+   * A failed commit (disk full, I/O error) changed nothing durable: refuse what it carried
+   * with 503 and rebuild the engine from the log, which no longer matches the one in memory.
+   */
+  private failCycle(error: unknown, waiters: Waiter[]): void {
+    this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
+    const refusal = new BanditJoinError(
+      'BJ_ERR_UNAVAILABLE',
+      `the log cannot be written: ${(error as Error).message}`,
+      503,
+      {
+        cause: error,
+        retryAfterSeconds: 5,
+      },
+    )
+    for (const waiter of waiters) waiter.reject(refusal)
+    this.collector.records = []
+    this.collector.deadLetters = []
+    this.engine = rebuildEngine(this.log, this.options.settings, this.collector)
+    this.nextPos = this.log.nextPos
+    if (!this.closing) this.timer = setTimeout(() => this.cycle(), 1000)
+  }
+
+  private deliver(records: RecordLine[], deadLetters: OutputLine[]): void {
+    this.metrics.recordsEmitted.inc(records.length)
+    this.tail.publish(records)
+    for (const sink of this.sinks) {
+      const fresh = sink.stream === 'records' ? records : deadLetters
+      this.writeToSink(sink, fresh)
+    }
+  }
+
+  /** Writes to a sink what directly follows its position: the fresh lines, or first what it missed, from the log. */
+  private writeToSink(sink: OutputSink, fresh: readonly OutputLine[]): void {
+    try {
+      const first = fresh[0]
+      if (first !== undefined && first.seq === sink.position().seq + 1) sink.write(fresh)
+      else this.catchUp(sink)
+    } catch (error) {
+      this.logger.error({ err: error, output: sink.name }, 'output write failed; will retry from the log')
+    }
+  }
+
+  private catchUp(sink: OutputSink): void {
+    const { checkpoint } = this.log
+    const last = sink.stream === 'records' ? checkpoint.recordSeq : checkpoint.deadLetterSeq
+    while (sink.position().seq < last) {
+      const page = this.log.readOutput(sink.stream, sink.position().seq + 1, 1000)
+      if (page.length === 0 || (page[0] as OutputLine).seq !== sink.position().seq + 1) {
+        this.logger.error(
+          { output: sink.name, seq: sink.position().seq + 1 },
+          'output is missing lines the log no longer has',
+        )
+        return
+      }
+      sink.write(page)
+    }
+  }
+
+  private catchUpSinks(): void {
+    for (const sink of this.sinks) this.writeToSink(sink, [])
+  }
+
+  /** Positions of sinks that moved since last persisted, synced first (at most every sinkSyncIntervalMs). */
+  private sinkPositionsToPersist(): SinkPosition[] {
+    const now = this.clock.now()
+    if (now - this.lastSinkSyncMs < this.options.sinkSyncIntervalMs) return []
+    const moved = this.sinks.filter((sink) => {
+      const saved = this.persisted.get(sink.name)
+      const current = sink.position()
+      return (
+        saved === undefined ||
+        saved.seq !== current.seq ||
+        saved.offset !== current.offset ||
+        saved.fileId !== current.fileId
+      )
+    })
+    if (moved.length === 0) return []
+    this.lastSinkSyncMs = now
+    return moved.map((sink) => {
+      sink.sync()
+      return sink.position()
+    })
+  }
+
+  private maintain(): void {
+    const { checkpoint } = this.log
+    this.metrics.decisionsPending.set(this.engine.pendingDecisions)
+    this.metrics.eventsHeld.set(this.engine.heldEvents)
+    for (const sink of this.sinks) {
+      if (sink.stream === 'records')
+        this.metrics.outputLag.set({ output: sink.name }, checkpoint.recordSeq - sink.position().seq)
+    }
+    this.catchUpSinks()
+    if (this.queue.length === 0 && this.immediate === undefined) this.cycle()
+    const now = this.clock.now()
+    if (now - this.lastCompactMs >= this.options.compactIntervalMs) {
+      this.lastCompactMs = now
+      this.compact(now)
+    }
+  }
+
+  private compact(now: number): void {
+    const keepFrom = (stream: OutputSink['stream'], fallback: number) =>
+      Math.min(
+        fallback,
+        ...this.sinks
+          .filter((s) => s.stream === stream)
+          .map((s) => (this.persisted.get(s.name)?.seq ?? 0) + 1),
+      )
+    const { checkpoint } = this.log
+    try {
+      const removed = this.log.compact({
+        eventsBeforeMs: checkpoint.timeMs - replayHorizonMs(this.options.settings),
+        recordsBeforeMs: now - this.options.outputRetentionMs,
+        recordBytesToKeep: this.options.outputRetentionBytes,
+        keepRecordsFromSeq: keepFrom('records', checkpoint.recordSeq + 1),
+        keepDeadLettersFromSeq: keepFrom('deadLetters', checkpoint.deadLetterSeq + 1),
+      })
+      if (removed.events + removed.records + removed.deadLetters > 0)
+        this.logger.debug({ removed }, 'compacted the log')
+    } catch (error) {
+      this.logger.error({ err: error }, 'compaction failed; will retry')
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import type { JoinSettings, LoggedEvent } from '../engine/types.js'
+
+/** How far the join has got: everything released up to `timeMs` is in the outputs. */
+export interface JoinCheckpoint {
+  /** Log time reached: every event stamped before it is in the log and has been joined. */
+  timeMs: number
+  /** Position of the last joined record (records are numbered 1, 2, 3, ...). */
+  recordSeq: number
+  /** Bytes of all joined records ever written, for retention by size. */
+  recordBytes: number
+  /** Position of the last dead letter. */
+  deadLetterSeq: number
+}
+
+/** One line of an output, with its position in that output. */
+export interface OutputLine {
+  seq: number
+  line: string
+}
+
+export interface RecordLine extends OutputLine {
+  emittedMs: number
+}
+
+/** Where an output sink stands: what it has written, and for files, where and in which file. */
+export interface SinkPosition {
+  name: string
+  seq: number
+  offset: number
+  fileId: string | null
+}
+
+/** What one commit makes durable, all or nothing. */
+export interface CommitBatch {
+  events: readonly LoggedEvent[]
+  records: readonly RecordLine[]
+  deadLetters: readonly OutputLine[]
+  /** The checkpoint after this batch; the log adds the record bytes itself. */
+  checkpoint: Omit<JoinCheckpoint, 'recordBytes'>
+  sinkPositions: readonly SinkPosition[]
+}
+
+export type OutputStream = 'records' | 'deadLetters'
+
+/**
+ * The durable, ordered event log and the outputs joined from it, in domain terms (no driver
+ * handles). The embedded implementation is SQLite; see DESIGN.md.
+ */
+export interface EventLog {
+  /** The join settings recorded in the log, or undefined for a new log. */
+  readonly recordedSettings: JoinSettings | undefined
+  readonly checkpoint: JoinCheckpoint
+  /** Position the next appended event gets. */
+  readonly nextPos: number
+  /** Events in log order from the first one stamped at or after `fromMs`. */
+  replayFrom(fromMs: number): Iterable<LoggedEvent>
+  /** Makes the batch durable (as the durability setting says) or throws, changing nothing. */
+  commit(batch: CommitBatch): void
+  /** Retained lines of an output from `fromSeq` on, at most `limit`. */
+  readOutput(stream: OutputStream, fromSeq: number, limit: number): RecordLine[]
+  /** The oldest retained record position (checkpoint.recordSeq + 1 when none is retained). */
+  firstRetainedRecordSeq(): number
+  sinkPosition(name: string): SinkPosition | undefined
+  /** Records the join settings, dropping all events (only done when none can matter). */
+  resetSettings(settings: JoinSettings): void
+  /** Drops what can no longer influence any output or be read. */
+  compact(options: CompactOptions): CompactResult
+  close(): void
+}
+
+export interface CompactOptions {
+  /** Events stamped before this can no longer change any output. */
+  eventsBeforeMs: number
+  /** Records emitted before this, or beyond the byte budget, leave the tail's retention... */
+  recordsBeforeMs: number
+  recordBytesToKeep: number
+  /** ...but never before every sink has written them. */
+  keepRecordsFromSeq: number
+  keepDeadLettersFromSeq: number
+}
+
+export interface CompactResult {
+  events: number
+  records: number
+  deadLetters: number
+}

@@ -1,0 +1,81 @@
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import type { OutputLine, SinkPosition } from '../log/types.js'
+import { joinLines, type OutputSink } from './sink.js'
+
+const fileIdOf = (stats: { dev: number; ino: number }) => `${stats.dev}:${stats.ino}`
+
+/**
+ * A JSON-lines file, exactly-once across crashes: its (line position, byte offset, file id) is
+ * persisted in the log only after the bytes are synced; at restart the file is cut back to the
+ * persisted offset and the lines after it are written again from the log, byte for byte.
+ */
+export class FileSink implements OutputSink {
+  readonly name: string
+  private fd: number
+  private fileId: string
+  private seq: number
+  private offset: number
+
+  constructor(
+    readonly path: string,
+    readonly stream: 'records' | 'deadLetters',
+    saved: SinkPosition | undefined,
+    /** Where a new output starts: the next line, not the retained history. */
+    startSeq: number,
+    onWarning: (message: string) => void,
+  ) {
+    this.name = `${stream === 'records' ? 'file' : 'dead_letter'}:${path}`
+    this.fd = openSync(path, 'a')
+    const stats = fstatSync(this.fd)
+    this.fileId = fileIdOf(stats)
+    this.seq = saved?.seq ?? startSeq
+    this.offset = stats.size
+    if (saved === undefined) {
+      if (stats.size > 0)
+        onWarning(`${path} already has ${stats.size} bytes; new lines are appended after them`)
+      return
+    }
+    if (saved.fileId === this.fileId && stats.size >= saved.offset) {
+      // Lines written after the last persisted position are written again: cut them off first.
+      ftruncateSync(this.fd, saved.offset)
+      this.offset = saved.offset
+    } else if (saved.fileId === this.fileId) {
+      onWarning(`${path} is shorter than its persisted position (${stats.size} < ${saved.offset}): appending`)
+    } else if (stats.size > 0 || saved.offset > 0) {
+      onWarning(
+        `${path} is not the file last written (rotated while stopped?): appending from line ${saved.seq + 1}`,
+      )
+    }
+  }
+
+  position(): SinkPosition {
+    return { name: this.name, seq: this.seq, offset: this.offset, fileId: this.fileId }
+  }
+
+  write(lines: readonly OutputLine[]): void {
+    const last = lines.at(-1)
+    if (last === undefined) return
+    const chunk = Buffer.from(joinLines(lines))
+    let written = 0
+    while (written < chunk.length) written += writeSync(this.fd, chunk, written)
+    this.offset += chunk.length
+    this.seq = last.seq
+  }
+
+  sync(): void {
+    fdatasyncSync(this.fd)
+  }
+
+  reopen(): void {
+    fdatasyncSync(this.fd)
+    closeSync(this.fd)
+    this.fd = openSync(this.path, 'a')
+    const stats = fstatSync(this.fd)
+    this.fileId = fileIdOf(stats)
+    this.offset = stats.size
+  }
+
+  close(): void {
+    closeSync(this.fd)
+  }
+}

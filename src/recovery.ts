@@ -1,0 +1,20 @@
+import { JoinEngine } from './engine/engine.js'
+import { type EngineSink, type JoinSettings, replayHorizonMs } from './engine/types.js'
+import type { EventLog } from './log/types.js'
+
+/** Drops what replay releases: it is already in the outputs. */
+const DISCARD: EngineSink = { record() {}, deadLetter() {}, observe() {} }
+
+/**
+ * Rebuilds the engine as it stood at the log's checkpoint by replaying only the stretch of the
+ * log that can still matter (replayHorizonMs before it), so restart time is bounded by the
+ * windows, not by history. What replay releases was already output, so it is discarded.
+ */
+export function rebuildEngine(log: EventLog, settings: JoinSettings, sink: EngineSink): JoinEngine {
+  const engine = new JoinEngine(settings, DISCARD)
+  const { timeMs } = log.checkpoint
+  for (const event of log.replayFrom(timeMs - replayHorizonMs(settings))) engine.apply(event)
+  engine.advanceTo(timeMs)
+  engine.setSink(sink)
+  return engine
+}

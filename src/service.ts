@@ -1,0 +1,158 @@
+import type { FastifyInstance } from 'fastify'
+import pino, { type Logger } from 'pino'
+import { type Clock, MonotonicClock } from './clock.js'
+import type { Config } from './config.js'
+import type { JoinSettings } from './engine/types.js'
+import { configError } from './errors.js'
+import { buildApp } from './http/app.js'
+import { Joiner } from './joiner.js'
+import { SqliteLog } from './log/sqlite/sqlite-log.js'
+import { Metrics } from './metrics.js'
+import { FileSink } from './output/file-sink.js'
+import type { OutputSink } from './output/sink.js'
+import { StdoutSink } from './output/stdout-sink.js'
+import { JoinedTail } from './output/tail.js'
+
+export interface ServiceOverrides {
+  /** Replaces the monotonic clock (tests inject one). */
+  clock?: (floorMs: number) => Clock
+  stdout?: NodeJS.WriteStream
+  logger?: Logger
+  /** Shorter intervals for tests. */
+  tailKeepAliveMs?: number
+}
+
+export interface Service {
+  app: FastifyInstance
+  joiner: Joiner
+  metrics: Metrics
+  logger: Logger
+  /** Where the HTTP API listens (after listen). */
+  address(): string
+  /** Stops accepting, lets in-flight requests finish, commits and closes the log. */
+  close(): Promise<void>
+}
+
+const settingsOf = (config: Config): JoinSettings => ({
+  expUnitMs: config.expUnitMs,
+  earlyRewardMs: config.earlyRewardMs,
+  rewardAgg: config.rewardAgg,
+  defaultReward: config.defaultReward,
+})
+
+const describe = (s: JoinSettings) =>
+  `EXP_UNIT_MS=${s.expUnitMs} EARLY_REWARD_MS=${s.earlyRewardMs} REWARD_AGG=${s.rewardAgg} DEFAULT_REWARD=${s.defaultReward}`
+
+/** Opens the log, recovers, and wires log -> joiner -> outputs and the HTTP API (not yet listening). */
+export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+  const logger = overrides.logger ?? pino({ level: config.logLevel }, pino.destination(2))
+  const log = new SqliteLog({ dataDir: config.dataDir, durability: config.durability })
+  try {
+    const wanted = settingsOf(config)
+    if (log.recordedSettings === undefined) log.resetSettings(wanted)
+    const recorded = log.recordedSettings as JoinSettings
+    const clock = (overrides.clock ?? ((floor) => new MonotonicClock(floor)))(log.checkpoint.timeMs)
+    const metrics = new Metrics()
+    const sinks = openSinks(config, log, logger, overrides.stdout)
+    const tail = new JoinedTail(log, {
+      maxBufferedBytes: 8 * 1024 * 1024,
+      keepAliveMs: overrides.tailKeepAliveMs ?? 15_000,
+      pageSize: 1000,
+    })
+    const joiner = new Joiner(log, clock, sinks, tail, metrics, logger, {
+      settings: recorded,
+      maxPending: config.maxPending,
+      maxQueuedEvents: Math.max(100_000, config.maxBatchEvents * 4),
+      keepDeadLetters: config.deadLetter !== undefined,
+      sinkSyncIntervalMs: 100,
+      compactIntervalMs: 10_000,
+      outputRetentionMs: config.outputRetentionMs,
+      outputRetentionBytes: config.outputRetentionBytes,
+    })
+    if (describe(recorded) !== describe(wanted)) changeSettings(joiner, clock, recorded, wanted, logger)
+    const app = await buildApp({
+      joiner,
+      metrics,
+      tail,
+      logger,
+      limits: { maxContextBytes: config.maxContextBytes },
+      maxBatchEvents: config.maxBatchEvents,
+      maxBodyBytes: config.maxBodyBytes,
+      apiKey: config.apiKey,
+    })
+    return {
+      app,
+      joiner,
+      metrics,
+      logger,
+      address: () => {
+        const address = app.server.address()
+        return typeof address === 'object' && address !== null
+          ? `http://${address.address}:${address.port}`
+          : ''
+      },
+      close: async () => {
+        joiner.stopAccepting()
+        await app.close()
+        joiner.close()
+      },
+    }
+  } catch (error) {
+    log.close()
+    throw error
+  }
+}
+
+/** SPEC §3: the settings may change only once nothing logged under the old ones is remembered. */
+function changeSettings(
+  joiner: Joiner,
+  clock: Clock,
+  recorded: JoinSettings,
+  wanted: JoinSettings,
+  logger: Logger,
+) {
+  const quietFrom = joiner.quietFromMs()
+  if (quietFrom !== undefined && quietFrom > clock.now()) {
+    joiner.close()
+    throw configError(
+      `the log was written with ${describe(recorded)}; decisions logged under them are remembered until ${new Date(quietFrom).toISOString()}: until then start with those settings (now asked: ${describe(wanted)})`,
+    )
+  }
+  joiner.changeSettings(wanted)
+  logger.info({ from: recorded, to: wanted }, 'join settings changed')
+}
+
+function openSinks(
+  config: Config,
+  log: SqliteLog,
+  logger: Logger,
+  stdout?: NodeJS.WriteStream,
+): OutputSink[] {
+  const warn = (message: string) => logger.warn(message)
+  const start = log.checkpoint
+  const sinks: OutputSink[] = config.outputs.map((target) => {
+    if (target.kind === 'stdout') {
+      const saved = log.sinkPosition('stdout')
+      return new StdoutSink(saved?.seq ?? start.recordSeq, stdout, (error) =>
+        logger.warn(
+          { err: error },
+          'standard output is closed; records still go to the log and other outputs',
+        ),
+      )
+    }
+    return new FileSink(
+      target.path,
+      'records',
+      log.sinkPosition(`file:${target.path}`),
+      start.recordSeq,
+      warn,
+    )
+  })
+  if (config.deadLetter !== undefined) {
+    const { path } = config.deadLetter
+    sinks.push(
+      new FileSink(path, 'deadLetters', log.sinkPosition(`dead_letter:${path}`), start.deadLetterSeq, warn),
+    )
+  }
+  return sinks
+}
