@@ -7,6 +7,7 @@ import { configError } from './errors.js'
 import { buildApp } from './http/app.js'
 import { Joiner } from './joiner.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
+import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
 import { FileSink } from './output/file-sink.js'
 import type { OutputSink } from './output/sink.js'
@@ -25,6 +26,7 @@ export interface ServiceOverrides {
 export interface Service {
   app: FastifyInstance
   joiner: Joiner
+  log: EventLog
   metrics: Metrics
   logger: Logger
   /** Where the HTTP API listens (after listen). */
@@ -83,6 +85,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     return {
       app,
       joiner,
+      log,
       metrics,
       logger,
       address: () => {

@@ -1,0 +1,137 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import type { Clock } from '../../src/clock.js'
+import { loadConfig } from '../../src/config.js'
+import { createService, type Service } from '../../src/service.js'
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'banditjoin-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix))
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
+}
+
+/** A clock tests move by hand. */
+export class ManualClock implements Clock {
+  constructor(public ms = 1_800_000_000_000) {}
+  now(): number {
+    return this.ms
+  }
+  advance(ms: number): void {
+    this.ms += ms
+  }
+}
+
+/** Collects what the service writes to its standard output. */
+export class CapturedStdout extends Writable {
+  text = ''
+  override _write(chunk: Buffer, _encoding: string, done: () => void) {
+    this.text += chunk.toString()
+    done()
+  }
+  lines(): unknown[] {
+    return parseLines(this.text)
+  }
+}
+
+export interface InProcessService {
+  service: Service
+  dataDir: string
+  /** The file output's path (OUTPUT=file:...). */
+  outputPath: string
+  stdout: CapturedStdout
+  /** Events in the log: "nothing was logged" means this did not change. */
+  loggedEvents(): number
+  close(): Promise<void>
+}
+
+/**
+ * The service in this process (for app.inject()), on a fresh data directory with a file output,
+ * silent logs and DURABILITY=process unless `env` says otherwise.
+ */
+export async function startInProcess(
+  env: Record<string, string> = {},
+  options: { clock?: Clock; dataDir?: string } = {},
+): Promise<InProcessService> {
+  const dir = options.dataDir === undefined ? tempDir() : undefined
+  const dataDir = options.dataDir ?? (dir?.path as string)
+  const outputPath = join(dataDir, 'joined.jsonl')
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    OUTPUT: `stdout,file:${outputPath}`,
+    DURABILITY: 'process',
+    LOG_LEVEL: 'silent',
+    ...env,
+  })
+  const stdout = new CapturedStdout()
+  const clock = options.clock
+  const service = await createService(config, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    logger: pino({ level: 'silent' }),
+    ...(clock === undefined ? {} : { clock: () => clock }),
+  })
+  const firstPos = service.log.nextPos
+  return {
+    service,
+    dataDir,
+    outputPath,
+    stdout,
+    loggedEvents: () => service.log.nextPos - firstPos,
+    close: async () => {
+      await service.close()
+      dir?.remove()
+    },
+  }
+}
+
+export function parseLines(text: string): unknown[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as unknown)
+}
+
+export function readJsonLines(path: string): unknown[] {
+  return existsSync(path) ? parseLines(readFileSync(path, 'utf8')) : []
+}
+
+const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
+
+export interface ChildService {
+  process: ChildProcess
+  /** http://127.0.0.1:PORT */
+  url: string
+  stdout(): string
+  stderr(): string
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<number | string>
+}
+
+/** The built CLI (`dist/src/cli.js serve`) as a child process on a free port; resolves when it is ready. */
+export async function spawnService(env: Record<string, string>, args: string[] = []): Promise<ChildService> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString()
+  })
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      err += chunk.toString()
+      const match = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/.exec(err)
+      if (match) resolve(match[1] as string)
+    })
+    exited.then((code) => reject(new Error(`service exited (${code}) before it was ready:\n${err}`)))
+  })
+  return { process: child, url, stdout: () => out, stderr: () => err, exited }
+}
