@@ -53,8 +53,9 @@ const oneOf =
   }
 
 function fileTarget(raw: string): { kind: 'file'; path: string } {
-  if (!raw.startsWith('file:') || raw.length === 5) throw new Error('expected file:PATH')
-  return { kind: 'file', path: raw.slice(5) }
+  const path = raw.trim().slice(5).trim()
+  if (!raw.trim().startsWith('file:') || path === '') throw new Error('expected file:PATH')
+  return { kind: 'file', path }
 }
 
 function outputs(raw: string): OutputTarget[] {

@@ -229,7 +229,6 @@ export class Joiner {
     // The last cycle's writes to the outputs: persist where they stand too.
     this.lastSinkSyncMs = 0
     this.cycle()
-    this.tail.close()
     for (const sink of this.sinks) sink.close()
     this.log.close()
   }

@@ -96,6 +96,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       },
       close: async () => {
         joiner.stopAccepting()
+        tail.close()
         await app.close()
         joiner.close()
       },

@@ -50,7 +50,7 @@ export function describeValidationError(error: ErrorObject, data: unknown): stri
 }
 
 function readableType(type: string | string[]): string {
-  const names = (Array.isArray(type) ? type : [type]).map((t) => (t === 'integer' ? 'an integer' : `a ${t}`))
+  const names = (Array.isArray(type) ? type : [type]).map((t) => (/^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`))
   return names.join(' or ')
 }
 

@@ -49,20 +49,23 @@ export class SqliteLog implements EventLog {
     this.path = join(options.dataDir, 'banditjoin.db')
     try {
       this.db = new Database(this.path, { timeout: 0 })
-      this.db.pragma('locking_mode = EXCLUSIVE')
-      this.db.pragma('journal_mode = WAL')
-      this.db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`)
-      this.db.exec('BEGIN IMMEDIATE; COMMIT')
     } catch (error) {
       throw openError(this.path, error)
     }
-    this.checkFormat()
-    this.db.exec(SCHEMA)
-    this.statements = this.prepare()
-    this.settingsValue = this.readMeta<JoinSettings>('settings')
-    this.checkpointValue = this.readMeta<JoinCheckpoint>('checkpoint') ?? EMPTY_CHECKPOINT
-    const last = this.db.prepare('SELECT max(pos) AS pos FROM events').get() as { pos: number | null }
-    this.nextPosValue = (last.pos ?? this.readMeta<number>('next_pos') ?? 0) + 1
+    try {
+      this.takeExclusiveLock(options.durability)
+      this.checkFormat()
+      this.db.exec(SCHEMA)
+      this.statements = this.prepare()
+      this.settingsValue = this.readMeta<JoinSettings>('settings')
+      this.checkpointValue = this.readMeta<JoinCheckpoint>('checkpoint') ?? EMPTY_CHECKPOINT
+      const last = this.db.prepare('SELECT max(pos) AS pos FROM events').get() as { pos: number | null }
+      this.nextPosValue = (last.pos ?? this.readMeta<number>('next_pos') ?? 0) + 1
+    } catch (error) {
+      // A refused directory must not stay locked by this process.
+      this.db.close()
+      throw error
+    }
   }
 
   get recordedSettings(): JoinSettings | undefined {
@@ -127,11 +130,12 @@ export class SqliteLog implements EventLog {
       options.keepRecordsFromSeq,
       Math.max(
         this.firstSeqWhere('records', 'emitted_ms', options.recordsBeforeMs),
+        // The records after the first whose running total reaches this fit in the byte budget.
         this.firstSeqWhere(
           'records',
           'total_bytes',
           this.checkpointValue.recordBytes - options.recordBytesToKeep,
-        ),
+        ) + 1,
       ),
     )
     return this.db.transaction(() => ({
@@ -171,13 +175,27 @@ export class SqliteLog implements EventLog {
     return lo
   }
 
+  /** WAL with an exclusive lock held from the first write on: one service per data directory. */
+  private takeExclusiveLock(durability: SqliteLogOptions['durability']): void {
+    try {
+      this.db.pragma('locking_mode = EXCLUSIVE')
+      this.db.pragma('journal_mode = WAL')
+      this.db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
+      this.db.exec('BEGIN IMMEDIATE; COMMIT')
+    } catch (error) {
+      throw openError(this.path, error)
+    }
+  }
+
   private checkFormat(): void {
     let version: number | undefined
     try {
-      const hasMeta = this.db
-        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'")
-        .get()
-      if (hasMeta) version = this.readMeta<number>('format_version')
+      const tables = this.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .all() as string[]
+      if (tables.includes('meta')) version = this.readMeta<number>('format_version')
+      else if (tables.length > 0) throw new Error(`it holds other tables (${tables.join(', ')})`)
     } catch (error) {
       throw openError(this.path, error)
     }

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { flagName, helpText, loadConfig, SETTINGS } from '../src/config.js'
+import { BanditJoinError } from '../src/errors.js'
+
+/** Asserts that loading refuses with BJ_ERR_CONFIG and a message containing every fragment. */
+function refuses(env: Record<string, string>, args: string[], ...fragments: string[]): void {
+  assert.throws(
+    () => loadConfig(env, args),
+    (error: unknown) => {
+      assert.ok(error instanceof BanditJoinError, `expected a BanditJoinError, got ${String(error)}`)
+      assert.equal(error.code, 'BJ_ERR_CONFIG')
+      for (const fragment of fragments) assert.ok(error.message.includes(fragment), error.message)
+      return true
+    },
+  )
+}
+
+test('an empty environment gives the defaults of SPEC §7', () => {
+  const config = loadConfig({})
+  assert.deepEqual(config, {
+    port: 8080,
+    host: '127.0.0.1',
+    expUnitMs: 10000,
+    earlyRewardMs: 120000,
+    rewardAgg: 'last',
+    defaultReward: 0,
+    dataDir: './data',
+    outputs: [{ kind: 'stdout' }],
+    outputFormat: 'json',
+    deadLetter: undefined,
+    outputRetentionMs: 3600000,
+    outputRetentionBytes: 1073741824,
+    durability: 'power',
+    maxPending: 1000000,
+    maxBatchEvents: 10000,
+    maxBodyBytes: 16777216,
+    maxContextBytes: 65536,
+    apiKey: undefined,
+    logLevel: 'info',
+  })
+})
+
+test('valid values of every kind are read from the environment', () => {
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '0.0.0.0',
+    EXP_UNIT_MS: '1',
+    EARLY_REWARD_MS: '0',
+    REWARD_AGG: 'median',
+    DEFAULT_REWARD: '-1.5',
+    DATA_DIR: '/tmp/bj',
+    OUTPUT: 'stdout, file:/tmp/a.jsonl,file:/tmp/b.jsonl',
+    DEAD_LETTER: 'file:/tmp/dead.jsonl',
+    DURABILITY: 'process',
+    MAX_PENDING: '5',
+    API_KEY: 'secret',
+    LOG_LEVEL: 'silent',
+  })
+  assert.equal(config.port, 0)
+  assert.equal(config.host, '0.0.0.0')
+  assert.equal(config.expUnitMs, 1)
+  assert.equal(config.earlyRewardMs, 0)
+  assert.equal(config.rewardAgg, 'median')
+  assert.equal(config.defaultReward, -1.5)
+  assert.equal(config.dataDir, '/tmp/bj')
+  assert.deepEqual(config.outputs, [
+    { kind: 'stdout' },
+    { kind: 'file', path: '/tmp/a.jsonl' },
+    { kind: 'file', path: '/tmp/b.jsonl' },
+  ])
+  assert.deepEqual(config.deadLetter, { kind: 'file', path: '/tmp/dead.jsonl' })
+  assert.equal(config.durability, 'process')
+  assert.equal(config.maxPending, 5)
+  assert.equal(config.apiKey, 'secret')
+  assert.equal(config.logLevel, 'silent')
+})
+
+const BAD_VALUES: [variable: string, value: string, accepts: string][] = [
+  ['EXP_UNIT_MS', '0', 'positive integer'],
+  ['EXP_UNIT_MS', '-5', 'positive integer'],
+  ['EXP_UNIT_MS', '1.5', 'positive integer'],
+  ['EXP_UNIT_MS', 'abc', 'positive integer'],
+  ['EXP_UNIT_MS', '', 'positive integer'],
+  ['EXP_UNIT_MS', '1e3', 'positive integer'],
+  ['EARLY_REWARD_MS', '-1', 'integer >= 0'],
+  ['PORT', '70000', '0..65535'],
+  ['PORT', '', '0..65535'],
+  ['REWARD_AGG', 'avg', 'last, first, sum, mean, min, max, median'],
+  ['DURABILITY', 'disk', 'power, process'],
+  ['OUTPUT', 'foo', 'stdout and file:PATH'],
+  ['OUTPUT', 'file:', 'stdout and file:PATH'],
+  ['OUTPUT', 'file: ', 'stdout and file:PATH'],
+  ['OUTPUT', 'stdout,stdout', 'stdout and file:PATH'],
+  ['OUTPUT', 'file:/tmp/a,file:/tmp/a', 'stdout and file:PATH'],
+  ['OUTPUT_FORMAT', 'dsjson', 'json'],
+  ['DEAD_LETTER', 'stdout', 'file:PATH'],
+  ['DEAD_LETTER', 'file:', 'file:PATH'],
+  ['DEFAULT_REWARD', 'NaN', 'finite number'],
+  ['DEFAULT_REWARD', 'Infinity', 'finite number'],
+  ['DEFAULT_REWARD', '', 'finite number'],
+  ['MAX_PENDING', '0', 'positive integer'],
+  ['OUTPUT_RETENTION_BYTES', '0', 'positive integer'],
+  ['MAX_CONTEXT_BYTES', '99999999999999999999', 'positive integer'],
+  ['LOG_LEVEL', 'loud', 'info'],
+  ['API_KEY', '', 'non-empty string'],
+]
+
+for (const [variable, value, accepts] of BAD_VALUES) {
+  test(`${variable}=${JSON.stringify(value)} is refused with a message naming ${variable} and what it accepts`, () => {
+    refuses({ [variable]: value }, [], variable, JSON.stringify(value), accepts)
+  })
+}
+
+test('the same bad value given as a flag is refused naming the variable', () => {
+  refuses({}, ['--exp-unit-ms', '0'], 'EXP_UNIT_MS', 'positive integer')
+  refuses({}, ['--port=70000'], 'PORT', '0..65535')
+})
+
+test('a flag given as two arguments wins over the environment', () => {
+  assert.equal(loadConfig({ EXP_UNIT_MS: '10' }, ['--exp-unit-ms', '500']).expUnitMs, 500)
+})
+
+test('a flag given as --flag=value wins over the environment', () => {
+  assert.equal(loadConfig({ EXP_UNIT_MS: '10' }, ['--exp-unit-ms=500']).expUnitMs, 500)
+})
+
+test('a flag wins over a bad environment value, which is then not read', () => {
+  assert.equal(loadConfig({ EXP_UNIT_MS: 'abc' }, ['--exp-unit-ms=500']).expUnitMs, 500)
+})
+
+test('a flag value may itself contain an equals sign', () => {
+  assert.equal(loadConfig({}, ['--api-key=a=b']).apiKey, 'a=b')
+})
+
+test('every setting has a flag named after its variable', () => {
+  for (const setting of SETTINGS) {
+    assert.equal(flagName(setting.env), `--${setting.env.toLowerCase().replaceAll('_', '-')}`)
+  }
+  const config = loadConfig({}, ['--reward-agg', 'sum', '--output-retention-ms=5', '--data-dir', '/x'])
+  assert.equal(config.rewardAgg, 'sum')
+  assert.equal(config.outputRetentionMs, 5)
+  assert.equal(config.dataDir, '/x')
+})
+
+test('an unknown flag is refused naming it', () => {
+  refuses({}, ['--exp-unit'], 'unknown option --exp-unit')
+  refuses({}, ['--bogus=1'], 'unknown option --bogus')
+  refuses({}, ['serve'], 'unknown option serve')
+})
+
+test('a flag without its value is refused', () => {
+  refuses({}, ['--exp-unit-ms'], '--exp-unit-ms needs a value')
+})
+
+test('KAFKA_BROKERS is refused with a message that the Kafka mode is not available', () => {
+  refuses({ KAFKA_BROKERS: 'localhost:9092' }, [], 'KAFKA_BROKERS', 'Kafka', 'not available')
+  refuses({}, ['--kafka-brokers', 'localhost:9092'], 'KAFKA_BROKERS', 'Kafka', 'not available')
+})
+
+test('variables the service does not know are ignored', () => {
+  assert.equal(loadConfig({ HOME: '/root', SOMETHING_ELSE: 'x' }).port, 8080)
+})
+
+test('the help text lists every variable and flag with its default', () => {
+  const entries = helpText().split('\n  --').slice(1)
+  for (const setting of SETTINGS) {
+    const flag = flagName(setting.env)
+    const entry = entries.find((e) => `--${e}`.startsWith(`${flag} (${setting.env})`))
+    assert.ok(entry !== undefined, `help lacks ${flag} (${setting.env})`)
+    assert.ok(entry.includes(`default ${setting.default ?? 'none'}`), entry)
+    assert.ok(entry.includes(setting.accepts), entry)
+  }
+})
+
+test('the help text covers every variable of SPEC §7 this version supports', () => {
+  const help = helpText()
+  const variables = [
+    'PORT',
+    'HOST',
+    'EXP_UNIT_MS',
+    'EARLY_REWARD_MS',
+    'REWARD_AGG',
+    'DEFAULT_REWARD',
+    'DATA_DIR',
+    'OUTPUT',
+    'OUTPUT_FORMAT',
+    'DEAD_LETTER',
+    'OUTPUT_RETENTION_MS',
+    'OUTPUT_RETENTION_BYTES',
+    'DURABILITY',
+    'MAX_PENDING',
+    'MAX_BATCH_EVENTS',
+    'MAX_BODY_BYTES',
+    'MAX_CONTEXT_BYTES',
+    'API_KEY',
+    'LOG_LEVEL',
+  ]
+  for (const variable of variables) assert.ok(help.includes(`(${variable})`), `help lacks ${variable}`)
+  assert.ok(help.includes('default 10000'))
+  assert.ok(help.includes('default 127.0.0.1'))
+})

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { LoggedEvent } from '../../src/engine/types.js'
+import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
+import {
+  batch,
+  deadLetterLines,
+  Events,
+  mixedEvents,
+  openLog,
+  plain,
+  recordLines,
+  SETTINGS,
+  scratchDir,
+} from './fixtures.js'
+
+/** The first event replayFrom(T) gives, without reading the rest. */
+function firstFrom(log: SqliteLog, fromMs: number): LoggedEvent | undefined {
+  for (const event of log.replayFrom(fromMs)) return event
+  return undefined
+}
+
+test('a commit survives a reopen: checkpoint, next position and every event in order', (t) => {
+  const dataDir = scratchDir(t)
+  const log = openLog(t, dataDir)
+  const events = mixedEvents()
+  const records = recordLines(1, 2, () => 150)
+  const checkpoint = { timeMs: 150, recordSeq: 2, deadLetterSeq: 1 }
+  log.commit(batch(checkpoint, { events, records, deadLetters: deadLetterLines(1, 1) }))
+  const recordBytes = records.reduce((sum, r) => sum + Buffer.byteLength(r.line) + 1, 0)
+  assert.deepEqual(log.checkpoint, { ...checkpoint, recordBytes })
+  assert.equal(log.nextPos, events.length + 1)
+  log.close()
+
+  const again = openLog(t, dataDir)
+  assert.deepEqual(again.checkpoint, { ...checkpoint, recordBytes })
+  assert.equal(again.nextPos, events.length + 1)
+  const replayed = [...again.replayFrom(0)]
+  assert.deepEqual(plain(replayed), plain(events))
+  assert.deepEqual(
+    replayed.map((e) => e.type),
+    ['decision', 'decision', 'reward', 'reward', 'override', 'activate', 'reward'],
+  )
+})
+
+test('replay gives back the deferred flag, the fingerprint and the reward value and id', (t) => {
+  const dataDir = scratchDir(t)
+  const first = openLog(t, dataDir)
+  first.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents() }))
+  first.close()
+  const replayed = [...openLog(t, dataDir).replayFrom(0)]
+  const [plainDecision, deferredDecision, reward, rewardWithId] = replayed
+  assert.ok(plainDecision?.type === 'decision' && deferredDecision?.type === 'decision')
+  assert.equal(plainDecision.deferred, false)
+  assert.equal(deferredDecision.deferred, true)
+  assert.equal(plainDecision.fingerprint, 'fp-a')
+  assert.equal(deferredDecision.fingerprint, 'fp-b')
+  assert.ok(reward?.type === 'reward' && rewardWithId?.type === 'reward')
+  assert.equal(reward.reward, 1.5)
+  assert.equal(reward.id, undefined)
+  assert.equal(rewardWithId.reward, -2)
+  assert.equal(rewardWithId.id, 'retry-1')
+  assert.equal(rewardWithId.body, '{"key":"a","reward":-2,"id":"retry-1"}')
+})
+
+test('commits append: positions continue where the last commit ended', (t) => {
+  const dataDir = scratchDir(t)
+  const log = openLog(t, dataDir)
+  const events = new Events()
+  const first = [events.decision('a', 1), events.reward('a', 2, 1)]
+  const second = [events.override('a', 3)]
+  log.commit(batch({ timeMs: 2, recordSeq: 0, deadLetterSeq: 0 }, { events: first }))
+  assert.equal(log.nextPos, 3)
+  log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: second }))
+  assert.equal(log.nextPos, 4)
+  log.commit(batch({ timeMs: 9, recordSeq: 0, deadLetterSeq: 0 }))
+  assert.equal(log.nextPos, 4, 'a commit without events does not move the position')
+  assert.equal(log.checkpoint.timeMs, 9)
+  assert.deepEqual(plain(log.replayFrom(0)), plain([...first, ...second]))
+})
+
+/** 1000 events in runs of three equal times, with gaps of 7 ms between runs. */
+function stampedEvents(count: number, startPos = 1): LoggedEvent[] {
+  const events = new Events(startPos)
+  return Array.from({ length: count }, (_, i) => events.override(`k${i}`, 1000 + Math.floor(i / 3) * 7))
+}
+
+test('replayFrom(T) starts at the first event stamped at or after T, at every boundary', (t) => {
+  const log = openLog(t, scratchDir(t))
+  const events = stampedEvents(1000)
+  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  const newest = (events.at(-1) as LoggedEvent).insertMs
+  for (let fromMs = 990; fromMs <= newest + 3; fromMs++) {
+    const expected = events.find((e) => e.insertMs >= fromMs)
+    assert.equal(firstFrom(log, fromMs)?.pos, expected?.pos, `replayFrom(${fromMs})`)
+  }
+  assert.equal(firstFrom(log, Number.MIN_SAFE_INTEGER)?.pos, 1)
+  assert.equal(firstFrom(log, Number.MAX_SAFE_INTEGER), undefined)
+})
+
+test('replayFrom(T) gives every event from the boundary to the newest, in order', (t) => {
+  const log = openLog(t, scratchDir(t))
+  const events = stampedEvents(1000)
+  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  for (const fromMs of [0, 1000, 1001, 1007, 1500, 1504, 3331, 3332, 3333, 4000]) {
+    const expected = events.filter((e) => e.insertMs >= fromMs).map((e) => e.pos)
+    assert.deepEqual(
+      [...log.replayFrom(fromMs)].map((e) => e.pos),
+      expected,
+      `replayFrom(${fromMs})`,
+    )
+  }
+})
+
+test('replayFrom(T) finds the boundary in a log of one event and after older events were compacted', (t) => {
+  const one = openLog(t, scratchDir(t))
+  one.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: stampedEvents(1) }))
+  assert.equal(firstFrom(one, 1000)?.pos, 1)
+  assert.equal(firstFrom(one, 1001), undefined)
+
+  const log = openLog(t, scratchDir(t))
+  const events = stampedEvents(300)
+  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  log.compact({
+    eventsBeforeMs: 1350,
+    recordsBeforeMs: 0,
+    recordBytesToKeep: 1e9,
+    keepRecordsFromSeq: 1,
+    keepDeadLettersFromSeq: 1,
+  })
+  const oldest = firstFrom(log, 0)
+  assert.equal(oldest?.insertMs, 1350)
+  for (let fromMs = 1340; fromMs <= 1700; fromMs++) {
+    const expected = events.find((e) => e.insertMs >= Math.max(fromMs, 1350))
+    assert.equal(firstFrom(log, fromMs)?.pos, expected?.pos, `replayFrom(${fromMs}) after compaction`)
+  }
+})
+
+test('a failed commit throws and changes nothing, in memory or on disk', (t) => {
+  const dataDir = scratchDir(t)
+  const log = openLog(t, dataDir)
+  const events = new Events()
+  const committed = [events.decision('a', 1), events.reward('a', 2, 1), events.override('b', 3)]
+  const position = { name: 'file:/out', seq: 1, offset: 21, fileId: '1:2' }
+  log.commit(
+    batch(
+      { timeMs: 3, recordSeq: 1, deadLetterSeq: 0 },
+      { events: committed, records: recordLines(1, 1, () => 3), sinkPositions: [position] },
+    ),
+  )
+  const checkpoint = log.checkpoint
+  const fresh = events.activate('c', 4)
+  const duplicate = { ...(committed[1] as LoggedEvent) }
+  assert.throws(() =>
+    log.commit(
+      batch(
+        { timeMs: 99, recordSeq: 2, deadLetterSeq: 1 },
+        {
+          events: [fresh, duplicate],
+          records: recordLines(2, 1, () => 99),
+          deadLetters: deadLetterLines(1, 1),
+          sinkPositions: [{ ...position, seq: 2, offset: 42 }],
+        },
+      ),
+    ),
+  )
+  const unchanged = (l: SqliteLog) => {
+    assert.deepEqual(l.checkpoint, checkpoint)
+    assert.equal(l.nextPos, 4)
+    assert.deepEqual(plain(l.replayFrom(0)), plain(committed))
+    assert.deepEqual(
+      l.readOutput('records', 1, 10).map((r) => r.seq),
+      [1],
+    )
+    assert.deepEqual(l.readOutput('deadLetters', 1, 10), [])
+    assert.deepEqual(l.sinkPosition('file:/out'), position)
+  }
+  unchanged(log)
+  log.close()
+  const again = openLog(t, dataDir)
+  unchanged(again)
+  again.commit(batch({ timeMs: 4, recordSeq: 1, deadLetterSeq: 0 }, { events: [fresh] }))
+  assert.equal(again.nextPos, 5)
+})
+
+test('a commit repeating a record position throws and keeps the record bytes', (t) => {
+  const log = openLog(t, scratchDir(t))
+  log.commit(batch({ timeMs: 1, recordSeq: 2, deadLetterSeq: 0 }, { records: recordLines(1, 2, () => 1) }))
+  const checkpoint = log.checkpoint
+  assert.equal(checkpoint.recordBytes, 42)
+  assert.throws(() =>
+    log.commit(batch({ timeMs: 2, recordSeq: 3, deadLetterSeq: 0 }, { records: recordLines(2, 2, () => 2) })),
+  )
+  assert.deepEqual(log.checkpoint, checkpoint)
+  assert.deepEqual(
+    log.readOutput('records', 1, 10).map((r) => r.emittedMs),
+    [1, 1],
+  )
+})
+
+test('resetSettings drops the events but positions keep increasing, also after a reopen', (t) => {
+  const dataDir = scratchDir(t)
+  const log = openLog(t, dataDir)
+  log.resetSettings(SETTINGS)
+  const events = new Events()
+  log.commit(batch({ timeMs: 300, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents(events) }))
+  const checkpoint = log.checkpoint
+  const changed = { ...SETTINGS, expUnitMs: 20, rewardAgg: 'max' as const }
+  log.resetSettings(changed)
+  assert.deepEqual([...log.replayFrom(0)], [])
+  assert.equal(log.nextPos, 8)
+  assert.deepEqual(log.checkpoint, checkpoint)
+  log.close()
+
+  const again = openLog(t, dataDir)
+  assert.deepEqual(again.recordedSettings, changed)
+  assert.deepEqual([...again.replayFrom(0)], [])
+  assert.equal(again.nextPos, 8)
+  assert.deepEqual(again.checkpoint, checkpoint)
+  again.resetSettings(SETTINGS)
+  again.close()
+
+  const third = openLog(t, dataDir)
+  assert.equal(third.nextPos, 8, 'a reset of an empty log keeps the position')
+  const next = events.decision('n', 400)
+  third.commit(batch({ timeMs: 400, recordSeq: 0, deadLetterSeq: 0 }, { events: [next] }))
+  assert.deepEqual(plain(third.replayFrom(0)), plain([next]))
+  assert.equal(third.nextPos, 9)
+})

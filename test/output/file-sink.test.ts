@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
+import type { OutputLine } from '../../src/log/types.js'
+import { FileSink } from '../../src/output/file-sink.js'
+
+/** A path in a fresh directory removed after the test, and a place to collect warnings. */
+function setup(t: TestContext): { path: string; warnings: string[]; warn: (message: string) => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'banditjoin-sink-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const warnings: string[] = []
+  return { path: join(dir, 'joined.jsonl'), warnings, warn: (message) => warnings.push(message) }
+}
+
+/** A sink closed after the test (sinks closed by the test itself are not in this list). */
+function sink(t: TestContext, ...args: ConstructorParameters<typeof FileSink>): FileSink {
+  const s = new FileSink(...args)
+  let closed = false
+  const close = s.close.bind(s)
+  s.close = () => {
+    closed = true
+    close()
+  }
+  t.after(() => {
+    if (!closed) close()
+  })
+  return s
+}
+
+const lines = (from: number, to: number): OutputLine[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => {
+    const seq = from + i
+    return { seq, line: `{"seq":${seq},"x":"${'é'.repeat(seq % 3)}"}` }
+  })
+
+const text = (ls: OutputLine[]) => ls.map((l) => `${l.line}\n`).join('')
+
+test('a new sink appends lines newline-terminated and its position follows them', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const s = sink(t, path, 'records', undefined, 0, warn)
+  const { ino, dev } = statSync(path)
+  assert.deepEqual(s.position(), { name: `file:${path}`, seq: 0, offset: 0, fileId: `${dev}:${ino}` })
+  s.write(lines(1, 3))
+  s.write([])
+  s.sync()
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 3)))
+  assert.deepEqual(s.position(), {
+    name: `file:${path}`,
+    seq: 3,
+    offset: Buffer.byteLength(text(lines(1, 3))),
+    fileId: `${dev}:${ino}`,
+  })
+  assert.deepEqual(warnings, [])
+})
+
+test('a dead-letter sink is named after its stream', (t) => {
+  const { path, warn } = setup(t)
+  assert.equal(sink(t, path, 'deadLetters', undefined, 0, warn).name, `dead_letter:${path}`)
+})
+
+test('a new sink starts at startSeq, after what the file holds, and warns that the file is not empty', (t) => {
+  const { path, warnings, warn } = setup(t)
+  writeFileSync(path, 'old line\n')
+  const s = sink(t, path, 'records', undefined, 7, warn)
+  assert.equal(s.position().seq, 7)
+  assert.equal(s.position().offset, 9)
+  assert.equal(warnings.length, 1)
+  assert.ok(warnings[0]?.includes(path) && warnings[0].includes('9 bytes'), warnings[0])
+  s.write(lines(8, 8))
+  assert.equal(readFileSync(path, 'utf8'), `old line\n${text(lines(8, 8))}`)
+})
+
+test('a restart with the saved position of the same file cuts off what was written after it and continues', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const first = sink(t, path, 'records', undefined, 0, warn)
+  first.write(lines(1, 2))
+  first.sync()
+  const saved = first.position()
+  first.write(lines(3, 5))
+  first.close()
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 5)))
+
+  const second = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(statSync(path).size, saved.offset)
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 2)))
+  assert.deepEqual(second.position(), saved)
+  second.write(lines(3, 5))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 5)), 'no gap, no duplicate')
+  assert.equal(second.position().offset, statSync(path).size)
+  assert.deepEqual(warnings, [])
+})
+
+test('a restart with the saved position at the end of the file keeps every byte', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const first = sink(t, path, 'records', undefined, 0, warn)
+  first.write(lines(1, 4))
+  const saved = first.position()
+  first.close()
+  const second = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 4)))
+  assert.deepEqual(second.position(), saved)
+  assert.deepEqual(warnings, [])
+})
+
+test('a saved position of another file (rotated while stopped) appends to the file at the path and warns', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const first = sink(t, path, 'records', undefined, 0, warn)
+  first.write(lines(1, 2))
+  const saved = first.position()
+  first.close()
+  renameSync(path, `${path}.1`)
+  writeFileSync(path, 'someone else\n')
+
+  const second = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(readFileSync(path, 'utf8'), 'someone else\n', 'the new file is not cut')
+  assert.equal(readFileSync(`${path}.1`, 'utf8'), text(lines(1, 2)))
+  assert.equal(warnings.length, 1)
+  assert.ok(warnings[0]?.includes('rotated') && warnings[0].includes('line 3'), warnings[0])
+  const position = second.position()
+  assert.equal(position.seq, 2)
+  assert.equal(position.offset, 13)
+  assert.notEqual(position.fileId, saved.fileId)
+  second.write(lines(3, 3))
+  assert.equal(readFileSync(path, 'utf8'), `someone else\n${text(lines(3, 3))}`)
+})
+
+test('a saved position of a file that was rotated away and not replaced starts a new file with a warning', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const first = sink(t, path, 'records', undefined, 0, warn)
+  first.write(lines(1, 2))
+  const saved = first.position()
+  first.close()
+  renameSync(path, `${path}.1`)
+  const second = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(warnings.length, 1)
+  second.write(lines(3, 3))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(3, 3)))
+  assert.equal(second.position().seq, 3)
+})
+
+test('a file shorter than its saved position is appended to, not cut, with a warning', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const first = sink(t, path, 'records', undefined, 0, warn)
+  first.write(lines(1, 3))
+  const saved = first.position()
+  first.close()
+  truncateSync(path, 5)
+  const second = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(statSync(path).size, 5)
+  assert.equal(second.position().offset, 5)
+  assert.equal(second.position().seq, 3)
+  assert.equal(warnings.length, 1)
+  assert.ok(warnings[0]?.includes('shorter'), warnings[0])
+})
+
+test('reopen() after a rename writes the following lines to a new file at the path', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const s = sink(t, path, 'records', undefined, 0, warn)
+  s.write(lines(1, 2))
+  const before = s.position()
+  renameSync(path, `${path}.1`)
+  s.reopen()
+  const after = s.position()
+  assert.notEqual(after.fileId, before.fileId)
+  assert.equal(after.offset, 0)
+  assert.equal(after.seq, 2)
+  s.write(lines(3, 4))
+  assert.equal(readFileSync(`${path}.1`, 'utf8'), text(lines(1, 2)))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(3, 4)))
+  assert.equal(s.position().offset, Buffer.byteLength(text(lines(3, 4))))
+  assert.deepEqual(warnings, [])
+})
+
+test('reopen() without a rename keeps appending to the same file', (t) => {
+  const { path, warn } = setup(t)
+  const s = sink(t, path, 'records', undefined, 0, warn)
+  s.write(lines(1, 2))
+  const before = s.position()
+  s.reopen()
+  assert.deepEqual(s.position(), before)
+  s.write(lines(3, 3))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(1, 3)))
+})
+
+test('a position saved after a reopen restarts on the new file', (t) => {
+  const { path, warnings, warn } = setup(t)
+  const s = sink(t, path, 'records', undefined, 0, warn)
+  s.write(lines(1, 2))
+  renameSync(path, `${path}.1`)
+  s.reopen()
+  s.write(lines(3, 3))
+  const saved = s.position()
+  s.write(lines(4, 4))
+  s.close()
+  const again = sink(t, path, 'records', saved, 0, warn)
+  assert.equal(readFileSync(path, 'utf8'), text(lines(3, 3)))
+  again.write(lines(4, 4))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(3, 4)))
+  assert.deepEqual(warnings, [])
+})
