@@ -303,6 +303,7 @@ export function helpText(): string {
     '',
     'Each option is also an environment variable; flags win.',
     ...rows,
+    ...Object.entries(NOT_YET).map(([env, why]) => `  ${flagName(env)} (${env})\n      refused: ${why}`),
     '',
   ].join('\n')
 }

@@ -62,6 +62,8 @@ export class JoinedTail {
   /** Streams to the response from `seq` on until the client goes away or falls too far behind. */
   async subscribe(response: ServerResponse, seq: number): Promise<void> {
     response.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    // Send the head now: a consumer at the head of the output must know at once it is subscribed.
+    response.flushHeaders()
     const subscriber: Subscriber = { response, lastWriteMs: Date.now() }
     let next = seq
     for (;;) {

