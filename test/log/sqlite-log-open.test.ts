@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import Database from 'better-sqlite3'
 import { BanditJoinError } from '../../src/errors.js'
+import { openSqlite } from '../../src/log/sqlite/driver.js'
 import { FORMAT_VERSION } from '../../src/log/sqlite/schema.js'
 import { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
 import { batch, Events, mixedEvents, openLog, SETTINGS, scratchDir } from './fixtures.js'
@@ -13,7 +13,7 @@ import { batch, Events, mixedEvents, openLog, SETTINGS, scratchDir } from './fix
 const open = (dataDir: string) => new SqliteLog({ dataDir, durability: 'process' })
 
 function metaOf(file: string): Record<string, unknown> {
-  const db = new Database(file, { readonly: true })
+  const db = openSqlite(file)
   try {
     const rows = db.prepare('SELECT name, value FROM meta').all() as { name: string; value: string }[]
     return Object.fromEntries(rows.map((r) => [r.name, JSON.parse(r.value)]))
@@ -23,7 +23,7 @@ function metaOf(file: string): Record<string, unknown> {
 }
 
 function setMeta(file: string, name: string, value: unknown): void {
-  const db = new Database(file)
+  const db = openSqlite(file)
   try {
     db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, JSON.stringify(value))
   } finally {

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
 import { BanditJoinError } from '../../errors.js'
 import type {
@@ -13,6 +12,7 @@ import type {
   RecordLine,
   SinkPosition,
 } from '../types.js'
+import { isLockedError, openSqlite, type SqlDatabase } from './driver.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
 
 export interface SqliteLogOptions {
@@ -21,14 +21,14 @@ export interface SqliteLogOptions {
   durability: 'power' | 'process'
 }
 
-type EventRow = [
-  pos: number,
-  insertMs: number,
-  kind: number,
-  key: string,
-  body: string,
-  fingerprint: string | null,
-]
+interface EventRow {
+  pos: number
+  insert_ms: number
+  kind: number
+  key: string
+  body: string
+  fingerprint: string | null
+}
 
 const EMPTY_CHECKPOINT: JoinCheckpoint = { timeMs: 0, recordSeq: 0, recordBytes: 0, deadLetterSeq: 0 }
 
@@ -38,7 +38,7 @@ const dataDirError = (message: string, cause?: unknown) =>
 /** The embedded log: one SQLite file in WAL mode, held exclusively by one service. */
 export class SqliteLog implements EventLog {
   readonly path: string
-  private readonly db: Database.Database
+  private readonly db: SqlDatabase
   private checkpointValue: JoinCheckpoint
   private settingsValue: JoinSettings | undefined
   private nextPosValue: number
@@ -48,7 +48,7 @@ export class SqliteLog implements EventLog {
     mkdirSync(options.dataDir, { recursive: true })
     this.path = join(options.dataDir, 'banditjoin.db')
     try {
-      this.db = new Database(this.path, { timeout: 0 })
+      this.db = openSqlite(this.path)
     } catch (error) {
       throw openError(this.path, error)
     }
@@ -115,11 +115,11 @@ export class SqliteLog implements EventLog {
   }
 
   resetSettings(settings: JoinSettings): void {
-    this.db.transaction(() => {
+    this.inTransaction(() => {
       this.writeMeta('next_pos', this.nextPosValue - 1)
       this.db.exec('DELETE FROM events')
       this.writeMeta('settings', settings)
-    })()
+    })
     this.settingsValue = settings
   }
 
@@ -138,17 +138,16 @@ export class SqliteLog implements EventLog {
         ) + 1,
       ),
     )
-    return this.db.transaction(() => ({
-      events: this.db.prepare('DELETE FROM events WHERE pos < ?').run(eventsBefore).changes,
-      records: this.db.prepare('DELETE FROM records WHERE seq < ?').run(recordsBefore).changes,
-      deadLetters: this.db
-        .prepare('DELETE FROM dead_letters WHERE seq < ?')
-        .run(options.keepDeadLettersFromSeq).changes,
-    }))()
+    const deleteBefore = (sql: string, bound: number) => Number(this.db.prepare(sql).run(bound).changes)
+    return this.inTransaction(() => ({
+      events: deleteBefore('DELETE FROM events WHERE pos < ?', eventsBefore),
+      records: deleteBefore('DELETE FROM records WHERE seq < ?', recordsBefore),
+      deadLetters: deleteBefore('DELETE FROM dead_letters WHERE seq < ?', options.keepDeadLettersFromSeq),
+    }))
   }
 
   close(): void {
-    if (this.db.open) this.db.close()
+    if (this.db.isOpen) this.db.close()
   }
 
   /** Positions are contiguous and times never decrease, so a binary search finds the boundary. */
@@ -164,12 +163,12 @@ export class SqliteLog implements EventLog {
       hi: number | null
     }
     if (bounds.lo === null || bounds.hi === null) return 0
-    const at = this.db.prepare(`SELECT ${column} AS v FROM ${table} WHERE ${id} = ?`).pluck()
+    const at = this.db.prepare(`SELECT ${column} AS v FROM ${table} WHERE ${id} = ?`)
     let lo = bounds.lo
     let hi = bounds.hi + 1
     while (lo < hi) {
       const mid = Math.floor((lo + hi) / 2)
-      if ((at.get(mid) as number) >= value) hi = mid
+      if ((at.get(mid) as { v: number }).v >= value) hi = mid
       else lo = mid + 1
     }
     return lo
@@ -178,9 +177,9 @@ export class SqliteLog implements EventLog {
   /** WAL with an exclusive lock held from the first write on: one service per data directory. */
   private takeExclusiveLock(durability: SqliteLogOptions['durability']): void {
     try {
-      this.db.pragma('locking_mode = EXCLUSIVE')
-      this.db.pragma('journal_mode = WAL')
-      this.db.pragma(`synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
+      this.db.exec('PRAGMA locking_mode = EXCLUSIVE')
+      this.db.exec('PRAGMA journal_mode = WAL')
+      this.db.exec(`PRAGMA synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
       this.db.exec('BEGIN IMMEDIATE; COMMIT')
     } catch (error) {
       throw openError(this.path, error)
@@ -190,10 +189,8 @@ export class SqliteLog implements EventLog {
   private checkFormat(): void {
     let version: number | undefined
     try {
-      const tables = this.db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .pluck()
-        .all() as string[]
+      const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
+      const tables = (rows as { name: string }[]).map((row) => row.name)
       if (tables.includes('meta')) version = this.readMeta<number>('format_version')
       else if (tables.length > 0) throw new Error(`it holds other tables (${tables.join(', ')})`)
     } catch (error) {
@@ -223,6 +220,19 @@ export class SqliteLog implements EventLog {
       .run(name, JSON.stringify(value))
   }
 
+  /** Runs `work` in one transaction: all of it is committed, or (if it throws) none. */
+  private inTransaction<T>(work: () => T): T {
+    this.db.exec('BEGIN')
+    try {
+      const result = work()
+      this.db.exec('COMMIT')
+      return result
+    } catch (error) {
+      if (this.db.isOpen) this.db.exec('ROLLBACK')
+      throw error
+    }
+  }
+
   private prepare() {
     const insertEvent = this.db.prepare(
       'INSERT INTO events (pos, insert_ms, kind, key, body, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
@@ -238,11 +248,9 @@ export class SqliteLog implements EventLog {
       'INSERT OR REPLACE INTO sinks (name, seq, offset, file_id) VALUES (?, ?, ?, ?)',
     )
     return {
-      eventsFrom: this.db
-        .prepare(
-          'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
-        )
-        .raw(),
+      eventsFrom: this.db.prepare(
+        'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
+      ),
       recordsFrom: this.db.prepare(
         'SELECT seq, emitted_ms, line FROM records WHERE seq >= ? ORDER BY seq LIMIT ?',
       ),
@@ -251,28 +259,29 @@ export class SqliteLog implements EventLog {
       ),
       firstRecord: this.db.prepare('SELECT min(seq) AS seq FROM records'),
       sink: this.db.prepare('SELECT name, seq, offset, file_id FROM sinks WHERE name = ?'),
-      commit: this.db.transaction((batch: CommitBatch) => {
-        for (const e of batch.events) {
-          insertEvent.run(
-            e.pos,
-            e.insertMs,
-            kindOf(e),
-            e.key,
-            e.body,
-            e.type === 'decision' ? e.fingerprint : null,
-          )
-        }
-        let recordBytes = this.checkpointValue.recordBytes
-        for (const r of batch.records) {
-          recordBytes += Buffer.byteLength(r.line) + 1
-          insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
-        }
-        for (const d of batch.deadLetters) insertDeadLetter.run(d.seq, d.line)
-        for (const s of batch.sinkPositions) saveSink.run(s.name, s.seq, s.offset, s.fileId)
-        const checkpoint: JoinCheckpoint = { ...batch.checkpoint, recordBytes }
-        saveCheckpoint.run(JSON.stringify(checkpoint))
-        return checkpoint
-      }),
+      commit: (batch: CommitBatch) =>
+        this.inTransaction(() => {
+          for (const e of batch.events) {
+            insertEvent.run(
+              e.pos,
+              e.insertMs,
+              kindOf(e),
+              e.key,
+              e.body,
+              e.type === 'decision' ? e.fingerprint : null,
+            )
+          }
+          let recordBytes = this.checkpointValue.recordBytes
+          for (const r of batch.records) {
+            recordBytes += Buffer.byteLength(r.line) + 1
+            insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
+          }
+          for (const d of batch.deadLetters) insertDeadLetter.run(d.seq, d.line)
+          for (const s of batch.sinkPositions) saveSink.run(s.name, s.seq, s.offset, s.fileId)
+          const checkpoint: JoinCheckpoint = { ...batch.checkpoint, recordBytes }
+          saveCheckpoint.run(JSON.stringify(checkpoint))
+          return checkpoint
+        }),
     }
   }
 }
@@ -282,7 +291,7 @@ function kindOf(event: LoggedEvent): number {
   return KIND[event.type]
 }
 
-function decodeEvent([pos, insertMs, kind, key, body, fingerprint]: EventRow): LoggedEvent {
+function decodeEvent({ pos, insert_ms: insertMs, kind, key, body, fingerprint }: EventRow): LoggedEvent {
   switch (kind) {
     case KIND.decision:
     case KIND.deferredDecision:
@@ -309,8 +318,7 @@ function decodeEvent([pos, insertMs, kind, key, body, fingerprint]: EventRow): L
 }
 
 function openError(path: string, error: unknown): BanditJoinError {
-  const code = (error as { code?: string }).code
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+  if (isLockedError(error)) {
     return dataDirError(`${path} is in use by another banditjoin (one service per DATA_DIR)`, error)
   }
   return dataDirError(
