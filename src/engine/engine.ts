@@ -11,20 +11,35 @@ import {
   type RewardEvent,
 } from './types.js'
 
-/** A decision inside its window, collecting what counts for it. */
-class PendingDecision {
-  readonly pending = true
+/**
+ * A decision whose key is remembered: pending inside its window, collecting what counts for
+ * it, then (after emission) kept without its details until due + H (SPEC §3).
+ */
+class DecisionState {
+  pending = true
   rewardCount = 0
   lastRewardMs = 0
   overridden = false
   activated = false
+  readonly key: string
+  readonly pos: number
+  readonly insertMs: number
+  readonly fingerprint: string
+  /** The logged decision; dropped once emitted, when only the key and fingerprint still matter. */
+  event: DecisionEvent | undefined
   private accumulator: RewardAccumulator | undefined
   private rewardIds: Set<string> | undefined
 
   constructor(
-    readonly event: DecisionEvent,
+    event: DecisionEvent,
     readonly dueMs: number,
-  ) {}
+  ) {
+    this.event = event
+    this.key = event.key
+    this.pos = event.pos
+    this.insertMs = event.insertMs
+    this.fingerprint = event.fingerprint
+  }
 
   /** Counts a reward once per id; returns false for a repeated id. */
   count(reward: RewardEvent, settings: JoinSettings): boolean {
@@ -47,18 +62,17 @@ class PendingDecision {
     return {
       reward: this.accumulator.result(),
       rewardCount: this.rewardCount,
-      rewardDeltaMs: this.lastRewardMs - this.event.insertMs,
+      rewardDeltaMs: this.lastRewardMs - this.insertMs,
     }
   }
-}
 
-/** A decision past its due time whose key is still remembered (SPEC §3: until due + H). */
-interface RememberedDecision {
-  readonly pending: false
-  readonly key: string
-  readonly insertMs: number
-  readonly dueMs: number
-  readonly fingerprint: string
+  /** After emission: the key stays remembered, the rest can go. */
+  forgetDetails(): void {
+    this.pending = false
+    this.event = undefined
+    this.accumulator = undefined
+    this.rewardIds = undefined
+  }
 }
 
 /** A reward, override or activation that came before any decision with its key. */
@@ -74,9 +88,9 @@ interface HeldEvent {
  * comes out depends only on the sequence of events, not on when `advanceTo` is called.
  */
 export class JoinEngine {
-  private readonly decisions = new Map<string, PendingDecision | RememberedDecision>()
-  private readonly pendingQueue = new Fifo<PendingDecision>()
-  private readonly rememberedQueue = new Fifo<RememberedDecision>()
+  private readonly decisions = new Map<string, DecisionState>()
+  private readonly pendingQueue = new Fifo<DecisionState>()
+  private readonly rememberedQueue = new Fifo<DecisionState>()
   private readonly heldByKey = new Map<string, HeldEvent[]>()
   private readonly heldQueue = new Fifo<HeldEvent>()
   private readonly keyMemoryMs: number
@@ -120,15 +134,13 @@ export class JoinEngine {
    * is still remembered then.
    */
   rememberedDecision(key: string, atMs: number): { fingerprint: string } | undefined {
-    const known = this.decisions.get(key)
-    if (known === undefined) return undefined
-    const fingerprint = known.pending ? known.event.fingerprint : known.fingerprint
-    return atMs < known.dueMs + this.keyMemoryMs ? { fingerprint } : undefined
+    const known = this.rememberedAt(key, atMs)
+    return known === undefined ? undefined : { fingerprint: known.fingerprint }
   }
 
-  /** Whether an event for this key at `atMs` would be held waiting for its decision. */
-  wouldHold(key: string, atMs: number): boolean {
-    return this.rememberedDecision(key, atMs) === undefined
+  private rememberedAt(key: string, atMs: number): DecisionState | undefined {
+    const known = this.decisions.get(key)
+    return known !== undefined && atMs < known.dueMs + this.keyMemoryMs ? known : undefined
   }
 
   /** The next log time at which something will be released, if anything is waiting. */
@@ -177,8 +189,8 @@ export class JoinEngine {
         decisionReady &&
         (!heldReady ||
           decision.dueMs < this.orphanAtMs(held) ||
-          (decision.dueMs === this.orphanAtMs(held) && decision.event.pos < held.event.pos))
-      if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as PendingDecision)
+          (decision.dueMs === this.orphanAtMs(held) && decision.pos < held.event.pos))
+      if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as DecisionState)
       else this.releaseHeld(this.heldQueue.shift() as HeldEvent)
     }
     this.forgetExpiredKeys(timeMs)
@@ -200,13 +212,13 @@ export class JoinEngine {
   }
 
   private applyDecision(event: DecisionEvent): void {
-    const known = this.rememberedDecision(event.key, event.insertMs)
+    const known = this.rememberedAt(event.key, event.insertMs)
     if (known !== undefined) {
       if (known.fingerprint === event.fingerprint) this.sink.observe({ kind: 'duplicate_decision' })
       else this.sink.deadLetter({ event, reason: 'conflicting_duplicate', releaseMs: event.insertMs })
       return
     }
-    const pending = new PendingDecision(event, event.insertMs + this.settings.expUnitMs)
+    const pending = new DecisionState(event, event.insertMs + this.settings.expUnitMs)
     this.decisions.set(event.key, pending)
     this.pendingQueue.push(pending)
     const held = this.heldByKey.get(event.key)
@@ -242,11 +254,11 @@ export class JoinEngine {
     this.sink.observe({ kind: 'held_early', type: event.type })
   }
 
-  private attach(pending: PendingDecision, event: FollowUpEvent): void {
+  private attach(pending: DecisionState, event: FollowUpEvent): void {
     switch (event.type) {
       case 'reward':
         if (pending.count(event, this.settings)) {
-          this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - pending.event.insertMs })
+          this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - pending.insertMs })
         } else {
           this.sink.observe({ kind: 'reward_repeated' })
         }
@@ -256,29 +268,23 @@ export class JoinEngine {
         pending.overridden = true
         return
       case 'activate':
-        if (!pending.event.deferred || pending.activated)
+        if (!pending.event?.deferred || pending.activated)
           this.sink.observe({ kind: 'no_effect', type: 'activate' })
         pending.activated = true
         return
     }
   }
 
-  private releaseDecision(pending: PendingDecision): void {
-    const { event, dueMs } = pending
-    const outcome = pending.outcome(this.settings)
-    if (pending.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
-    else if (event.deferred && !pending.activated) {
+  private releaseDecision(state: DecisionState): void {
+    const event = state.event as DecisionEvent
+    const { dueMs } = state
+    const outcome = state.outcome(this.settings)
+    if (state.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
+    else if (event.deferred && !state.activated) {
       this.sink.deadLetter({ event, reason: 'not_activated', releaseMs: dueMs, outcome })
     } else this.sink.record({ decision: event, dueMs, outcome })
-    const remembered: RememberedDecision = {
-      pending: false,
-      key: event.key,
-      insertMs: event.insertMs,
-      dueMs,
-      fingerprint: event.fingerprint,
-    }
-    this.decisions.set(event.key, remembered)
-    this.rememberedQueue.push(remembered)
+    state.forgetDetails()
+    this.rememberedQueue.push(state)
   }
 
   private releaseHeld(held: HeldEvent): void {
@@ -297,7 +303,8 @@ export class JoinEngine {
       const oldest = this.rememberedQueue.peek()
       if (oldest === undefined || oldest.dueMs + this.keyMemoryMs > timeMs) return
       this.rememberedQueue.shift()
-      if (this.decisions.get(oldest.key) === oldest) this.decisions.delete(oldest.key)
+      // A key is reused only after it expired here, so the entry is still this one.
+      this.decisions.delete(oldest.key)
     }
   }
 }
