@@ -19,7 +19,7 @@ declare module 'autocannon' {
       requests?: Request[]
     }
 
-    /** Latency percentiles are in milliseconds (HDR histogram, 1 ms resolution). */
+    /** In milliseconds for latency (an HDR histogram of 1 ms resolution). */
     interface Histogram {
       average: number
       mean: number
@@ -42,8 +42,17 @@ declare module 'autocannon' {
       requests: Histogram & { sent: number }
       statusCodeStats: Record<string, { count: number }>
     }
+
+    /** The running load: awaitable for its result, and an emitter of every response. */
+    interface Instance extends PromiseLike<Result> {
+      /** `responseTime` in milliseconds, measured with process.hrtime. */
+      on(
+        event: 'response',
+        listener: (client: unknown, statusCode: number, bytes: number, responseTime: number) => void,
+      ): Instance
+    }
   }
 
-  function autocannon(options: autocannon.Options): Promise<autocannon.Result>
+  function autocannon(options: autocannon.Options): autocannon.Instance
   export = autocannon
 }

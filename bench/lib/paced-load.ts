@@ -1,0 +1,76 @@
+import type { SenderConfig, SenderResult } from '../workers/paced-sender.js'
+import { CpuMeter } from './cpu.js'
+import { pollSample } from './metrics.js'
+import type { Server } from './spawn.js'
+import { LOAD_CORE, startWorker } from './workers.js'
+
+/**
+ * 200 decisions every 10 ms: 20,000 decisions/s offered whatever the answers' latency (up to 32
+ * requests in flight, so a stall of the service up to 320 ms does not slow the offered load).
+ */
+export const PACING = { batchSize: 200, intervalMs: 10, concurrency: 32 }
+export const OFFERED_PER_S = (PACING.batchSize * 1000) / PACING.intervalMs
+
+/** Cores used during the paced window: the server, the load generator (sender and any `clients`), the rest. */
+export interface PacedCpu {
+  serverCores: number
+  loadgenCores: number
+  otherCores: number
+}
+
+/**
+ * Sends the paced load for `seconds` from the load core; returns what was acknowledged and the
+ * CPU used meanwhile by the server, by the load side (the sender plus `clients`, e.g. a
+ * consumer) and by the rest of the machine.
+ */
+export async function pacedLoad(
+  server: Server,
+  seconds: number,
+  clients: Record<string, number> = {},
+): Promise<{ sender: SenderResult; cpu: PacedCpu }> {
+  let meter: CpuMeter | undefined
+  const cpu: PacedCpu = { serverCores: Number.NaN, loadgenCores: Number.NaN, otherCores: Number.NaN }
+  const config: SenderConfig = { url: server.url, mode: 'paced', seconds, ...PACING }
+  const worker = startWorker<SenderResult>('paced-sender', config, {
+    cpu: LOAD_CORE,
+    timeoutMs: seconds * 1000 + 60_000,
+    onMessage: (message, pid) => {
+      if (message.type === 'start') {
+        meter = new CpuMeter({ ...clients, server: server.pid, sender: pid })
+        meter.start()
+      } else if (message.type === 'end' && meter !== undefined) {
+        const used = meter.stop()
+        cpu.serverCores = used.cores.server ?? Number.NaN
+        cpu.loadgenCores = Object.entries(used.cores)
+          .filter(([name]) => name !== 'server')
+          .reduce((sum, [, cores]) => sum + cores, 0)
+        cpu.otherCores = used.other
+      }
+    },
+  })
+  const sender = await worker.result
+  server.assertRunning('during the paced load')
+  return { sender, cpu }
+}
+
+/** Sends `total` decisions as fast as the service takes them (503s are retried). */
+export async function bulkLoad(server: Server, total: number): Promise<SenderResult> {
+  const config: SenderConfig = { url: server.url, mode: 'bulk', total, batchSize: 5000, concurrency: 2 }
+  try {
+    return await startWorker<SenderResult>('paced-sender', config, { cpu: LOAD_CORE, timeoutMs: 600_000 })
+      .result
+  } finally {
+    server.assertRunning('while loading decisions')
+  }
+}
+
+/** Waits until the service says it has emitted `count` records (or the time is up). */
+export async function waitForEmitted(server: Server, count: number, timeoutMs: number): Promise<number> {
+  const emitted = await pollSample(
+    server.url,
+    'banditjoin_records_emitted_total',
+    (value) => (value ?? 0) >= count,
+    timeoutMs,
+  )
+  return emitted ?? 0
+}

@@ -1,0 +1,136 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { builtFile } from './build-snapshot.js'
+import { trackChild } from './resources.js'
+
+const TAIL_LINES = 40
+
+/** A server child process that said it is ready. */
+export interface Server {
+  readonly pid: number
+  /** http://127.0.0.1:PORT */
+  readonly url: string
+  /** Milliseconds from spawn to the ready line. */
+  readonly readyMs: number
+  /** The last lines of its standard error, for error messages. */
+  stderrTail(): string
+  /** Throws, with the end of its standard error, if the process has exited (e.g. crashed under load). */
+  assertRunning(during: string): void
+  /** Sends the signal, waits for the exit (SIGKILL after timeoutMs) and returns how it ended. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>
+}
+
+/**
+ * The variables a child gets: only what a process needs, so that the caller's shell settings
+ * (EXP_UNIT_MS, NODE_OPTIONS, ...) never change what is measured.
+ */
+export function cleanEnv(env: Record<string, string>): Record<string, string> {
+  const base: Record<string, string> = {}
+  for (const name of ['PATH', 'HOME', 'LANG', 'TMPDIR']) {
+    const value = process.env[name]
+    if (value !== undefined) base[name] = value
+  }
+  return { ...base, ...env }
+}
+
+/** The built service (`node dist/src/cli.js serve`) on a free port of 127.0.0.1. */
+export function startService(env: Record<string, string>, readyTimeoutMs = 120_000): Promise<Server> {
+  return startServer({
+    label: 'banditjoin',
+    args: [builtFile('dist/src/cli.js'), 'serve'],
+    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    readyMessage: 'banditjoin is ready',
+    readyTimeoutMs,
+  })
+}
+
+/** The no-op Fastify baseline (bench/noop-server.ts) on a free port of 127.0.0.1. */
+export function startBaseline(): Promise<Server> {
+  return startServer({
+    label: 'noop baseline',
+    args: [builtFile('dist/bench/noop-server.js')],
+    env: {},
+    readyMessage: 'noop baseline is ready',
+    readyTimeoutMs: 30_000,
+  })
+}
+
+interface ServerOptions {
+  label: string
+  args: string[]
+  env: Record<string, string>
+  readyMessage: string
+  readyTimeoutMs: number
+}
+
+/** Spawns a Node server and resolves on the JSON log line `{"msg": readyMessage, "address": ...}` on stderr. */
+async function startServer(options: ServerOptions): Promise<Server> {
+  const spawnedAt = performance.now()
+  const child = trackChild(
+    spawn(process.execPath, options.args, {
+      env: cleanEnv(options.env),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  )
+  const lines: string[] = []
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  )
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${options.label} not ready after ${options.readyTimeoutMs} ms:\n${lines.join('\n')}`))
+    }, options.readyTimeoutMs)
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line)
+      if (lines.length > TAIL_LINES) lines.shift()
+      const address = readyAddress(line, options.readyMessage)
+      if (address !== undefined) {
+        clearTimeout(timer)
+        resolve(address)
+      }
+    })
+    exited.then((how) => {
+      clearTimeout(timer)
+      reject(new Error(`${options.label} exited (${how}) before it was ready:\n${lines.join('\n')}`))
+    })
+  })
+  const readyMs = performance.now() - spawnedAt
+  return {
+    pid: child.pid as number,
+    url,
+    readyMs,
+    stderrTail: () => lines.join('\n'),
+    assertRunning: (during) => {
+      const how = child.exitCode ?? child.signalCode
+      if (how !== null) throw new Error(`${options.label} exited (${how}) ${during}:\n${lines.join('\n')}`)
+    },
+    stop: (signal = 'SIGTERM', timeoutMs = 20_000) => stopChild(child, exited, signal, timeoutMs),
+  }
+}
+
+function readyAddress(line: string, readyMessage: string): string | undefined {
+  if (!line.startsWith('{')) return undefined
+  try {
+    const entry = JSON.parse(line) as { msg?: unknown; address?: unknown }
+    return entry.msg === readyMessage && typeof entry.address === 'string' ? entry.address : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function stopChild(
+  child: ChildProcess,
+  exited: Promise<number | string>,
+  signal: NodeJS.Signals,
+  timeoutMs: number,
+): Promise<number | string> {
+  if (child.exitCode !== null || child.signalCode !== null) return exited
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  try {
+    return await exited
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -1,0 +1,24 @@
+import { baseline } from './baseline.js'
+import { batchPower } from './batch.js'
+import { decisionRewardPower, decisionRewardProcess } from './decision-reward.js'
+import { disk } from './disk.js'
+import { engine } from './engine.js'
+import { lateness } from './lateness.js'
+import { memory } from './memory.js'
+import { output } from './output.js'
+import { restart } from './restart.js'
+import type { Scenario } from './types.js'
+
+/** Every scenario, in the order they run (restart after memory, whose data dir it reuses). */
+export const SCENARIOS: readonly Scenario[] = [
+  disk,
+  baseline,
+  decisionRewardPower,
+  decisionRewardProcess,
+  batchPower,
+  engine,
+  lateness,
+  memory,
+  restart,
+  output,
+]

@@ -1,0 +1,100 @@
+import { rssBytes } from '../lib/cpu.js'
+import { sample, scrape } from '../lib/metrics.js'
+import {
+  keepPendingLog,
+  loadPendingLog,
+  pendingCount,
+  pendingEnv,
+  waitForPending,
+} from '../lib/pending-log.js'
+import { removeTempDir } from '../lib/resources.js'
+import { met, num, ratio, row, stat } from '../report/format.js'
+import type { Scenario, TableRow } from './types.js'
+
+const HEAP_USED = 'banditjoin_nodejs_heap_size_used_bytes'
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function heapUsed(url: string): Promise<number> {
+  return sample(await scrape(url), HEAP_USED) ?? Number.NaN
+}
+
+/** RSS and heap growth per pending decision, with 1,000,000 decisions pending (quick: 200,000). */
+export const memory: Scenario = {
+  id: 'memory',
+  title: 'Memory per pending decision',
+  method:
+    'A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with 1,000,000 decisions (quick: 200,000; 150-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected.',
+  async run(context) {
+    const count = pendingCount(context.options.quick)
+    let rssBefore = 0
+    let heapBefore = 0
+    const loaded = await loadPendingLog('memory', count, async (server) => {
+      await sleep(500)
+      rssBefore = rssBytes(server.pid)
+      heapBefore = await heapUsed(server.url)
+    })
+    const { server, log } = loaded
+    let measured = false
+    try {
+      const pending = await waitForPending(server, count, 10_000)
+      if (pending !== count) throw new Error(`${pending} decisions pending, expected ${count}`)
+      await sleep(1000)
+      const rssAfter = rssBytes(server.pid)
+      const heapAfter = await heapUsed(server.url)
+      measured = true
+      return {
+        figures: {
+          rss_per_decision_bytes: (rssAfter - rssBefore) / count,
+          heap_per_decision_bytes: (heapAfter - heapBefore) / count,
+          decision_json_bytes: log.decisionJsonBytes,
+          limit_bytes: 1.3 * log.decisionJsonBytes + 100,
+          rss_after_bytes: rssAfter,
+          load_per_s: count / loaded.loadSeconds,
+          pending: count,
+        },
+        details: {
+          count,
+          rssBefore,
+          rssAfter,
+          heapBefore,
+          heapAfter,
+          retries: loaded.retries,
+          pendingEnv: pendingEnv(log.files, count),
+        },
+      }
+    } finally {
+      await server.stop()
+      // The restart scenario reuses a log known to hold every decision.
+      if (measured && context.selected.has('restart')) keepPendingLog(context.shared, log)
+      else removeTempDir(log.files.dir)
+    }
+  },
+  rows(view) {
+    const s = view.get(memory.id)
+    if (s === undefined) return []
+    const limit = s.limit_bytes?.median
+    const json = s.decision_json_bytes?.median
+    const perDecision = (name: string, measure: string): TableRow => {
+      const value = s[name]?.median
+      return row(view, memory.id, {
+        measure,
+        banditjoin: stat(s[name]),
+        reference: `1.3 × ${num(json)} + 100 = ${num(limit)}`,
+        ratio: ratio(value, limit),
+        target: '≤ 1.3 × JSON + 100 B',
+        met: met(value === undefined || limit === undefined ? undefined : value <= limit),
+      })
+    }
+    return [
+      perDecision(
+        'rss_per_decision_bytes',
+        `RSS per pending decision (bytes), ${num(s.pending?.median)} pending`,
+      ),
+      perDecision('heap_per_decision_bytes', 'heap used per pending decision (bytes)'),
+      row(view, memory.id, {
+        measure: 'RSS with all pending (MB); load rate (decisions/s)',
+        banditjoin: `${num((s.rss_after_bytes?.median ?? Number.NaN) / 2 ** 20)}; ${stat(s.load_per_s)}`,
+      }),
+    ]
+  },
+}
