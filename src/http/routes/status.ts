@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import type { Metrics } from '../../metrics.js'
+
+/** The page's files stay in the source tree (tsc copies no assets): from dist/src/http/routes/ back to src/. */
+const ASSETS = new URL('../../../../src/http/status/', import.meta.url)
+
+/** The status page as one document: its style and script inlined, read once at start. */
+function statusPage(): string {
+  const read = (name: string) => readFileSync(new URL(name, ASSETS), 'utf8')
+  return read('status.html')
+    .replace('/* STYLE */', () => read('status.css'))
+    .replace('/* SCRIPT */', () => read('status.js'))
+}
+
+/**
+ * GET /stats: what the status page shows, as JSON (needs the API key when one is set), and
+ * GET /status: the live page itself (public; it asks for the key to read /stats).
+ */
+export function statusRoutes(app: FastifyInstance, metrics: Metrics): void {
+  const page = statusPage()
+  app.get(
+    '/stats',
+    {
+      schema: {
+        summary:
+          'Live statistics: throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
+      },
+    },
+    async () => metrics.live.snapshot(metrics.engineGauges),
+  )
+  app.get('/status', { schema: { summary: 'The live status page (HTML)' } }, async (_request, reply) => {
+    reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store')
+    return page
+  })
+}

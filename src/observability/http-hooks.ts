@@ -1,0 +1,101 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Metrics } from '../metrics.js'
+
+const INGEST_ROUTES = new Set([
+  '/log_decision',
+  '/log_reward',
+  '/override_decision',
+  '/log_override',
+  '/activate_decision',
+  '/events',
+])
+
+/** A refused batch's message names every offending line: the log line keeps the first ones. */
+const MAX_LOGGED_MESSAGE = 300
+
+/**
+ * Request duration by route and status, and the few request outcomes worth a log line: a refused
+ * batch (rate-limited to one line a second), and back-pressure (503) starting and stopping.
+ * No line per request.
+ */
+export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logger): void {
+  const errors = new WeakMap<FastifyRequest, Error>()
+  const refusedBatches = new Throttle(1000)
+  const pressure = new BackPressure(logger)
+  app.addHook('onError', async (request, _reply, error) => {
+    errors.set(request, error)
+  })
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? 'unmatched'
+    const status = reply.statusCode
+    metrics.httpDuration.observe(
+      { route, method: request.method, status_code: String(status) },
+      reply.elapsedTime / 1000,
+    )
+    if (!INGEST_ROUTES.has(route)) return
+    if (status >= 400) metrics.live.refused()
+    const error = errors.get(request)
+    if (status === 503) pressure.refused(route, error)
+    else if (status < 300) pressure.accepted()
+    if (route === '/events' && status >= 400 && status !== 503) {
+      refusedBatches.run((suppressed) =>
+        logger.warn(
+          {
+            statusCode: status,
+            error: truncate(error?.message ?? ''),
+            ...(suppressed > 0 && { suppressed }),
+          },
+          'refused a batch',
+        ),
+      )
+    }
+  })
+}
+
+const truncate = (text: string) =>
+  text.length > MAX_LOGGED_MESSAGE ? `${text.slice(0, MAX_LOGGED_MESSAGE)}...` : text
+
+/** Runs at most once per interval; counts the calls it skipped and hands the count to the next run. */
+class Throttle {
+  private lastMs = Number.NEGATIVE_INFINITY
+  private suppressed = 0
+  constructor(private readonly intervalMs: number) {}
+  run(action: (suppressed: number) => void): void {
+    const now = Date.now()
+    if (now - this.lastMs < this.intervalMs) {
+      this.suppressed++
+      return
+    }
+    this.lastMs = now
+    action(this.suppressed)
+    this.suppressed = 0
+  }
+}
+
+/** Logs once when ingest starts answering 503 and once when it accepts again, with what happened between. */
+class BackPressure {
+  private since: number | undefined
+  private refusals = 0
+  constructor(private readonly logger: Logger) {}
+
+  refused(route: string, error: Error | undefined): void {
+    this.refusals++
+    if (this.since !== undefined) return
+    this.since = Date.now()
+    this.logger.warn(
+      { route, reason: error?.message },
+      'back-pressure on: ingest answers 503 with Retry-After',
+    )
+  }
+
+  accepted(): void {
+    if (this.since === undefined) return
+    this.logger.info(
+      { refusedRequests: this.refusals, durationMs: Date.now() - this.since },
+      'back-pressure off: ingest accepts events again',
+    )
+    this.since = undefined
+    this.refusals = 0
+  }
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { describe, it, type TestContext } from 'node:test'
+import { sleep } from '../helpers/http-client.js'
+import { type ChildService, spawnService, tempDir } from '../helpers/service.js'
+import { decisionBody } from './harness.js'
+
+type LogLine = Record<string, unknown> & { level: number; msg: string }
+
+const WARN = 40
+
+/** The service as a child process (LOG_LEVEL=info), stopped and its data directory removed after the test. */
+async function spawn(t: TestContext, env: Record<string, string> = {}, dataDir?: string) {
+  const dir = dataDir === undefined ? tempDir() : undefined
+  const child = await spawnService({ DATA_DIR: dataDir ?? (dir?.path as string), OUTPUT: 'stdout', ...env })
+  t.after(async () => {
+    await stop(child)
+    dir?.remove()
+  })
+  return child
+}
+
+async function stop(child: ChildService) {
+  if (child.process.exitCode === null) child.process.kill('SIGTERM')
+  await child.exited
+}
+
+const logLines = (child: ChildService): LogLine[] =>
+  child
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine)
+
+async function post(child: ChildService, path: string, body: unknown, contentType = 'application/json') {
+  const res = await fetch(`${child.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': contentType },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+  await res.text()
+  return res.status
+}
+
+describe('the service log (JSON lines on standard error)', () => {
+  it('logs one start line with the effective configuration and the API key masked', async (t) => {
+    const child = await spawn(t, { API_KEY: 'do-not-print-me', EXP_UNIT_MS: '1234' })
+    assert.doesNotMatch(child.stderr(), /do-not-print-me/)
+    const ready = logLines(child).filter((l) => l.msg === 'banditjoin is ready')
+    assert.equal(ready.length, 1)
+    const config = (ready[0] as LogLine).config as Record<string, unknown>
+    assert.equal(config.apiKey, '***')
+    assert.equal(config.expUnitMs, 1234)
+  })
+
+  it('logs a refused batch once with its first error, and nothing for single requests', async (t) => {
+    const child = await spawn(t)
+    const before = logLines(child).length
+    assert.equal(await post(child, '/log_decision', decisionBody('one')), 200)
+    assert.equal(await post(child, '/log_reward', { key: 'one' }), 422)
+    const batch = `${JSON.stringify({ type: 'reward', key: 'one', reward: 1 })}\n{"type": "nope"}\n`
+    assert.equal(await post(child, '/events', batch, 'application/x-ndjson'), 422)
+    await sleep(100)
+    const lines = logLines(child).slice(before)
+    assert.equal(lines.length, 1, JSON.stringify(lines))
+    const [line] = lines as [LogLine]
+    assert.equal(line.level, WARN)
+    assert.equal(line.msg, 'refused a batch')
+    assert.equal(line.statusCode, 422)
+    assert.match(String(line.error), /^batch refused, nothing logged: line 2: type must be/)
+  })
+
+  it('logs back-pressure once when ingest starts answering 503 and once when it accepts again', async (t) => {
+    const child = await spawn(t, { MAX_PENDING: '1', EXP_UNIT_MS: '300' })
+    assert.equal(await post(child, '/log_decision', decisionBody('p1')), 200)
+    assert.equal(await post(child, '/log_decision', decisionBody('p2')), 503)
+    assert.equal(await post(child, '/log_decision', decisionBody('p3')), 503)
+    await sleep(600)
+    assert.equal(await post(child, '/log_decision', decisionBody('p4')), 200, 'p1 was emitted: room again')
+    await sleep(100)
+    const on = logLines(child).filter((l) => l.msg.startsWith('back-pressure on'))
+    const off = logLines(child).filter((l) => l.msg.startsWith('back-pressure off'))
+    assert.equal(on.length, 1)
+    assert.equal(on[0]?.level, WARN)
+    assert.match(String(on[0]?.reason), /MAX_PENDING=1/)
+    assert.equal(off.length, 1)
+    assert.equal(off[0]?.refusedRequests, 2)
+  })
+
+  it('logs how many events recovery replayed when the service restarts on its log', async (t) => {
+    const dir = tempDir()
+    t.after(() => dir.remove())
+    const dataDir = join(dir.path, 'data')
+    const first = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
+    for (let i = 0; i < 5; i++) assert.equal(await post(first, '/log_decision', decisionBody(`r${i}`)), 200)
+    await stop(first)
+    const second = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
+    const recovered = logLines(second).filter((l) => l.msg === 'recovered: the log is replayed')
+    assert.equal(recovered.length, 1)
+    assert.equal(recovered[0]?.events, 5)
+    assert.equal(recovered[0]?.percent, 100)
+    assert.equal(typeof recovered[0]?.eventsPerSecond, 'number')
+  })
+})
