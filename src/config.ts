@@ -13,7 +13,7 @@ export interface Config {
   defaultReward: number
   dataDir: string
   outputs: OutputTarget[]
-  outputFormat: 'json'
+  outputFormat: 'json' | 'dsjson'
   deadLetter: { kind: 'file'; path: string } | undefined
   outputRetentionMs: number
   outputRetentionBytes: number
@@ -153,9 +153,9 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> }[keyof Config][] = [
     key: 'outputFormat',
     env: 'OUTPUT_FORMAT',
     default: 'json',
-    accepts: 'json',
-    meaning: 'format of stdout and file outputs',
-    parse: oneOf(['json'] as const),
+    accepts: 'json, dsjson',
+    meaning: 'format of stdout and file outputs (dsjson: for vw --dsjson --cb_adf)',
+    parse: oneOf(['json', 'dsjson'] as const),
   },
   {
     key: 'deadLetter',

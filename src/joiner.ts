@@ -14,6 +14,7 @@ import { BanditJoinError, overloaded } from './errors.js'
 import type { IncomingEvent } from './ingest/validate.js'
 import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
 import type { Metrics } from './metrics.js'
+import { logReplayProgress } from './observability/replay-progress.js'
 import { deadLetterLine, recordLine } from './output/format.js'
 import type { OutputSink } from './output/sink.js'
 import type { JoinedTail } from './output/tail.js'
@@ -58,12 +59,14 @@ class CycleCollector implements EngineSink {
     this.deadLetters.push(d)
   }
   observe(o: Observation) {
+    this.metrics.live.observe(o)
     switch (o.kind) {
       case 'reward_counted':
         this.metrics.rewardsCounted.inc()
         this.metrics.rewardDelay.observe({ outcome: 'counted' }, o.delayMs / 1000)
         return
       case 'reward_late':
+        this.metrics.rewardsLate.inc()
         this.metrics.rewardDelay.observe({ outcome: 'late' }, o.delayMs / 1000)
         return
       case 'held_early':
@@ -97,6 +100,10 @@ export class Joiner {
   private readonly persisted = new Map<string, SinkPosition>()
   private closing = false
   private accepting = true
+  /** The commit in flight: one at a time, so the log's order is the order of cycles. */
+  private committing: Promise<void> | undefined
+  /** After a failed commit, cycles wait until then (the disk may be full). */
+  private pausedUntilMs = 0
 
   constructor(
     private readonly log: EventLog,
@@ -108,7 +115,7 @@ export class Joiner {
     private readonly options: JoinerOptions,
   ) {
     this.collector = new CycleCollector(metrics)
-    this.engine = rebuildEngine(log, options.settings, this.collector)
+    this.engine = rebuildEngine(log, options.settings, this.collector, logReplayProgress(logger))
     this.nextPos = log.nextPos
     for (const sink of sinks) this.persisted.set(sink.name, sink.position())
     this.lastCompactMs = clock.now()
@@ -205,8 +212,9 @@ export class Joiner {
    * Switches to new join settings: only valid while the engine holds no state, since the
    * events in the log so far were joined under the old ones (which the log stops carrying).
    */
-  changeSettings(settings: JoinSettings): void {
-    this.log.resetSettings(settings)
+  async changeSettings(settings: JoinSettings): Promise<void> {
+    await this.flush()
+    await this.log.resetSettings(settings)
     this.options.settings = settings
     this.engine = rebuildEngine(this.log, settings, this.collector)
   }
@@ -218,22 +226,30 @@ export class Joiner {
   }
 
   /** Stops accepting, commits what was accepted, persists the outputs' positions and closes the log. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
     clearInterval(this.maintenance)
     clearTimeout(this.timer)
     if (this.immediate) clearImmediate(this.immediate)
     this.lastSinkSyncMs = 0
-    this.cycle()
+    await this.flush()
     // The last cycle's writes to the outputs: persist where they stand too.
     this.lastSinkSyncMs = 0
-    this.cycle()
+    await this.flush()
     for (const sink of this.sinks) sink.close()
-    this.log.close()
+    await this.log.close()
+  }
+
+  /** Runs a cycle now (after the one in flight) and waits for its commit. */
+  async flush(): Promise<void> {
+    while (this.committing) await this.committing
+    this.cycle()
+    while (this.committing) await this.committing
   }
 
   private schedule(): void {
+    if (this.committing !== undefined || this.closing) return
     if (this.queue.length > 0) {
       this.immediate ??= setImmediate(() => this.cycle())
       return
@@ -241,13 +257,15 @@ export class Joiner {
     clearTimeout(this.timer)
     this.timer = undefined
     const next = this.engine.nextReleaseMs()
-    if (next !== undefined && !this.closing) {
-      this.timer = setTimeout(() => this.cycle(), Math.max(0, next - this.clock.now()))
+    if (next !== undefined) {
+      const at = Math.max(next, this.pausedUntilMs)
+      this.timer = setTimeout(() => this.cycle(), Math.max(0, at - this.clock.now()))
     }
   }
 
   private cycle(): void {
     this.immediate = undefined
+    if (this.committing !== undefined) return
     const events = this.queue
     const waiters = this.waiters
     this.queue = []
@@ -266,29 +284,35 @@ export class Joiner {
     released.records = []
     released.deadLetters = []
     const started = performance.now()
-    try {
-      this.log.commit({
-        events,
-        records,
-        deadLetters,
-        checkpoint: {
-          timeMs,
-          recordSeq: records.at(-1)?.seq ?? this.log.checkpoint.recordSeq,
-          deadLetterSeq: deadLetters.at(-1)?.seq ?? this.log.checkpoint.deadLetterSeq,
-        },
-        sinkPositions,
-      })
-    } catch (error) {
-      this.failCycle(error, waiters)
-      return
+    const batch = {
+      events,
+      records,
+      deadLetters,
+      checkpoint: {
+        timeMs,
+        recordSeq: records.at(-1)?.seq ?? this.log.checkpoint.recordSeq,
+        deadLetterSeq: deadLetters.at(-1)?.seq ?? this.log.checkpoint.deadLetterSeq,
+      },
+      sinkPositions,
     }
-    this.metrics.commitDuration.observe((performance.now() - started) / 1000)
-    this.metrics.commitEvents.observe(events.length)
-    for (const position of sinkPositions) this.persisted.set(position.name, position)
-    for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
-    for (const waiter of waiters) waiter.resolve()
-    this.deliver(records, deadLetters)
-    this.schedule()
+    this.committing = this.log
+      .commit(batch)
+      .then(
+        () => {
+          this.metrics.commitDuration.observe((performance.now() - started) / 1000)
+          this.metrics.commitEvents.observe(events.length)
+          for (const position of sinkPositions) this.persisted.set(position.name, position)
+          for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
+          this.metrics.committed(events, records.length, timeMs)
+          for (const waiter of waiters) waiter.resolve()
+          this.deliver(records, deadLetters)
+        },
+        (error: unknown) => this.failCycle(error, waiters),
+      )
+      .finally(() => {
+        this.committing = undefined
+        this.schedule()
+      })
   }
 
   private format(
@@ -303,6 +327,7 @@ export class Joiner {
     })
     let deadLetterSeq = this.log.checkpoint.deadLetterSeq
     for (const letter of letters) this.metrics.deadLetters.inc({ reason: letter.reason })
+    this.metrics.released(letters)
     const deadLetters = this.options.keepDeadLetters
       ? letters.map((d) => ({ seq: ++deadLetterSeq, line: deadLetterLine(d, emittedMs) }))
       : []
@@ -315,6 +340,7 @@ export class Joiner {
    */
   private failCycle(error: unknown, waiters: Waiter[]): void {
     this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
+    this.metrics.commitFailed(error)
     const refusal = new BanditJoinError(
       'BJ_ERR_UNAVAILABLE',
       `the log cannot be written: ${(error as Error).message}`,
@@ -324,12 +350,16 @@ export class Joiner {
         retryAfterSeconds: 5,
       },
     )
-    for (const waiter of waiters) waiter.reject(refusal)
+    // Events admitted since were judged against the state that just failed: refuse them too.
+    for (const waiter of [...waiters, ...this.waiters]) waiter.reject(refusal)
+    this.waiters = []
+    this.queue = []
+    this.inflight.clear()
     this.collector.records = []
     this.collector.deadLetters = []
     this.engine = rebuildEngine(this.log, this.options.settings, this.collector)
     this.nextPos = this.log.nextPos
-    if (!this.closing) this.timer = setTimeout(() => this.cycle(), 1000)
+    this.pausedUntilMs = this.clock.now() + 1000
   }
 
   private deliver(records: RecordLine[], deadLetters: OutputLine[]): void {
@@ -347,7 +377,9 @@ export class Joiner {
       const first = fresh[0]
       if (first !== undefined && first.seq === sink.position().seq + 1) sink.write(fresh)
       else this.catchUp(sink)
+      this.metrics.health.outputSucceeded(sink.name)
     } catch (error) {
+      this.metrics.health.outputFailed(sink.name, error)
       this.logger.error({ err: error, output: sink.name }, 'output write failed; will retry from the log')
     }
   }
@@ -388,16 +420,20 @@ export class Joiner {
     })
     if (moved.length === 0) return []
     this.lastSinkSyncMs = now
-    return moved.map((sink) => {
-      sink.sync()
-      return sink.position()
+    return moved.flatMap((sink) => {
+      try {
+        sink.sync()
+        return [sink.position()]
+      } catch (error) {
+        // Not synced, so not persisted: after a crash its lines are written again from the log.
+        this.logger.error({ err: error, output: sink.name }, 'output sync failed; will retry')
+        return []
+      }
     })
   }
 
   private maintain(): void {
     const { checkpoint } = this.log
-    this.metrics.decisionsPending.set(this.engine.pendingDecisions)
-    this.metrics.eventsHeld.set(this.engine.heldEvents)
     for (const sink of this.sinks) {
       if (sink.stream === 'records')
         this.metrics.outputLag.set({ output: sink.name }, checkpoint.recordSeq - sink.position().seq)
@@ -407,11 +443,13 @@ export class Joiner {
     const now = this.clock.now()
     if (now - this.lastCompactMs >= this.options.compactIntervalMs) {
       this.lastCompactMs = now
-      this.compact(now)
+      // After the cycle just started, so that the sink positions it persists count.
+      void (this.committing ?? Promise.resolve()).then(() => this.compact(now))
     }
   }
 
   private compact(now: number): void {
+    if (this.closing) return
     const keepFrom = (stream: OutputSink['stream'], fallback: number) =>
       Math.min(
         fallback,
@@ -420,18 +458,21 @@ export class Joiner {
           .map((s) => (this.persisted.get(s.name)?.seq ?? 0) + 1),
       )
     const { checkpoint } = this.log
-    try {
-      const removed = this.log.compact({
+    this.log
+      .compact({
         eventsBeforeMs: checkpoint.timeMs - replayHorizonMs(this.options.settings),
         recordsBeforeMs: now - this.options.outputRetentionMs,
         recordBytesToKeep: this.options.outputRetentionBytes,
         keepRecordsFromSeq: keepFrom('records', checkpoint.recordSeq + 1),
         keepDeadLettersFromSeq: keepFrom('deadLetters', checkpoint.deadLetterSeq + 1),
       })
-      if (removed.events + removed.records + removed.deadLetters > 0)
-        this.logger.debug({ removed }, 'compacted the log')
-    } catch (error) {
-      this.logger.error({ err: error }, 'compaction failed; will retry')
-    }
+      .then(
+        (removed) => {
+          if (removed.events + removed.records + removed.deadLetters > 0) {
+            this.logger.debug({ removed }, 'compacted the log')
+          }
+        },
+        (error: unknown) => this.logger.error({ err: error }, 'compaction failed; will retry'),
+      )
   }
 }

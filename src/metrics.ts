@@ -1,11 +1,27 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { Clock } from './clock.js'
+import type { DeadLetter, JoinSettings } from './engine/types.js'
+import { HealthState } from './observability/health.js'
+import { LiveStats } from './observability/live-stats.js'
+
+/** Where gauges read the join's state at scrape time. */
+export interface EngineGauges {
+  readonly pendingDecisions: number
+  readonly heldEvents: number
+}
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 const REWARD_DELAY_BUCKETS = [-60, -10, -1, 0, 0.1, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600]
 
-/** Every metric of the service, in one registry the service owns (prefix `banditjoin_`). */
+/**
+ * Every metric of the service, in one registry the service owns (prefix `banditjoin_`), with the
+ * in-memory live statistics behind GET /stats and the readiness state behind GET /readyz.
+ */
 export class Metrics {
   readonly registry = new Registry()
+  readonly live = new LiveStats()
+  readonly health = new HealthState()
+  private engine: EngineGauges | undefined
   readonly eventsAccepted = new Counter({
     name: 'banditjoin_events_accepted_total',
     help: 'Events durably logged, by type',
@@ -39,6 +55,22 @@ export class Metrics {
     help: 'Rewards that counted for their decision',
     registers: [this.registry],
   })
+  readonly rewardsLate = new Counter({
+    name: 'banditjoin_rewards_late_total',
+    help: 'Rewards for a remembered decision that was already emitted (they change no output)',
+    registers: [this.registry],
+  })
+  readonly rewardsOrphaned = new Counter({
+    name: 'banditjoin_rewards_orphaned_total',
+    help: 'Rewards whose decision never came within EARLY_REWARD_MS (they change no output)',
+    registers: [this.registry],
+  })
+  readonly decisionsCancelled = new Counter({
+    name: 'banditjoin_decisions_cancelled_total',
+    help: 'Decisions kept from the learner, by reason (overridden, not_activated)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
   readonly eventsHeldEarly = new Counter({
     name: 'banditjoin_events_held_early_total',
     help: 'Rewards, overrides and activations that arrived before their decision and were held',
@@ -70,15 +102,31 @@ export class Metrics {
     buckets: [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000],
     registers: [this.registry],
   })
+  readonly logCommitFailures = new Counter({
+    name: 'banditjoin_log_commit_failures_total',
+    help: 'Log commits that failed (their requests were answered 503)',
+    registers: [this.registry],
+  })
+  readonly window = new Gauge({
+    name: 'banditjoin_window_seconds',
+    help: 'The window E (EXP_UNIT_MS) in force: a decision is emitted this long after it was logged',
+    registers: [this.registry],
+  })
   readonly decisionsPending = new Gauge({
     name: 'banditjoin_decisions_pending',
     help: 'Decisions inside their window',
     registers: [this.registry],
+    collect: () => {
+      if (this.engine !== undefined) this.decisionsPending.set(this.engine.pendingDecisions)
+    },
   })
   readonly eventsHeld = new Gauge({
     name: 'banditjoin_events_held',
     help: 'Rewards, overrides and activations waiting for their decision',
     registers: [this.registry],
+    collect: () => {
+      if (this.engine !== undefined) this.eventsHeld.set(this.engine.heldEvents)
+    },
   })
   readonly outputLag = new Gauge({
     name: 'banditjoin_output_lag_records',
@@ -86,8 +134,57 @@ export class Metrics {
     labelNames: ['output'] as const,
     registers: [this.registry],
   })
+  readonly httpDuration = new Histogram({
+    name: 'banditjoin_http_request_duration_seconds',
+    help: 'HTTP requests by route pattern, method and status code, until the answer was sent',
+    labelNames: ['route', 'method', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  })
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'banditjoin_' })
+    // Known label values start at 0, so rates and dashboards see them before the first event.
+    for (const type of ['decision', 'reward', 'override', 'activate']) this.eventsAccepted.inc({ type }, 0)
+    for (const reason of ['overridden', 'not_activated']) this.decisionsCancelled.inc({ reason }, 0)
+    for (const type of ['reward', 'override', 'activate']) this.eventsHeldEarly.inc({ type }, 0)
+    for (const reason of ['late', 'orphan', 'overridden', 'not_activated'])
+      this.deadLetters.inc({ reason }, 0)
+  }
+
+  /** The join settings in force and the service clock (for the live statistics). */
+  configure(settings: JoinSettings, clock?: Clock): void {
+    this.window.set(settings.expUnitMs / 1000)
+    this.live.configure(settings, clock)
+  }
+
+  /** The join state the pending gauges read at scrape time (and GET /stats). */
+  bindEngine(engine: EngineGauges): void {
+    this.engine = engine
+  }
+
+  get engineGauges(): EngineGauges {
+    return this.engine ?? { pendingDecisions: 0, heldEvents: 0 }
+  }
+
+  /** One successful commit: its events, the records it released, at log time `timeMs`. */
+  committed(events: readonly { type: string }[], records: number, timeMs: number): void {
+    this.health.commitSucceeded()
+    this.live.committed(events, records, timeMs)
+  }
+
+  commitFailed(error: unknown): void {
+    this.logCommitFailures.inc()
+    this.health.commitFailed(error)
+  }
+
+  /** Dead letters released by the engine: late and orphaned events, cancelled decisions. */
+  released(letters: readonly DeadLetter[]): void {
+    for (const letter of letters) {
+      this.live.deadLetter(letter)
+      if (letter.reason === 'orphan' && letter.event.type === 'reward') this.rewardsOrphaned.inc()
+      else if (letter.reason === 'overridden' || letter.reason === 'not_activated')
+        this.decisionsCancelled.inc({ reason: letter.reason })
+    }
   }
 }

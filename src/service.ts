@@ -9,6 +9,7 @@ import { Joiner } from './joiner.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
 import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
+import { DsjsonSink } from './output/dsjson.js'
 import { FileSink } from './output/file-sink.js'
 import type { OutputSink } from './output/sink.js'
 import { StdoutSink } from './output/stdout-sink.js'
@@ -50,12 +51,17 @@ export async function createService(config: Config, overrides: ServiceOverrides 
   const logger = overrides.logger ?? pino({ level: config.logLevel }, pino.destination(2))
   const log = new SqliteLog({ dataDir: config.dataDir, durability: config.durability })
   try {
+    await log.ready()
     const wanted = settingsOf(config)
-    if (log.recordedSettings === undefined) log.resetSettings(wanted)
+    if (log.recordedSettings === undefined) await log.resetSettings(wanted)
     const recorded = log.recordedSettings as JoinSettings
     const clock = (overrides.clock ?? ((floor) => new MonotonicClock(floor)))(log.checkpoint.timeMs)
     const metrics = new Metrics()
-    const sinks = openSinks(config, log, logger, overrides.stdout)
+    metrics.configure(recorded, clock)
+    // With dsjson the log keeps JSON records (the tail serves both formats); sinks write dsjson.
+    const sinks = openSinks(config, log, logger, overrides.stdout).map((sink) =>
+      config.outputFormat === 'dsjson' && sink.stream === 'records' ? new DsjsonSink(sink) : sink,
+    )
     const tail = new JoinedTail(log, {
       maxBufferedBytes: 8 * 1024 * 1024,
       keepAliveMs: overrides.tailKeepAliveMs ?? 15_000,
@@ -71,13 +77,18 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       outputRetentionMs: config.outputRetentionMs,
       outputRetentionBytes: config.outputRetentionBytes,
     })
-    if (describe(recorded) !== describe(wanted)) changeSettings(joiner, clock, recorded, wanted, logger)
+    if (describe(recorded) !== describe(wanted)) {
+      await changeSettings(joiner, clock, recorded, wanted, logger)
+      metrics.configure(wanted)
+    }
+    metrics.bindEngine(joiner)
+    metrics.health.markRecovered()
     const app = await buildApp({
       joiner,
       metrics,
       tail,
       logger,
-      limits: { maxContextBytes: config.maxContextBytes },
+      limits: { maxContextBytes: config.maxContextBytes, outputFormat: config.outputFormat },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
@@ -95,20 +106,21 @@ export async function createService(config: Config, overrides: ServiceOverrides 
           : ''
       },
       close: async () => {
+        metrics.health.markStopping()
         joiner.stopAccepting()
         tail.close()
         await app.close()
-        joiner.close()
+        await joiner.close()
       },
     }
   } catch (error) {
-    log.close()
+    await log.close()
     throw error
   }
 }
 
 /** SPEC §3: the settings may change only once nothing logged under the old ones is remembered. */
-function changeSettings(
+async function changeSettings(
   joiner: Joiner,
   clock: Clock,
   recorded: JoinSettings,
@@ -117,12 +129,12 @@ function changeSettings(
 ) {
   const quietFrom = joiner.quietFromMs()
   if (quietFrom !== undefined && quietFrom > clock.now()) {
-    joiner.close()
+    await joiner.close()
     throw configError(
       `the log was written with ${describe(recorded)}; decisions logged under them are remembered until ${new Date(quietFrom).toISOString()}: until then start with those settings (now asked: ${describe(wanted)})`,
     )
   }
-  joiner.changeSettings(wanted)
+  await joiner.changeSettings(wanted)
   logger.info({ from: recorded, to: wanted }, 'join settings changed')
 }
 

@@ -93,7 +93,7 @@ const BAD_VALUES: [variable: string, value: string, accepts: string][] = [
   ['OUTPUT', 'file: ', 'stdout and file:PATH'],
   ['OUTPUT', 'stdout,stdout', 'stdout and file:PATH'],
   ['OUTPUT', 'file:/tmp/a,file:/tmp/a', 'stdout and file:PATH'],
-  ['OUTPUT_FORMAT', 'dsjson', 'json'],
+  ['OUTPUT_FORMAT', 'xml', 'json, dsjson'],
   ['DEAD_LETTER', 'stdout', 'file:PATH'],
   ['DEAD_LETTER', 'file:', 'file:PATH'],
   ['DEFAULT_REWARD', 'NaN', 'finite number'],

@@ -11,12 +11,14 @@ import type { Logger } from 'pino'
 import { BanditJoinError } from '../errors.js'
 import { parseJsonText } from '../ingest/json.js'
 import { ajv } from '../ingest/validate.js'
+import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
 import { bearerAuth } from './auth.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
 import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
 import { opsRoutes } from './routes/ops.js'
+import { statusRoutes } from './routes/status.js'
 
 export interface AppOptions extends IngestDeps {
   tail: JoinedTail
@@ -56,6 +58,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ),
   )
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
+  observeHttp(app, options.metrics, options.logger)
 
   await app.register(swagger, {
     openapi: {
@@ -71,6 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   opsRoutes(app, options.metrics)
+  statusRoutes(app, options.metrics)
   ingestRoutes(app, options)
   joinedRoute(app, options.tail)
   return app

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
 import { invalidEvent, tooLarge } from '../errors.js'
+import { dsjsonProblem } from '../output/dsjson.js'
 import { canonicalJson } from './json.js'
 import { batchLineSchema, decisionSchema, keyOnlySchema, rewardSchema } from './schemas.js'
 
@@ -14,6 +15,8 @@ export type IncomingEvent = LoggedEvent extends infer E
 
 export interface IngestLimits {
   maxContextBytes: number
+  /** With dsjson, decisions it cannot express are refused (SPEC §4). @default 'json' */
+  outputFormat?: 'json' | 'dsjson'
 }
 
 /**
@@ -115,6 +118,10 @@ function toDecision(
   }
   if (Array.isArray(actions) && Array.isArray(probabilities)) {
     checkCandidates(action as string | number, probability as number, actions, probabilities as number[])
+  }
+  if (limits.outputFormat === 'dsjson') {
+    const problem = dsjsonProblem({ action, probability, context, actions, probabilities })
+    if (problem !== undefined) throw invalidEvent(problem)
   }
   const fields = { key, action, probability, context, actions, probabilities, model, timestamp, deferred }
   const { timestamp: _ignored, ...compared } = fields

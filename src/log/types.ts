@@ -54,18 +54,21 @@ export interface EventLog {
   readonly nextPos: number
   /** Events in log order from the first one stamped at or after `fromMs`. */
   replayFrom(fromMs: number): Iterable<LoggedEvent>
-  /** Makes the batch durable (as the durability setting says) or throws, changing nothing. */
-  commit(batch: CommitBatch): void
+  /**
+   * Makes the batch durable (as the durability setting says), or rejects, changing nothing.
+   * Commits are applied in the order they are asked for.
+   */
+  commit(batch: CommitBatch): Promise<void>
   /** Retained lines of an output from `fromSeq` on, at most `limit`. */
   readOutput(stream: OutputStream, fromSeq: number, limit: number): RecordLine[]
   /** The oldest retained record position (checkpoint.recordSeq + 1 when none is retained). */
   firstRetainedRecordSeq(): number
   sinkPosition(name: string): SinkPosition | undefined
   /** Records the join settings, dropping all events (only done when none can matter). */
-  resetSettings(settings: JoinSettings): void
+  resetSettings(settings: JoinSettings): Promise<void>
   /** Drops what can no longer influence any output or be read. */
-  compact(options: CompactOptions): CompactResult
-  close(): void
+  compact(options: CompactOptions): Promise<CompactResult>
+  close(): Promise<void>
 }
 
 export interface CompactOptions {

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import { BanditJoinError } from '../errors.js'
 import type { EventLog, RecordLine } from '../log/types.js'
+import { dsjsonLine } from './dsjson.js'
 import { withSeq } from './format.js'
 
 export interface TailOptions {
@@ -15,6 +16,8 @@ export interface TailOptions {
 interface Subscriber {
   response: ServerResponse
   lastWriteMs: number
+  /** `?format=`: the stored JSON record, or its dsjson line (both with seq). */
+  format: 'json' | 'dsjson'
 }
 
 /**
@@ -60,11 +63,11 @@ export class JoinedTail {
   }
 
   /** Streams to the response from `seq` on until the client goes away or falls too far behind. */
-  async subscribe(response: ServerResponse, seq: number): Promise<void> {
+  async subscribe(response: ServerResponse, seq: number, format: 'json' | 'dsjson' = 'json'): Promise<void> {
     response.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
     // Send the head now: a consumer at the head of the output must know at once it is subscribed.
     response.flushHeaders()
-    const subscriber: Subscriber = { response, lastWriteMs: Date.now() }
+    const subscriber: Subscriber = { response, lastWriteMs: Date.now(), format }
     let next = seq
     for (;;) {
       if (response.destroyed) return
@@ -90,15 +93,17 @@ export class JoinedTail {
     }
   }
 
+  /** On shutdown: subscribers are cut off (they resume with ?from), so none holds the stop up. */
   close(): void {
     clearInterval(this.keepAlive)
-    for (const subscriber of this.live) subscriber.response.end()
+    for (const subscriber of this.live) subscriber.response.destroy()
     this.live.clear()
   }
 
   private send(subscriber: Subscriber, records: readonly RecordLine[]): boolean {
     let text = ''
-    for (const r of records) text += `${withSeq(r.line, r.seq)}\n`
+    const dsjson = subscriber.format === 'dsjson'
+    for (const r of records) text += `${withSeq(dsjson ? dsjsonLine(r.line) : r.line, r.seq)}\n`
     subscriber.lastWriteMs = Date.now()
     return subscriber.response.write(text)
   }

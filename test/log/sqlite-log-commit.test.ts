@@ -20,17 +20,17 @@ function firstFrom(log: SqliteLog, fromMs: number): LoggedEvent | undefined {
   return undefined
 }
 
-test('a commit survives a reopen: checkpoint, next position and every event in order', (t) => {
+test('a commit survives a reopen: checkpoint, next position and every event in order', async (t) => {
   const dataDir = scratchDir(t)
   const log = openLog(t, dataDir)
   const events = mixedEvents()
   const records = recordLines(1, 2, () => 150)
   const checkpoint = { timeMs: 150, recordSeq: 2, deadLetterSeq: 1 }
-  log.commit(batch(checkpoint, { events, records, deadLetters: deadLetterLines(1, 1) }))
+  await log.commit(batch(checkpoint, { events, records, deadLetters: deadLetterLines(1, 1) }))
   const recordBytes = records.reduce((sum, r) => sum + Buffer.byteLength(r.line) + 1, 0)
   assert.deepEqual(log.checkpoint, { ...checkpoint, recordBytes })
   assert.equal(log.nextPos, events.length + 1)
-  log.close()
+  await log.close()
 
   const again = openLog(t, dataDir)
   assert.deepEqual(again.checkpoint, { ...checkpoint, recordBytes })
@@ -43,11 +43,11 @@ test('a commit survives a reopen: checkpoint, next position and every event in o
   )
 })
 
-test('replay gives back the deferred flag, the fingerprint and the reward value and id', (t) => {
+test('replay gives back the deferred flag, the fingerprint and the reward value and id', async (t) => {
   const dataDir = scratchDir(t)
   const first = openLog(t, dataDir)
-  first.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents() }))
-  first.close()
+  await first.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents() }))
+  await first.close()
   const replayed = [...openLog(t, dataDir).replayFrom(0)]
   const [plainDecision, deferredDecision, reward, rewardWithId] = replayed
   assert.ok(plainDecision?.type === 'decision' && deferredDecision?.type === 'decision')
@@ -63,17 +63,17 @@ test('replay gives back the deferred flag, the fingerprint and the reward value 
   assert.equal(rewardWithId.body, '{"key":"a","reward":-2,"id":"retry-1"}')
 })
 
-test('commits append: positions continue where the last commit ended', (t) => {
+test('commits append: positions continue where the last commit ended', async (t) => {
   const dataDir = scratchDir(t)
   const log = openLog(t, dataDir)
   const events = new Events()
   const first = [events.decision('a', 1), events.reward('a', 2, 1)]
   const second = [events.override('a', 3)]
-  log.commit(batch({ timeMs: 2, recordSeq: 0, deadLetterSeq: 0 }, { events: first }))
+  await log.commit(batch({ timeMs: 2, recordSeq: 0, deadLetterSeq: 0 }, { events: first }))
   assert.equal(log.nextPos, 3)
-  log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: second }))
+  await log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: second }))
   assert.equal(log.nextPos, 4)
-  log.commit(batch({ timeMs: 9, recordSeq: 0, deadLetterSeq: 0 }))
+  await log.commit(batch({ timeMs: 9, recordSeq: 0, deadLetterSeq: 0 }))
   assert.equal(log.nextPos, 4, 'a commit without events does not move the position')
   assert.equal(log.checkpoint.timeMs, 9)
   assert.deepEqual(plain(log.replayFrom(0)), plain([...first, ...second]))
@@ -85,10 +85,10 @@ function stampedEvents(count: number, startPos = 1): LoggedEvent[] {
   return Array.from({ length: count }, (_, i) => events.override(`k${i}`, 1000 + Math.floor(i / 3) * 7))
 }
 
-test('replayFrom(T) starts at the first event stamped at or after T, at every boundary', (t) => {
+test('replayFrom(T) starts at the first event stamped at or after T, at every boundary', async (t) => {
   const log = openLog(t, scratchDir(t))
   const events = stampedEvents(1000)
-  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  await log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
   const newest = (events.at(-1) as LoggedEvent).insertMs
   for (let fromMs = 990; fromMs <= newest + 3; fromMs++) {
     const expected = events.find((e) => e.insertMs >= fromMs)
@@ -98,10 +98,10 @@ test('replayFrom(T) starts at the first event stamped at or after T, at every bo
   assert.equal(firstFrom(log, Number.MAX_SAFE_INTEGER), undefined)
 })
 
-test('replayFrom(T) gives every event from the boundary to the newest, in order', (t) => {
+test('replayFrom(T) gives every event from the boundary to the newest, in order', async (t) => {
   const log = openLog(t, scratchDir(t))
   const events = stampedEvents(1000)
-  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  await log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
   for (const fromMs of [0, 1000, 1001, 1007, 1500, 1504, 3331, 3332, 3333, 4000]) {
     const expected = events.filter((e) => e.insertMs >= fromMs).map((e) => e.pos)
     assert.deepEqual(
@@ -112,16 +112,16 @@ test('replayFrom(T) gives every event from the boundary to the newest, in order'
   }
 })
 
-test('replayFrom(T) finds the boundary in a log of one event and after older events were compacted', (t) => {
+test('replayFrom(T) finds the boundary in a log of one event and after older events were compacted', async (t) => {
   const one = openLog(t, scratchDir(t))
-  one.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: stampedEvents(1) }))
+  await one.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events: stampedEvents(1) }))
   assert.equal(firstFrom(one, 1000)?.pos, 1)
   assert.equal(firstFrom(one, 1001), undefined)
 
   const log = openLog(t, scratchDir(t))
   const events = stampedEvents(300)
-  log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
-  log.compact({
+  await log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+  await log.compact({
     eventsBeforeMs: 1350,
     recordsBeforeMs: 0,
     recordBytesToKeep: 1e9,
@@ -136,13 +136,13 @@ test('replayFrom(T) finds the boundary in a log of one event and after older eve
   }
 })
 
-test('a failed commit throws and changes nothing, in memory or on disk', (t) => {
+test('a failed commit throws and changes nothing, in memory or on disk', async (t) => {
   const dataDir = scratchDir(t)
   const log = openLog(t, dataDir)
   const events = new Events()
   const committed = [events.decision('a', 1), events.reward('a', 2, 1), events.override('b', 3)]
   const position = { name: 'file:/out', seq: 1, offset: 21, fileId: '1:2' }
-  log.commit(
+  await log.commit(
     batch(
       { timeMs: 3, recordSeq: 1, deadLetterSeq: 0 },
       { events: committed, records: recordLines(1, 1, () => 3), sinkPositions: [position] },
@@ -151,7 +151,7 @@ test('a failed commit throws and changes nothing, in memory or on disk', (t) => 
   const checkpoint = log.checkpoint
   const fresh = events.activate('c', 4)
   const duplicate = { ...(committed[1] as LoggedEvent) }
-  assert.throws(() =>
+  await assert.rejects(() =>
     log.commit(
       batch(
         { timeMs: 99, recordSeq: 2, deadLetterSeq: 1 },
@@ -176,19 +176,21 @@ test('a failed commit throws and changes nothing, in memory or on disk', (t) => 
     assert.deepEqual(l.sinkPosition('file:/out'), position)
   }
   unchanged(log)
-  log.close()
+  await log.close()
   const again = openLog(t, dataDir)
   unchanged(again)
-  again.commit(batch({ timeMs: 4, recordSeq: 1, deadLetterSeq: 0 }, { events: [fresh] }))
+  await again.commit(batch({ timeMs: 4, recordSeq: 1, deadLetterSeq: 0 }, { events: [fresh] }))
   assert.equal(again.nextPos, 5)
 })
 
-test('a commit repeating a record position throws and keeps the record bytes', (t) => {
+test('a commit repeating a record position throws and keeps the record bytes', async (t) => {
   const log = openLog(t, scratchDir(t))
-  log.commit(batch({ timeMs: 1, recordSeq: 2, deadLetterSeq: 0 }, { records: recordLines(1, 2, () => 1) }))
+  await log.commit(
+    batch({ timeMs: 1, recordSeq: 2, deadLetterSeq: 0 }, { records: recordLines(1, 2, () => 1) }),
+  )
   const checkpoint = log.checkpoint
   assert.equal(checkpoint.recordBytes, 42)
-  assert.throws(() =>
+  await assert.rejects(() =>
     log.commit(batch({ timeMs: 2, recordSeq: 3, deadLetterSeq: 0 }, { records: recordLines(2, 2, () => 2) })),
   )
   assert.deepEqual(log.checkpoint, checkpoint)
@@ -198,32 +200,32 @@ test('a commit repeating a record position throws and keeps the record bytes', (
   )
 })
 
-test('resetSettings drops the events but positions keep increasing, also after a reopen', (t) => {
+test('resetSettings drops the events but positions keep increasing, also after a reopen', async (t) => {
   const dataDir = scratchDir(t)
   const log = openLog(t, dataDir)
-  log.resetSettings(SETTINGS)
+  await log.resetSettings(SETTINGS)
   const events = new Events()
-  log.commit(batch({ timeMs: 300, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents(events) }))
+  await log.commit(batch({ timeMs: 300, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents(events) }))
   const checkpoint = log.checkpoint
   const changed = { ...SETTINGS, expUnitMs: 20, rewardAgg: 'max' as const }
-  log.resetSettings(changed)
+  await log.resetSettings(changed)
   assert.deepEqual([...log.replayFrom(0)], [])
   assert.equal(log.nextPos, 8)
   assert.deepEqual(log.checkpoint, checkpoint)
-  log.close()
+  await log.close()
 
   const again = openLog(t, dataDir)
   assert.deepEqual(again.recordedSettings, changed)
   assert.deepEqual([...again.replayFrom(0)], [])
   assert.equal(again.nextPos, 8)
   assert.deepEqual(again.checkpoint, checkpoint)
-  again.resetSettings(SETTINGS)
-  again.close()
+  await again.resetSettings(SETTINGS)
+  await again.close()
 
   const third = openLog(t, dataDir)
   assert.equal(third.nextPos, 8, 'a reset of an empty log keeps the position')
   const next = events.decision('n', 400)
-  third.commit(batch({ timeMs: 400, recordSeq: 0, deadLetterSeq: 0 }, { events: [next] }))
+  await third.commit(batch({ timeMs: 400, recordSeq: 0, deadLetterSeq: 0 }, { events: [next] }))
   assert.deepEqual(plain(third.replayFrom(0)), plain([next]))
   assert.equal(third.nextPos, 9)
 })

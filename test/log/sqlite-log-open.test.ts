@@ -41,7 +41,7 @@ function refusesDataDir(fn: () => unknown, ...fragments: string[]): void {
   })
 }
 
-test('a new data directory is created, records the format version and starts empty', (t) => {
+test('a new data directory is created, records the format version and starts empty', async (t) => {
   const dataDir = join(scratchDir(t), 'nested', 'data')
   const log = openLog(t, dataDir)
   assert.equal(log.path, join(dataDir, 'banditjoin.db'))
@@ -50,42 +50,42 @@ test('a new data directory is created, records the format version and starts emp
   assert.equal(log.nextPos, 1)
   assert.deepEqual([...log.replayFrom(0)], [])
   assert.equal(log.firstRetainedRecordSeq(), 1)
-  log.close()
+  await log.close()
   assert.equal(metaOf(log.path).format_version, FORMAT_VERSION)
 })
 
-test('the recorded settings survive a reopen', (t) => {
+test('the recorded settings survive a reopen', async (t) => {
   const dataDir = scratchDir(t)
   const log = openLog(t, dataDir)
-  log.resetSettings(SETTINGS)
+  await log.resetSettings(SETTINGS)
   assert.deepEqual(log.recordedSettings, SETTINGS)
-  log.close()
+  await log.close()
   assert.deepEqual(metaOf(log.path).settings, SETTINGS)
   const again = openLog(t, dataDir)
   assert.deepEqual(again.recordedSettings, SETTINGS)
 })
 
-test('an empty banditjoin.db file is taken as a new log', (t) => {
+test('an empty banditjoin.db file is taken as a new log', async (t) => {
   const dataDir = scratchDir(t)
   writeFileSync(join(dataDir, 'banditjoin.db'), '')
   const log = openLog(t, dataDir)
   assert.equal(log.nextPos, 1)
-  log.close()
+  await log.close()
   assert.equal(metaOf(log.path).format_version, FORMAT_VERSION)
 })
 
-test('a second log on the same data directory is refused as in use while the first is open', (t) => {
+test('a second log on the same data directory is refused as in use while the first is open', async (t) => {
   const dataDir = scratchDir(t)
   const first = openLog(t, dataDir)
   refusesDataDir(() => open(dataDir), 'in use', dataDir)
-  first.commit(batch({ timeMs: 1, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents() }))
+  await first.commit(batch({ timeMs: 1, recordSeq: 0, deadLetterSeq: 0 }, { events: mixedEvents() }))
   assert.equal(first.nextPos, 8)
-  first.close()
+  await first.close()
   const second = openLog(t, dataDir)
   assert.equal(second.nextPos, 8)
 })
 
-test('another process is refused the data directory while a log holds it', (t) => {
+test('another process is refused the data directory while a log holds it', async (t) => {
   const dataDir = scratchDir(t)
   openLog(t, dataDir)
   const module = new URL('../../src/log/sqlite/sqlite-log.js', import.meta.url).href
@@ -98,7 +98,7 @@ test('another process is refused the data directory while a log holds it', (t) =
   assert.match(child.stdout, /^BJ_ERR_DATA_DIR .*in use/)
 })
 
-test('a banditjoin.db of random bytes is refused with a clear message and left untouched', (t) => {
+test('a banditjoin.db of random bytes is refused with a clear message and left untouched', async (t) => {
   const dataDir = scratchDir(t)
   const file = join(dataDir, 'banditjoin.db')
   const garbage = randomBytes(16384)
@@ -108,18 +108,18 @@ test('a banditjoin.db of random bytes is refused with a clear message and left u
 })
 
 /** The bytes of a closed log holding enough events to span many pages. */
-function realLogBytes(dataDir: string): Buffer {
+async function realLogBytes(dataDir: string): Promise<Buffer> {
   const log = open(dataDir)
   const events = new Events()
-  log.resetSettings(SETTINGS)
+  await log.resetSettings(SETTINGS)
   const many = Array.from({ length: 3000 }, (_, i) => events.override(`key-${i}-${'p'.repeat(60)}`, i))
-  log.commit(batch({ timeMs: 10, recordSeq: 0, deadLetterSeq: 0 }, { events: many }))
-  log.close()
+  await log.commit(batch({ timeMs: 10, recordSeq: 0, deadLetterSeq: 0 }, { events: many }))
+  await log.close()
   return readFileSync(log.path)
 }
 
-test('a truncated copy of a real log is refused with a clear message and left untouched', (t) => {
-  const real = realLogBytes(join(scratchDir(t), 'real'))
+test('a truncated copy of a real log is refused with a clear message and left untouched', async (t) => {
+  const real = await realLogBytes(join(scratchDir(t), 'real'))
   assert.ok(real.length > 64 * 1024)
   for (const length of [100, 4096, 8192, Math.floor(real.length / 2)]) {
     const dataDir = join(scratchDir(t), `cut-${length}`)
@@ -132,10 +132,10 @@ test('a truncated copy of a real log is refused with a clear message and left un
   }
 })
 
-test('a data directory of a newer format version is refused naming both versions', (t) => {
+test('a data directory of a newer format version is refused naming both versions', async (t) => {
   const dataDir = scratchDir(t)
   const log = open(dataDir)
-  log.close()
+  await log.close()
   const newer = FORMAT_VERSION + 1
   setMeta(log.path, 'format_version', newer)
   const before = readFileSync(log.path)
@@ -143,28 +143,28 @@ test('a data directory of a newer format version is refused naming both versions
   assert.deepEqual(readFileSync(log.path), before)
 })
 
-test('a data directory refused for its version is not left held: a second attempt gives the same reason', (t) => {
+test('a data directory refused for its version is not left held: a second attempt gives the same reason', async (t) => {
   // Nothing else holds the directory, so "in use" would be wrong: the refused open must have
   // released its connection (an embedding application or a test may retry in the same process).
   const dataDir = scratchDir(t)
   const log = open(dataDir)
-  log.close()
+  await log.close()
   setMeta(log.path, 'format_version', FORMAT_VERSION + 1)
   refusesDataDir(() => open(dataDir), 'newer')
   refusesDataDir(() => open(dataDir), 'newer')
 })
 
-test('a data directory refused as corrupt is not left held: a second attempt gives the same reason', (t) => {
-  const real = realLogBytes(join(scratchDir(t), 'real'))
+test('a data directory refused as corrupt is not left held: a second attempt gives the same reason', async (t) => {
+  const real = await realLogBytes(join(scratchDir(t), 'real'))
   const dataDir = scratchDir(t)
   writeFileSync(join(dataDir, 'banditjoin.db'), real.subarray(0, 8192))
   refusesDataDir(() => open(dataDir), 'cannot be opened as a banditjoin log')
   refusesDataDir(() => open(dataDir), 'cannot be opened as a banditjoin log')
 })
 
-test('closing a log twice is harmless', (t) => {
+test('closing a log twice is harmless', async (t) => {
   const log = open(scratchDir(t))
-  log.close()
-  log.close()
+  await log.close()
+  await log.close()
   assert.ok(existsSync(log.path))
 })

@@ -15,9 +15,9 @@ function tailOn(t: TestContext, log: SqliteLog, pageSize = 10): JoinedTail {
 }
 
 /** A log with records 1..`count` emitted at 100, 200, ... ms. */
-function logWithRecords(t: TestContext, count: number): SqliteLog {
+async function logWithRecords(t: TestContext, count: number): Promise<SqliteLog> {
   const log = openLog(t, scratchDir(t))
-  log.commit(
+  await log.commit(
     batch(
       { timeMs: count * 100, recordSeq: count, deadLetterSeq: 0 },
       { records: recordLines(1, count, (s) => s * 100) },
@@ -36,28 +36,28 @@ function refuses(fn: () => unknown, code: string, statusCode: number, ...fragmen
   })
 }
 
-test('without from, a subscription starts at the next position', (t) => {
+test('without from, a subscription starts at the next position', async (t) => {
   assert.equal(tailOn(t, openLog(t, scratchDir(t))).startSeq(undefined), 1)
-  assert.equal(tailOn(t, logWithRecords(t, 5)).startSeq(undefined), 6)
+  assert.equal(tailOn(t, await logWithRecords(t, 5)).startSeq(undefined), 6)
 })
 
-test('from any retained position up to the next one is accepted as is', (t) => {
-  const tail = tailOn(t, logWithRecords(t, 5))
+test('from any retained position up to the next one is accepted as is', async (t) => {
+  const tail = tailOn(t, await logWithRecords(t, 5))
   for (const from of [1, 2, 5, 6]) assert.equal(tail.startSeq(from), from)
 })
 
-test('from beyond the next position is refused with 400 naming both positions', (t) => {
-  const tail = tailOn(t, logWithRecords(t, 5))
+test('from beyond the next position is refused with 400 naming both positions', async (t) => {
+  const tail = tailOn(t, await logWithRecords(t, 5))
   refuses(() => tail.startSeq(7), 'BJ_ERR_BAD_POSITION', 400, 'from=7', 'next position 6')
   refuses(() => tail.startSeq(1_000_000), 'BJ_ERR_BAD_POSITION', 400)
   const empty = tailOn(t, openLog(t, scratchDir(t)))
   refuses(() => empty.startSeq(2), 'BJ_ERR_BAD_POSITION', 400, 'next position 1')
 })
 
-test('from older than the oldest retained record is refused with 410 naming the oldest', (t) => {
-  const log = logWithRecords(t, 10)
+test('from older than the oldest retained record is refused with 410 naming the oldest', async (t) => {
+  const log = await logWithRecords(t, 10)
   const tail = tailOn(t, log)
-  log.compact({
+  await log.compact({
     eventsBeforeMs: 0,
     recordsBeforeMs: 450,
     recordBytesToKeep: 1e9,
@@ -71,10 +71,10 @@ test('from older than the oldest retained record is refused with 410 naming the 
   assert.equal(tail.startSeq(11), 11)
 })
 
-test('once every record has left the retention only the next position is accepted', (t) => {
-  const log = logWithRecords(t, 3)
+test('once every record has left the retention only the next position is accepted', async (t) => {
+  const log = await logWithRecords(t, 3)
   const tail = tailOn(t, log)
-  log.compact({
+  await log.compact({
     eventsBeforeMs: 0,
     recordsBeforeMs: 1e15,
     recordBytesToKeep: 1e9,
@@ -103,7 +103,7 @@ async function readLines(
 }
 
 test('a subscriber gets the retained records from its position page by page, then new ones, each with its seq', async (t) => {
-  const log = logWithRecords(t, 5)
+  const log = await logWithRecords(t, 5)
   const tail = tailOn(t, log, 2)
   const server = createServer((_request, response) => {
     void tail.subscribe(response, tail.startSeq(2))
@@ -125,7 +125,7 @@ test('a subscriber gets the retained records from its position page by page, the
   assert.deepEqual(await readLines(reader, state, 4), expected(retained))
 
   const fresh = recordLines(6, 2, (s) => s * 100)
-  log.commit(batch({ timeMs: 700, recordSeq: 7, deadLetterSeq: 0 }, { records: fresh }))
+  await log.commit(batch({ timeMs: 700, recordSeq: 7, deadLetterSeq: 0 }, { records: fresh }))
   tail.publish(fresh)
   assert.deepEqual(await readLines(reader, state, 6), expected([...retained, ...fresh]))
   assert.deepEqual(

@@ -13,16 +13,21 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail): void {
           type: 'object',
           properties: {
             from: { type: 'integer', minimum: 1, description: 'First position wanted (last seen seq + 1)' },
-            format: { type: 'string', enum: ['json'], default: 'json' },
+            format: {
+              type: 'string',
+              enum: ['json', 'dsjson'],
+              default: 'json',
+              description: 'json (SPEC §3 records) or dsjson (one line per record for vw --dsjson --cb_adf)',
+            },
           },
         },
       },
     },
     async (request, reply) => {
-      const { from } = request.query as { from?: number }
+      const { from, format } = request.query as { from?: number; format?: 'json' | 'dsjson' }
       const seq = tail.startSeq(from)
       reply.hijack()
-      await tail.subscribe(reply.raw, seq)
+      await tail.subscribe(reply.raw, seq, format)
     },
   )
 }

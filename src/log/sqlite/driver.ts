@@ -57,10 +57,14 @@ async function importBetterSqlite3(): Promise<BetterSqlite3> {
   }
 }
 
-/** Opens (creating if needed) a database file; a locked database fails at once rather than waiting. */
-export function openSqlite(path: string): SqlDatabase {
+/**
+ * Opens (creating if needed) a database file. By default a locked database fails at once
+ * rather than waiting.
+ */
+export function openSqlite(path: string, options: { busyTimeoutMs?: number } = {}): SqlDatabase {
+  const timeout = options.busyTimeoutMs ?? 0
   if (driverModule.kind === 'node:sqlite') {
-    const db = new driverModule.module.DatabaseSync(path, { timeout: 0 })
+    const db = new driverModule.module.DatabaseSync(path, { timeout })
     return {
       driver: 'node:sqlite',
       exec: (sql) => db.exec(sql),
@@ -71,7 +75,7 @@ export function openSqlite(path: string): SqlDatabase {
       },
     }
   }
-  const db = new driverModule.module(path, { timeout: 0 })
+  const db = new driverModule.module(path, { timeout })
   return {
     driver: 'better-sqlite3',
     exec: (sql) => {

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
 import { BanditJoinError } from '../../errors.js'
 import type {
@@ -12,12 +13,15 @@ import type {
   RecordLine,
   SinkPosition,
 } from '../types.js'
-import { isLockedError, openSqlite, type SqlDatabase } from './driver.js'
+import { openSqlite, type SqlDatabase, type SqlStatement } from './driver.js'
+import { type DirectoryLock, lockDirectory } from './lock.js'
+import { firstIdWhereAtLeast, readMeta, writeMeta } from './queries.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
+import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
 
 export interface SqliteLogOptions {
   dataDir: string
-  /** power: fsync before a commit returns; process: survives a crash of the process only. */
+  /** power: fsync before a commit resolves; process: survives a crash of the process only. */
   durability: 'power' | 'process'
 }
 
@@ -30,42 +34,87 @@ interface EventRow {
   fingerprint: string | null
 }
 
+type Request = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never
+
 const EMPTY_CHECKPOINT: JoinCheckpoint = { timeMs: 0, recordSeq: 0, recordBytes: 0, deadLetterSeq: 0 }
 
 const dataDirError = (message: string, cause?: unknown) =>
   new BanditJoinError('BJ_ERR_DATA_DIR', message, 500, { cause })
 
-/** The embedded log: one SQLite file in WAL mode, held exclusively by one service. */
+/**
+ * The embedded log: one SQLite file in WAL mode. The main thread reads on its own connection;
+ * every write goes to a writer thread, so a commit's fsync never blocks request handling.
+ * The data directory is held by a lock for the life of the log.
+ */
 export class SqliteLog implements EventLog {
   readonly path: string
+  private readonly lock: DirectoryLock
   private readonly db: SqlDatabase
-  private checkpointValue: JoinCheckpoint
+  private readonly writer: Worker
+  private readonly replies = new Map<
+    number,
+    { resolve(value: unknown): void; reject(error: unknown): void }
+  >()
+  private nextRequestId = 1
+  /** Settles when the writer thread has opened its connection (request 0), or failed to. */
+  private readonly writerReady: Promise<unknown>
+  private checkpointValue: JoinCheckpoint = EMPTY_CHECKPOINT
   private settingsValue: JoinSettings | undefined
-  private nextPosValue: number
-  private readonly statements
+  private nextPosValue = 1
+  private readonly reads: {
+    eventsFrom: SqlStatement
+    recordsFrom: SqlStatement
+    deadLettersFrom: SqlStatement
+    firstRecord: SqlStatement
+    sink: SqlStatement
+  }
 
   constructor(options: SqliteLogOptions) {
     mkdirSync(options.dataDir, { recursive: true })
     this.path = join(options.dataDir, 'banditjoin.db')
+    this.lock = lockDirectory(options.dataDir)
     try {
       this.db = openSqlite(this.path)
     } catch (error) {
+      this.lock.release()
       throw openError(this.path, error)
     }
     try {
-      this.takeExclusiveLock(options.durability)
-      this.checkFormat()
-      this.db.exec(SCHEMA)
-      this.statements = this.prepare()
-      this.settingsValue = this.readMeta<JoinSettings>('settings')
-      this.checkpointValue = this.readMeta<JoinCheckpoint>('checkpoint') ?? EMPTY_CHECKPOINT
+      this.prepareFile()
+      this.reads = {
+        eventsFrom: this.db.prepare(
+          'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
+        ),
+        recordsFrom: this.db.prepare(
+          'SELECT seq, emitted_ms, line FROM records WHERE seq >= ? ORDER BY seq LIMIT ?',
+        ),
+        deadLettersFrom: this.db.prepare(
+          'SELECT seq, 0 AS emitted_ms, line FROM dead_letters WHERE seq >= ? ORDER BY seq LIMIT ?',
+        ),
+        firstRecord: this.db.prepare('SELECT min(seq) AS seq FROM records'),
+        sink: this.db.prepare('SELECT name, seq, offset, file_id FROM sinks WHERE name = ?'),
+      }
+      this.settingsValue = readMeta<JoinSettings>(this.db, 'settings')
+      this.checkpointValue = readMeta<JoinCheckpoint>(this.db, 'checkpoint') ?? EMPTY_CHECKPOINT
       const last = this.db.prepare('SELECT max(pos) AS pos FROM events').get() as { pos: number | null }
-      this.nextPosValue = (last.pos ?? this.readMeta<number>('next_pos') ?? 0) + 1
+      this.nextPosValue = (last.pos ?? readMeta<number>(this.db, 'next_pos') ?? 0) + 1
     } catch (error) {
       // A refused directory must not stay locked by this process.
       this.db.close()
+      this.lock.release()
       throw error
     }
+    const setup: WriterSetup = { path: this.path, durability: options.durability }
+    this.writerReady = new Promise((resolve, reject) => this.replies.set(0, { resolve, reject }))
+    this.writerReady.catch(() => {})
+    this.writer = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: setup })
+    this.writer.on('message', (reply: WriterReply) => this.settle(reply))
+    this.writer.on('error', (error) => this.failAll(error))
+  }
+
+  /** Resolves once the writer thread is ready; rejects if it cannot open the log. */
+  async ready(): Promise<void> {
+    await this.writerReady
   }
 
   get recordedSettings(): JoinSettings | undefined {
@@ -81,117 +130,86 @@ export class SqliteLog implements EventLog {
   }
 
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
-    const rows = this.statements.eventsFrom.iterate(this.firstEventPosAtOrAfter(fromMs)) as Iterable<EventRow>
-    for (const row of rows) yield decodeEvent(row)
+    const start = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
+    for (const row of this.reads.eventsFrom.iterate(start) as Iterable<EventRow>) yield decodeEvent(row)
   }
 
-  commit(batch: CommitBatch): void {
-    this.checkpointValue = this.statements.commit(batch)
+  async commit(batch: CommitBatch): Promise<void> {
+    this.checkpointValue = (await this.ask({ op: 'commit', batch })) as JoinCheckpoint
     const last = batch.events.at(-1)
     if (last !== undefined) this.nextPosValue = last.pos + 1
   }
 
   readOutput(stream: OutputStream, fromSeq: number, limit: number): RecordLine[] {
-    const statement = stream === 'records' ? this.statements.recordsFrom : this.statements.deadLettersFrom
-    return (statement.all(fromSeq, limit) as { seq: number; emitted_ms: number; line: string }[]).map(
-      (r) => ({
-        seq: r.seq,
-        emittedMs: r.emitted_ms,
-        line: r.line,
-      }),
-    )
+    const statement = stream === 'records' ? this.reads.recordsFrom : this.reads.deadLettersFrom
+    const rows = statement.all(fromSeq, limit) as { seq: number; emitted_ms: number; line: string }[]
+    return rows.map((r) => ({ seq: r.seq, emittedMs: r.emitted_ms, line: r.line }))
   }
 
   firstRetainedRecordSeq(): number {
-    const row = this.statements.firstRecord.get() as { seq: number | null }
+    const row = this.reads.firstRecord.get() as { seq: number | null }
     return row.seq ?? this.checkpointValue.recordSeq + 1
   }
 
   sinkPosition(name: string): SinkPosition | undefined {
-    const row = this.statements.sink.get(name) as
+    const row = this.reads.sink.get(name) as
       | { name: string; seq: number; offset: number; file_id: string | null }
       | undefined
     return row && { name: row.name, seq: row.seq, offset: row.offset, fileId: row.file_id }
   }
 
-  resetSettings(settings: JoinSettings): void {
-    this.inTransaction(() => {
-      this.writeMeta('next_pos', this.nextPosValue - 1)
-      this.db.exec('DELETE FROM events')
-      this.writeMeta('settings', settings)
-    })
+  async resetSettings(settings: JoinSettings): Promise<void> {
+    await this.ask({ op: 'resetSettings', settings, lastPos: this.nextPosValue - 1 })
     this.settingsValue = settings
   }
 
-  compact(options: CompactOptions): CompactResult {
-    // The newest event always stays, so positions keep increasing across restarts.
-    const eventsBefore = Math.min(this.firstEventPosAtOrAfter(options.eventsBeforeMs), this.nextPosValue - 1)
-    const recordsBefore = Math.min(
-      options.keepRecordsFromSeq,
-      Math.max(
-        this.firstSeqWhere('records', 'emitted_ms', options.recordsBeforeMs),
-        // The records after the first whose running total reaches this fit in the byte budget.
-        this.firstSeqWhere(
-          'records',
-          'total_bytes',
-          this.checkpointValue.recordBytes - options.recordBytesToKeep,
-        ) + 1,
-      ),
-    )
-    const deleteBefore = (sql: string, bound: number) => Number(this.db.prepare(sql).run(bound).changes)
-    return this.inTransaction(() => ({
-      events: deleteBefore('DELETE FROM events WHERE pos < ?', eventsBefore),
-      records: deleteBefore('DELETE FROM records WHERE seq < ?', recordsBefore),
-      deadLetters: deleteBefore('DELETE FROM dead_letters WHERE seq < ?', options.keepDeadLettersFromSeq),
-    }))
+  async compact(options: CompactOptions): Promise<CompactResult> {
+    return (await this.ask({ op: 'compact', options, lastPos: this.nextPosValue - 1 })) as CompactResult
   }
 
-  close(): void {
-    if (this.db.isOpen) this.db.close()
-  }
-
-  /** Positions are contiguous and times never decrease, so a binary search finds the boundary. */
-  private firstEventPosAtOrAfter(timeMs: number): number {
-    return this.firstSeqWhere('events', 'insert_ms', timeMs)
-  }
-
-  /** The first row id whose column is >= value, in a table with contiguous ids and a monotone column. */
-  private firstSeqWhere(table: 'events' | 'records', column: string, value: number): number {
-    const id = table === 'events' ? 'pos' : 'seq'
-    const bounds = this.db.prepare(`SELECT min(${id}) AS lo, max(${id}) AS hi FROM ${table}`).get() as {
-      lo: number | null
-      hi: number | null
-    }
-    if (bounds.lo === null || bounds.hi === null) return 0
-    const at = this.db.prepare(`SELECT ${column} AS v FROM ${table} WHERE ${id} = ?`)
-    let lo = bounds.lo
-    let hi = bounds.hi + 1
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2)
-      if ((at.get(mid) as { v: number }).v >= value) hi = mid
-      else lo = mid + 1
-    }
-    return lo
-  }
-
-  /** WAL with an exclusive lock held from the first write on: one service per data directory. */
-  private takeExclusiveLock(durability: SqliteLogOptions['durability']): void {
+  async close(): Promise<void> {
+    if (!this.db.isOpen) return
     try {
-      this.db.exec('PRAGMA locking_mode = EXCLUSIVE')
-      this.db.exec('PRAGMA journal_mode = WAL')
-      this.db.exec(`PRAGMA synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
-      this.db.exec('BEGIN IMMEDIATE; COMMIT')
-    } catch (error) {
-      throw openError(this.path, error)
+      await this.writerReady
+      await this.ask({ op: 'close' })
+    } catch {
+      // A writer that never opened has nothing to close.
+    } finally {
+      await this.writer.terminate()
+      this.db.close()
+      this.lock.release()
     }
   }
 
-  private checkFormat(): void {
+  private ask(request: Request): Promise<unknown> {
+    const id = this.nextRequestId++
+    return new Promise((resolve, reject) => {
+      this.replies.set(id, { resolve, reject })
+      this.writer.postMessage({ ...request, id })
+    })
+  }
+
+  private settle(reply: WriterReply): void {
+    const waiting = this.replies.get(reply.id)
+    if (waiting === undefined) return
+    this.replies.delete(reply.id)
+    if (reply.ok) waiting.resolve(reply.result)
+    else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }))
+  }
+
+  private failAll(error: unknown): void {
+    for (const waiting of this.replies.values()) waiting.reject(error)
+    this.replies.clear()
+  }
+
+  /** WAL mode, the format version checked, the schema in place. */
+  private prepareFile(): void {
     let version: number | undefined
     try {
+      this.db.exec('PRAGMA journal_mode = WAL')
       const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
       const tables = (rows as { name: string }[]).map((row) => row.name)
-      if (tables.includes('meta')) version = this.readMeta<number>('format_version')
+      if (tables.includes('meta')) version = readMeta<number>(this.db, 'format_version')
       else if (tables.length > 0) throw new Error(`it holds other tables (${tables.join(', ')})`)
     } catch (error) {
       throw openError(this.path, error)
@@ -201,94 +219,9 @@ export class SqliteLog implements EventLog {
         `${this.path} has data format version ${version}, newer than this banditjoin understands (${FORMAT_VERSION}); run a newer banditjoin`,
       )
     }
-    if (version === undefined) {
-      this.db.exec(SCHEMA)
-      this.writeMeta('format_version', FORMAT_VERSION)
-    }
+    this.db.exec(SCHEMA)
+    if (version === undefined) writeMeta(this.db, 'format_version', FORMAT_VERSION)
   }
-
-  private readMeta<T>(name: string): T | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE name = ?').get(name) as
-      | { value: string }
-      | undefined
-    return row === undefined ? undefined : (JSON.parse(row.value) as T)
-  }
-
-  private writeMeta(name: string, value: unknown): void {
-    this.db
-      .prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)')
-      .run(name, JSON.stringify(value))
-  }
-
-  /** Runs `work` in one transaction: all of it is committed, or (if it throws) none. */
-  private inTransaction<T>(work: () => T): T {
-    this.db.exec('BEGIN')
-    try {
-      const result = work()
-      this.db.exec('COMMIT')
-      return result
-    } catch (error) {
-      if (this.db.isOpen) this.db.exec('ROLLBACK')
-      throw error
-    }
-  }
-
-  private prepare() {
-    const insertEvent = this.db.prepare(
-      'INSERT INTO events (pos, insert_ms, kind, key, body, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
-    )
-    const insertRecord = this.db.prepare(
-      'INSERT INTO records (seq, emitted_ms, total_bytes, line) VALUES (?, ?, ?, ?)',
-    )
-    const insertDeadLetter = this.db.prepare('INSERT INTO dead_letters (seq, line) VALUES (?, ?)')
-    const saveCheckpoint = this.db.prepare(
-      "INSERT OR REPLACE INTO meta (name, value) VALUES ('checkpoint', ?)",
-    )
-    const saveSink = this.db.prepare(
-      'INSERT OR REPLACE INTO sinks (name, seq, offset, file_id) VALUES (?, ?, ?, ?)',
-    )
-    return {
-      eventsFrom: this.db.prepare(
-        'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
-      ),
-      recordsFrom: this.db.prepare(
-        'SELECT seq, emitted_ms, line FROM records WHERE seq >= ? ORDER BY seq LIMIT ?',
-      ),
-      deadLettersFrom: this.db.prepare(
-        'SELECT seq, 0 AS emitted_ms, line FROM dead_letters WHERE seq >= ? ORDER BY seq LIMIT ?',
-      ),
-      firstRecord: this.db.prepare('SELECT min(seq) AS seq FROM records'),
-      sink: this.db.prepare('SELECT name, seq, offset, file_id FROM sinks WHERE name = ?'),
-      commit: (batch: CommitBatch) =>
-        this.inTransaction(() => {
-          for (const e of batch.events) {
-            insertEvent.run(
-              e.pos,
-              e.insertMs,
-              kindOf(e),
-              e.key,
-              e.body,
-              e.type === 'decision' ? e.fingerprint : null,
-            )
-          }
-          let recordBytes = this.checkpointValue.recordBytes
-          for (const r of batch.records) {
-            recordBytes += Buffer.byteLength(r.line) + 1
-            insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
-          }
-          for (const d of batch.deadLetters) insertDeadLetter.run(d.seq, d.line)
-          for (const s of batch.sinkPositions) saveSink.run(s.name, s.seq, s.offset, s.fileId)
-          const checkpoint: JoinCheckpoint = { ...batch.checkpoint, recordBytes }
-          saveCheckpoint.run(JSON.stringify(checkpoint))
-          return checkpoint
-        }),
-    }
-  }
-}
-
-function kindOf(event: LoggedEvent): number {
-  if (event.type === 'decision') return event.deferred ? KIND.deferredDecision : KIND.decision
-  return KIND[event.type]
 }
 
 function decodeEvent({ pos, insert_ms: insertMs, kind, key, body, fingerprint }: EventRow): LoggedEvent {
@@ -318,9 +251,6 @@ function decodeEvent({ pos, insert_ms: insertMs, kind, key, body, fingerprint }:
 }
 
 function openError(path: string, error: unknown): BanditJoinError {
-  if (isLockedError(error)) {
-    return dataDirError(`${path} is in use by another banditjoin (one service per DATA_DIR)`, error)
-  }
   return dataDirError(
     `${path} cannot be opened as a banditjoin log (${(error as Error).message}); move the data directory away to start empty, or restore it from a backup`,
     error,

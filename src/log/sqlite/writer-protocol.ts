@@ -1,0 +1,18 @@
+import type { JoinSettings } from '../../engine/types.js'
+import type { CommitBatch, CompactOptions } from '../types.js'
+
+/** What the writer thread is started with. */
+export interface WriterSetup {
+  path: string
+  durability: 'power' | 'process'
+}
+
+export type WriterRequest =
+  | { id: number; op: 'commit'; batch: CommitBatch }
+  | { id: number; op: 'compact'; options: CompactOptions; lastPos: number }
+  | { id: number; op: 'resetSettings'; settings: JoinSettings; lastPos: number }
+  | { id: number; op: 'close' }
+
+export type WriterReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; message: string; code?: string | undefined }

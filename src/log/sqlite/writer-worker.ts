@@ -1,0 +1,40 @@
+/**
+ * The log's writer thread: owns the one connection that writes, so that transactions and their
+ * fsyncs (group commit) run beside the main thread instead of blocking it.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { openSqlite } from './driver.js'
+import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
+import { LogWrites } from './writes.js'
+
+const setup = workerData as WriterSetup
+const db = openSqlite(setup.path, { busyTimeoutMs: 5000 })
+db.exec(`PRAGMA synchronous = ${setup.durability === 'power' ? 'FULL' : 'NORMAL'}`)
+const writes = new LogWrites(db)
+parentPort?.postMessage({ id: 0, ok: true, result: 'ready' } satisfies WriterReply)
+
+function handle(request: WriterRequest): unknown {
+  switch (request.op) {
+    case 'commit':
+      return writes.commit(request.batch)
+    case 'compact':
+      return writes.compact(request.options, request.lastPos)
+    case 'resetSettings':
+      return writes.resetSettings(request.settings, request.lastPos)
+    case 'close':
+      db.close()
+      return undefined
+  }
+}
+
+parentPort?.on('message', (request: WriterRequest) => {
+  let reply: WriterReply
+  try {
+    reply = { id: request.id, ok: true, result: handle(request) }
+  } catch (error) {
+    const { message, code } = error as { message: string; code?: string }
+    reply = { id: request.id, ok: false, message, code }
+  }
+  parentPort?.postMessage(reply)
+  if (request.op === 'close') parentPort?.close()
+})

@@ -1,0 +1,95 @@
+import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
+import type { CommitBatch, CompactOptions, CompactResult, JoinCheckpoint } from '../types.js'
+import type { SqlDatabase } from './driver.js'
+import { firstIdWhereAtLeast, inTransaction, readMeta, writeMeta } from './queries.js'
+import { KIND } from './schema.js'
+
+export function kindOf(event: LoggedEvent): number {
+  if (event.type === 'decision') return event.deferred ? KIND.deferredDecision : KIND.decision
+  return KIND[event.type]
+}
+
+/** Every write to the log, on one connection (the writer thread's). */
+export class LogWrites {
+  private readonly insertEvent
+  private readonly insertRecord
+  private readonly insertDeadLetter
+  private readonly saveCheckpoint
+  private readonly saveSink
+  private recordBytes: number
+
+  constructor(private readonly db: SqlDatabase) {
+    this.insertEvent = db.prepare(
+      'INSERT INTO events (pos, insert_ms, kind, key, body, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
+    )
+    this.insertRecord = db.prepare(
+      'INSERT INTO records (seq, emitted_ms, total_bytes, line) VALUES (?, ?, ?, ?)',
+    )
+    this.insertDeadLetter = db.prepare('INSERT INTO dead_letters (seq, line) VALUES (?, ?)')
+    this.saveCheckpoint = db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('checkpoint', ?)")
+    this.saveSink = db.prepare(
+      'INSERT OR REPLACE INTO sinks (name, seq, offset, file_id) VALUES (?, ?, ?, ?)',
+    )
+    this.recordBytes = readMeta<JoinCheckpoint>(db, 'checkpoint')?.recordBytes ?? 0
+  }
+
+  /** Events, released lines, sink positions and the checkpoint in one transaction. */
+  commit(batch: CommitBatch): JoinCheckpoint {
+    let recordBytes = this.recordBytes
+    const checkpoint = inTransaction(this.db, () => {
+      for (const e of batch.events) {
+        this.insertEvent.run(
+          e.pos,
+          e.insertMs,
+          kindOf(e),
+          e.key,
+          e.body,
+          e.type === 'decision' ? e.fingerprint : null,
+        )
+      }
+      for (const r of batch.records) {
+        recordBytes += Buffer.byteLength(r.line) + 1
+        this.insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
+      }
+      for (const d of batch.deadLetters) this.insertDeadLetter.run(d.seq, d.line)
+      for (const s of batch.sinkPositions) this.saveSink.run(s.name, s.seq, s.offset, s.fileId)
+      const next: JoinCheckpoint = { ...batch.checkpoint, recordBytes }
+      this.saveCheckpoint.run(JSON.stringify(next))
+      return next
+    })
+    this.recordBytes = recordBytes
+    return checkpoint
+  }
+
+  /** Records the join settings and drops all events; `lastPos` keeps positions increasing. */
+  resetSettings(settings: JoinSettings, lastPos: number): void {
+    inTransaction(this.db, () => {
+      writeMeta(this.db, 'next_pos', lastPos)
+      this.db.exec('DELETE FROM events')
+      writeMeta(this.db, 'settings', settings)
+    })
+  }
+
+  compact(options: CompactOptions, lastPos: number): CompactResult {
+    // The newest event always stays, so positions keep increasing across restarts.
+    const eventsBefore = Math.min(
+      firstIdWhereAtLeast(this.db, 'events', 'insert_ms', options.eventsBeforeMs),
+      lastPos,
+    )
+    const recordsBefore = Math.min(
+      options.keepRecordsFromSeq,
+      Math.max(
+        firstIdWhereAtLeast(this.db, 'records', 'emitted_ms', options.recordsBeforeMs),
+        // The records after the first whose running total reaches this fit in the byte budget.
+        firstIdWhereAtLeast(this.db, 'records', 'total_bytes', this.recordBytes - options.recordBytesToKeep) +
+          1,
+      ),
+    )
+    const deleteBefore = (sql: string, bound: number) => Number(this.db.prepare(sql).run(bound).changes)
+    return inTransaction(this.db, () => ({
+      events: deleteBefore('DELETE FROM events WHERE pos < ?', eventsBefore),
+      records: deleteBefore('DELETE FROM records WHERE seq < ?', recordsBefore),
+      deadLetters: deleteBefore('DELETE FROM dead_letters WHERE seq < ?', options.keepDeadLettersFromSeq),
+    }))
+  }
+}
