@@ -122,7 +122,18 @@ test('a consumer that resumes from its last seq + 1, after disconnecting and acr
   // A consumer connected while the service is killed picks up after the restart where it was.
   const connected = await JoinedConsumer.connect(service.url, seen.length + 1)
   await wave('w4', 10)
-  await waitFor('part of the fourth wave', () => (connected.records.length >= 3 ? true : undefined))
+  await waitFor(
+    'part of the fourth wave',
+    () => (connected.records.length >= 3 ? true : undefined),
+    20_000,
+  ).catch(async (error: Error) => {
+    // Say what the consumer and the service saw, so a failure here can be diagnosed.
+    const metrics = await (await fetch(`${service.url}/metrics`)).text()
+    const emitted = /^banditjoin_records_emitted_total (\d+)/m.exec(metrics)?.[1]
+    throw new Error(
+      `${error.message}: consumer status ${connected.status}, ended ${connected.ended}, ${connected.records.length} records; service emitted ${emitted} since restart`,
+    )
+  })
   await e2e.kill(service)
   await waitFor('the stream to end', () => (connected.ended ? true : undefined))
   connected.close()
