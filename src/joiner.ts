@@ -30,11 +30,17 @@ export interface JoinerOptions {
   keepDeadLetters: boolean
   /** Sinks' positions are synced and persisted at most this often. @default 100 */
   sinkSyncIntervalMs: number
-  /** How often compaction runs. @default 10000 */
+  /** How often compaction runs (in small steps, see COMPACT_ROWS_PER_CALL). @default 250 */
   compactIntervalMs: number
   outputRetentionMs: number
   outputRetentionBytes: number
 }
+
+/**
+ * Rows dropped per table per compaction: small enough that a compaction holds the writer for
+ * milliseconds, and several times a second well above any ingest rate this machine sustains.
+ */
+const COMPACT_ROWS_PER_CALL = 20_000
 
 /** What ingest decided for one event before it is logged. */
 export type Admission =
@@ -120,7 +126,7 @@ export class Joiner {
     for (const sink of sinks) this.persisted.set(sink.name, sink.position())
     this.lastCompactMs = clock.now()
     this.catchUpSinks()
-    this.maintenance = setInterval(() => this.maintain(), Math.min(1000, options.sinkSyncIntervalMs * 5))
+    this.maintenance = setInterval(() => this.maintain(), Math.min(500, options.compactIntervalMs))
     this.maintenance.unref()
     this.cycle()
   }
@@ -465,6 +471,7 @@ export class Joiner {
         recordBytesToKeep: this.options.outputRetentionBytes,
         keepRecordsFromSeq: keepFrom('records', checkpoint.recordSeq + 1),
         keepDeadLettersFromSeq: keepFrom('deadLetters', checkpoint.deadLetterSeq + 1),
+        maxRowsPerTable: COMPACT_ROWS_PER_CALL,
       })
       .then(
         (removed) => {

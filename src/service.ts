@@ -73,7 +73,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       maxQueuedEvents: Math.max(100_000, config.maxBatchEvents * 4),
       keepDeadLetters: config.deadLetter !== undefined,
       sinkSyncIntervalMs: 100,
-      compactIntervalMs: 10_000,
+      compactIntervalMs: 250,
       outputRetentionMs: config.outputRetentionMs,
       outputRetentionBytes: config.outputRetentionBytes,
     })

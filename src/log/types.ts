@@ -80,6 +80,11 @@ export interface CompactOptions {
   /** ...but never before every sink has written them. */
   keepRecordsFromSeq: number
   keepDeadLettersFromSeq: number
+  /**
+   * At most this many rows go per table and call, so that one compaction never holds the
+   * writer (and every commit behind it) for long; what is left goes on the next call.
+   */
+  maxRowsPerTable?: number
 }
 
 export interface CompactResult {

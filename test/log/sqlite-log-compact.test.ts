@@ -222,3 +222,21 @@ test('sink positions round-trip through a reopen and a later commit replaces the
   assert.deepEqual(again.sinkPosition(file.name), moved)
   assert.deepEqual(again.sinkPosition('stdout'), stdout)
 })
+
+test('a byte budget larger than every record keeps every record (regression: the oldest was dropped)', async (t) => {
+  const log = openLog(t, scratchDir(t))
+  await logWithRecords(log)
+  await log.compact({ ...KEEP_ALL, recordBytesToKeep: 10 * (RECORD_BYTES + 1), keepRecordsFromSeq: 11 })
+  assert.deepEqual(retainedSeqs(log), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+})
+
+test('one compaction removes at most maxRowsPerTable rows of a table; the next call goes on', async (t) => {
+  const log = openLog(t, scratchDir(t))
+  await logWithRecords(log)
+  const everything = { ...KEEP_ALL, recordsBeforeMs: 1e15, keepRecordsFromSeq: 11, maxRowsPerTable: 4 }
+  assert.equal((await log.compact(everything)).records, 4)
+  assert.deepEqual(retainedSeqs(log), [5, 6, 7, 8, 9, 10])
+  assert.equal((await log.compact(everything)).records, 4)
+  assert.equal((await log.compact(everything)).records, 2)
+  assert.deepEqual(retainedSeqs(log), [])
+})

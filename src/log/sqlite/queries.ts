@@ -1,7 +1,7 @@
 import type { SqlDatabase } from './driver.js'
 
 /**
- * The first row id whose column is >= value, in a table whose ids are contiguous and whose
+ * The first row id whose column (or expression over the row) is >= value, in a table whose ids are contiguous and whose
  * column never decreases with the id (event times, emission times, running byte totals): a
  * binary search, so finding a boundary costs O(log n) point reads instead of a scan.
  */

@@ -9,6 +9,9 @@ export function kindOf(event: LoggedEvent): number {
   return KIND[event.type]
 }
 
+/** The running byte total of the records before this one (total_bytes includes its line and newline). */
+const BYTES_BEFORE_RECORD = 'total_bytes - length(CAST(line AS BLOB)) - 1'
+
 /** Every write to the log, on one connection (the writer thread's). */
 export class LogWrites {
   private readonly insertEvent
@@ -80,16 +83,31 @@ export class LogWrites {
       options.keepRecordsFromSeq,
       Math.max(
         firstIdWhereAtLeast(this.db, 'records', 'emitted_ms', options.recordsBeforeMs),
-        // The records after the first whose running total reaches this fit in the byte budget.
-        firstIdWhereAtLeast(this.db, 'records', 'total_bytes', this.recordBytes - options.recordBytesToKeep) +
-          1,
+        // A record stays while it and every later one fit in the byte budget: while the
+        // running total before it is at least (all bytes - budget).
+        firstIdWhereAtLeast(
+          this.db,
+          'records',
+          BYTES_BEFORE_RECORD,
+          this.recordBytes - options.recordBytesToKeep,
+        ),
       ),
     )
-    const deleteBefore = (sql: string, bound: number) => Number(this.db.prepare(sql).run(bound).changes)
+    const cap = options.maxRowsPerTable ?? Number.MAX_SAFE_INTEGER
+    // Ids are contiguous, so "below the bound, at most `cap` of them" is an id range.
+    const deleteBefore = (table: 'events' | 'records' | 'dead_letters', id: string, bound: number) => {
+      const { first } = this.db.prepare(`SELECT min(${id}) AS first FROM ${table}`).get() as {
+        first: number | null
+      }
+      if (first === null) return 0
+      return Number(
+        this.db.prepare(`DELETE FROM ${table} WHERE ${id} < ?`).run(Math.min(bound, first + cap)).changes,
+      )
+    }
     return inTransaction(this.db, () => ({
-      events: deleteBefore('DELETE FROM events WHERE pos < ?', eventsBefore),
-      records: deleteBefore('DELETE FROM records WHERE seq < ?', recordsBefore),
-      deadLetters: deleteBefore('DELETE FROM dead_letters WHERE seq < ?', options.keepDeadLettersFromSeq),
+      events: deleteBefore('events', 'pos', eventsBefore),
+      records: deleteBefore('records', 'seq', recordsBefore),
+      deadLetters: deleteBefore('dead_letters', 'seq', options.keepDeadLettersFromSeq),
     }))
   }
 }
