@@ -12,9 +12,11 @@ export function firstIdWhereAtLeast(
   value: number,
 ): number {
   const id = table === 'events' ? 'pos' : 'seq'
-  const bounds = db.prepare(`SELECT min(${id}) AS lo, max(${id}) AS hi FROM ${table}`).get() as {
-    lo: number | null
-    hi: number | null
+  // Two queries: SQLite answers min() or max() of the key from the b-tree's ends, but asked for
+  // both in one statement it scans the whole table.
+  const bounds = {
+    lo: (db.prepare(`SELECT min(${id}) AS v FROM ${table}`).get() as { v: number | null }).v,
+    hi: (db.prepare(`SELECT max(${id}) AS v FROM ${table}`).get() as { v: number | null }).v,
   }
   if (bounds.lo === null || bounds.hi === null) return 0
   const at = db.prepare(`SELECT ${column} AS v FROM ${table} WHERE ${id} = ?`)
