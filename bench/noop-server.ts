@@ -6,20 +6,17 @@
  */
 import { Ajv } from 'ajv'
 import Fastify from 'fastify'
-import { decisionSchema, errorSchema, keyOnlySchema, okSchema, rewardSchema } from '../src/ingest/schemas.js'
+import {
+  decisionSchema,
+  errorResponses,
+  keyOnlySchema,
+  okSchema,
+  rewardSchema,
+} from '../src/ingest/schemas.js'
 
 const bodyAjv = new Ajv({ coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false })
 const queryAjv = new Ajv({ coerceTypes: true, useDefaults: true, strict: false })
 
-const errorResponses = {
-  400: errorSchema,
-  401: errorSchema,
-  409: errorSchema,
-  413: errorSchema,
-  415: errorSchema,
-  422: errorSchema,
-  503: errorSchema,
-}
 const okResponse = { response: { 200: okSchema, ...errorResponses } }
 const okOnly = { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } }
 const ok = async () => ({ ok: true })

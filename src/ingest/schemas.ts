@@ -80,3 +80,14 @@ export const errorSchema = {
   properties: { ok: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
   required: ['ok', 'error'],
 } as const
+
+/** The refusals every ingest route documents (SPEC §1), each answered with errorSchema. */
+export const errorResponses = {
+  400: errorSchema,
+  401: errorSchema,
+  409: errorSchema,
+  413: errorSchema,
+  415: errorSchema,
+  422: errorSchema,
+  503: errorSchema,
+}

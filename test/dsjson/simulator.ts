@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { seeded } from '../../demo/world.js'
 import { postBatch, waitFor } from '../helpers/http-client.js'
 import type { InProcessService, ManualClock } from '../helpers/service.js'
 
@@ -60,17 +61,8 @@ export function contextIndex(context: unknown): number {
   return CONTEXTS.findIndex((c) => c.segment === user.segment && c.daypart === user.daypart)
 }
 
-/** Seeded pseudo-random numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded pseudo-random numbers in [0, 1): the demo's (mulberry32). */
+export const rng = seeded
 
 /** An index drawn with the given probabilities. */
 export function draw(random: () => number, probabilities: readonly number[]): number {

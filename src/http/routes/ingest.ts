@@ -2,7 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import type { EventType } from '../../engine/types.js'
 import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
 import { parseJsonText } from '../../ingest/json.js'
-import { decisionSchema, errorSchema, keyOnlySchema, okSchema, rewardSchema } from '../../ingest/schemas.js'
+import {
+  decisionSchema,
+  errorResponses,
+  keyOnlySchema,
+  okSchema,
+  rewardSchema,
+} from '../../ingest/schemas.js'
 import { checkSchema, type IncomingEvent, type IngestLimits, toIncomingEvent } from '../../ingest/validate.js'
 import type { Joiner } from '../../joiner.js'
 import type { Metrics } from '../../metrics.js'
@@ -12,16 +18,6 @@ export interface IngestDeps {
   metrics: Metrics
   limits: IngestLimits
   maxBatchEvents: number
-}
-
-const errorResponses = {
-  400: errorSchema,
-  401: errorSchema,
-  409: errorSchema,
-  413: errorSchema,
-  415: errorSchema,
-  422: errorSchema,
-  503: errorSchema,
 }
 
 const SINGLE_ROUTES: { url: string; type: EventType; schema: object; summary: string }[] = [
