@@ -40,16 +40,18 @@ export function sendError(reply: FastifyReply, error: BanditJoinError) {
   return reply.code(error.statusCode).send({ ok: false, error: error.message })
 }
 
+/** The ingest routes (SPEC §1) and the event type each one carries. */
+export const INGEST_ROUTE_TYPES: Readonly<Record<string, string>> = {
+  '/log_decision': 'decision',
+  '/log_reward': 'reward',
+  '/override_decision': 'override',
+  '/log_override': 'override',
+  '/activate_decision': 'activate',
+  '/events': 'batch',
+}
+
 /** The event type a refused request was about, for the refusal metric. */
 export function refusedType(request: FastifyRequest): string {
   const url = request.routeOptions.url ?? ''
-  const byRoute: Record<string, string> = {
-    '/log_decision': 'decision',
-    '/log_reward': 'reward',
-    '/override_decision': 'override',
-    '/log_override': 'override',
-    '/activate_decision': 'activate',
-    '/events': 'batch',
-  }
-  return byRoute[url] ?? 'other'
+  return Object.hasOwn(INGEST_ROUTE_TYPES, url) ? (INGEST_ROUTE_TYPES[url] as string) : 'other'
 }

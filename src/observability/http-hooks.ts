@@ -1,15 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import { INGEST_ROUTE_TYPES } from '../http/errors.js'
 import type { Metrics } from '../metrics.js'
-
-const INGEST_ROUTES = new Set([
-  '/log_decision',
-  '/log_reward',
-  '/override_decision',
-  '/log_override',
-  '/activate_decision',
-  '/events',
-])
 
 /** A refused batch's message names every offending line: the log line keeps the first ones. */
 const MAX_LOGGED_MESSAGE = 300
@@ -33,7 +25,7 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
       { route, method: request.method, status_code: String(status) },
       reply.elapsedTime / 1000,
     )
-    if (!INGEST_ROUTES.has(route)) return
+    if (!Object.hasOwn(INGEST_ROUTE_TYPES, route)) return
     if (status >= 400) metrics.live.refused()
     const error = errors.get(request)
     if (status === 503) pressure.refused(route, error)
