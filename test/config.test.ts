@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { flagName, helpText, loadConfig, SETTINGS } from '../src/config.js'
 import { BanditJoinError } from '../src/errors.js'
+import { SPEC_VARIABLES } from './helpers/spec.js'
 
 /** Asserts that loading refuses with BJ_ERR_CONFIG and a message containing every fragment. */
 function refuses(env: Record<string, string>, args: string[], ...fragments: string[]): void {
@@ -175,28 +176,7 @@ test('the help text lists every variable and flag with its default', () => {
 
 test('the help text covers every variable of SPEC §7 this version supports', () => {
   const help = helpText()
-  const variables = [
-    'PORT',
-    'HOST',
-    'EXP_UNIT_MS',
-    'EARLY_REWARD_MS',
-    'REWARD_AGG',
-    'DEFAULT_REWARD',
-    'DATA_DIR',
-    'OUTPUT',
-    'OUTPUT_FORMAT',
-    'DEAD_LETTER',
-    'OUTPUT_RETENTION_MS',
-    'OUTPUT_RETENTION_BYTES',
-    'DURABILITY',
-    'MAX_PENDING',
-    'MAX_BATCH_EVENTS',
-    'MAX_BODY_BYTES',
-    'MAX_CONTEXT_BYTES',
-    'API_KEY',
-    'LOG_LEVEL',
-  ]
-  for (const variable of variables) assert.ok(help.includes(`(${variable})`), `help lacks ${variable}`)
+  for (const variable of SPEC_VARIABLES) assert.ok(help.includes(`(${variable})`), `help lacks ${variable}`)
   assert.ok(help.includes('default 10000'))
   assert.ok(help.includes('default 127.0.0.1'))
 })

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { E2E, postLikeRequests, runCli, waitFor } from '../helpers/e2e-http.js'
 import { readJsonLines } from '../helpers/service.js'
+import { SPEC_VARIABLES } from '../helpers/spec.js'
 
 // The command line of the built CLI: help, configuration errors, flags, one service per DATA_DIR.
 
@@ -10,34 +11,14 @@ type Line = Record<string, unknown>
 
 const linesFor = (path: string, key: string) => (readJsonLines(path) as Line[]).filter((l) => l.key === key)
 
-const VARIABLES = [
-  'PORT',
-  'HOST',
-  'EXP_UNIT_MS',
-  'EARLY_REWARD_MS',
-  'REWARD_AGG',
-  'DEFAULT_REWARD',
-  'DATA_DIR',
-  'OUTPUT',
-  'OUTPUT_FORMAT',
-  'DEAD_LETTER',
-  'OUTPUT_RETENTION_MS',
-  'OUTPUT_RETENTION_BYTES',
-  'DURABILITY',
-  'MAX_PENDING',
-  'MAX_BATCH_EVENTS',
-  'MAX_BODY_BYTES',
-  'MAX_CONTEXT_BYTES',
-  'API_KEY',
-  'LOG_LEVEL',
-]
-
 const flagOf = (name: string) => `--${name.toLowerCase().replaceAll('_', '-')}`
 
 test('--help prints every configuration variable of SPEC §7 with its flag and exits 0', async () => {
   const run = await runCli(['--help'])
   assert.equal(run.code, 0, run.stderr)
-  const missing = VARIABLES.filter((name) => !run.stdout.includes(name) || !run.stdout.includes(flagOf(name)))
+  const missing = SPEC_VARIABLES.filter(
+    (name) => !run.stdout.includes(name) || !run.stdout.includes(flagOf(name)),
+  )
   assert.deepEqual(missing, [], `--help does not mention ${missing.join(', ')}`)
   const afterServe = await runCli(['serve', '--help'])
   assert.equal(afterServe.code, 0)

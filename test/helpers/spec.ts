@@ -1,0 +1,22 @@
+/** The variables of SPEC §7's table that this version serves, written from the SPEC (not from src/). */
+export const SPEC_VARIABLES = [
+  'PORT',
+  'HOST',
+  'EXP_UNIT_MS',
+  'EARLY_REWARD_MS',
+  'REWARD_AGG',
+  'DEFAULT_REWARD',
+  'DATA_DIR',
+  'OUTPUT',
+  'OUTPUT_FORMAT',
+  'DEAD_LETTER',
+  'OUTPUT_RETENTION_MS',
+  'OUTPUT_RETENTION_BYTES',
+  'DURABILITY',
+  'MAX_PENDING',
+  'MAX_BATCH_EVENTS',
+  'MAX_BODY_BYTES',
+  'MAX_CONTEXT_BYTES',
+  'API_KEY',
+  'LOG_LEVEL',
+]
