@@ -11,6 +11,7 @@ import {
   replayHorizonMs,
 } from './engine/types.js'
 import { BanditJoinError, overloaded } from './errors.js'
+import type { Admission, Ingestor } from './ingest/ingestor.js'
 import type { IncomingEvent } from './ingest/validate.js'
 import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
 import type { Metrics } from './metrics.js'
@@ -42,19 +43,13 @@ export interface JoinerOptions {
  */
 const COMPACT_ROWS_PER_CALL = 20_000
 
-/** What ingest decided for one event before it is logged. */
-export type Admission =
-  | { kind: 'accept'; event: IncomingEvent }
-  | { kind: 'duplicate' }
-  | { kind: 'refuse'; error: BanditJoinError }
-
 interface Waiter {
   resolve(): void
   reject(error: unknown): void
 }
 
 /** Collects what the engine releases during one cycle and counts what it observes. */
-class CycleCollector implements EngineSink {
+export class CycleCollector implements EngineSink {
   records: JoinedRecord[] = []
   deadLetters: DeadLetter[] = []
   constructor(private readonly metrics: Metrics) {}
@@ -90,7 +85,7 @@ class CycleCollector implements EngineSink {
  * in one transaction (group commit); only then are requests answered and outputs written.
  * One timer, for the engine's next release, carries time forward when no traffic does.
  */
-export class Joiner {
+export class Joiner implements Ingestor {
   private engine: JoinEngine
   private readonly collector: CycleCollector
   private queue: LoggedEvent[] = []

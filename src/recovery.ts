@@ -4,7 +4,7 @@ import type { EventLog } from './log/types.js'
 import { ReplayMeter, type ReplayProgressListener } from './observability/replay-progress.js'
 
 /** Drops what replay releases: it is already in the outputs. */
-const DISCARD: EngineSink = { record() {}, deadLetter() {}, observe() {} }
+export const DISCARD: EngineSink = { record() {}, deadLetter() {}, observe() {} }
 
 /**
  * Rebuilds the engine as it stood at the log's checkpoint by replaying only the stretch of the

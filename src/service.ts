@@ -84,7 +84,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     metrics.bindEngine(joiner)
     metrics.health.markRecovered()
     const app = await buildApp({
-      joiner,
+      ingestor: joiner,
       metrics,
       tail,
       logger,

@@ -3,7 +3,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
 import { invalidEvent, tooLarge } from '../errors.js'
 import { dsjsonProblem } from '../output/dsjson.js'
-import { canonicalJson } from './json.js'
+import { canonicalJson, parseJsonText } from './json.js'
 import { batchLineSchema, decisionSchema, keyOnlySchema, rewardSchema } from './schemas.js'
 
 /** An accepted event before the log gives it a position and a time. */
@@ -73,6 +73,20 @@ export function checkSchema(type: EventType | 'line', value: unknown): void {
   const validate = VALIDATORS[type]
   if (!validate(value))
     throw invalidEvent(describeValidationError(validate.errors?.[0] as ErrorObject, value))
+}
+
+/** One NDJSON line of a batch (or a Kafka record's value): parsed and checked as if sent alone. */
+export function eventFromLine(line: string, limits: IngestLimits): IncomingEvent {
+  const value = parseJsonText(line)
+  checkSchema('line', value)
+  const type = (value as { type: EventType }).type
+  checkSchema(type, value)
+  return toIncomingEvent(type, value as Record<string, unknown>, limits)
+}
+
+/** The line form of an accepted event (as `POST /events` takes it): its type, then its logged fields. */
+export function eventLine(event: IncomingEvent): string {
+  return `{"type":"${event.type}",${event.body.slice(1)}`
 }
 
 /**

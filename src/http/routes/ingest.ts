@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { EventType } from '../../engine/types.js'
 import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
-import { parseJsonText } from '../../ingest/json.js'
+import type { Ingestor } from '../../ingest/ingestor.js'
 import {
   decisionSchema,
   errorResponses,
@@ -9,12 +9,17 @@ import {
   okSchema,
   rewardSchema,
 } from '../../ingest/schemas.js'
-import { checkSchema, type IncomingEvent, type IngestLimits, toIncomingEvent } from '../../ingest/validate.js'
-import type { Joiner } from '../../joiner.js'
+import {
+  checkSchema,
+  eventFromLine,
+  type IncomingEvent,
+  type IngestLimits,
+  toIncomingEvent,
+} from '../../ingest/validate.js'
 import type { Metrics } from '../../metrics.js'
 
 export interface IngestDeps {
-  joiner: Joiner
+  ingestor: Ingestor
   metrics: Metrics
   limits: IngestLimits
   maxBatchEvents: number
@@ -104,13 +109,13 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
 
 async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string, unknown>) {
   const event = toIncomingEvent(type, body, deps.limits)
-  const [admission] = deps.joiner.admit([event])
+  const [admission] = deps.ingestor.admit([event])
   if (admission?.kind === 'refuse') throw admission.error
   if (admission?.kind === 'duplicate') {
     deps.metrics.duplicateDecisions.inc()
     return { ok: true, duplicate: true }
   }
-  await deps.joiner.append([event])
+  await deps.ingestor.append([event])
   return { ok: true }
 }
 
@@ -127,18 +132,14 @@ async function ingestBatch(deps: IngestDeps, text: string) {
       throw tooLarge(`batch has more than MAX_BATCH_EVENTS=${deps.maxBatchEvents} events`)
     }
     try {
-      const value = parseJsonText(line)
-      checkSchema('line', value)
-      const type = (value as { type: EventType }).type
-      checkSchema(type, value)
-      events.push(toIncomingEvent(type, value as Record<string, unknown>, deps.limits))
+      events.push(eventFromLine(line, deps.limits))
       lineOf.push(i + 1)
     } catch (error) {
       if (!(error instanceof BanditJoinError)) throw error
       errors.push({ line: i + 1, error })
     }
   }
-  const admissions = deps.joiner.admit(events)
+  const admissions = deps.ingestor.admit(events)
   const accepted: IncomingEvent[] = []
   let duplicates = 0
   admissions.forEach((admission, index) => {
@@ -147,7 +148,7 @@ async function ingestBatch(deps: IngestDeps, text: string) {
     else errors.push({ line: lineOf[index] as number, error: admission.error })
   })
   if (errors.length > 0) throw batchError(errors)
-  await deps.joiner.append(accepted)
+  await deps.ingestor.append(accepted)
   deps.metrics.duplicateDecisions.inc(duplicates)
   return { ok: true, accepted: accepted.length, duplicates }
 }

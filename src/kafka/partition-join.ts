@@ -1,0 +1,125 @@
+import { JoinEngine } from '../engine/engine.js'
+import type {
+  DeadLetter,
+  EngineSink,
+  JoinedRecord,
+  JoinSettings,
+  LoggedEvent,
+  Observation,
+} from '../engine/types.js'
+import type { IncomingEvent } from '../ingest/validate.js'
+import { DISCARD } from '../recovery.js'
+
+/** One record of an events partition, as the join reads it. */
+export interface PartitionRecord {
+  offset: number
+  /** The broker's LogAppendTime. */
+  timestampMs: number
+  /** The decision key the producer keyed it by (null for a tick). */
+  key: string | null
+  /** The event as one JSON line (SPEC §1 batch form); null for a tick, which only carries time. */
+  value: string | null
+}
+
+/** Turns a record's value into the event it carries, or throws a BanditJoinError saying why it cannot. */
+export type EventDecoder = (value: string) => IncomingEvent
+
+/** A record whose value is not a valid event (only possible in a user's own source topic). */
+export interface InvalidRecord {
+  record: PartitionRecord
+  error: Error
+}
+
+/** Where a partition's join stands, as committed with its consumer offset (see offset-metadata.ts). */
+export interface PartitionCheckpoint {
+  /** The next offset to read. */
+  offset: number
+  /** The log time reached: every record before `offset` has been joined up to it. */
+  timeMs: number
+  /**
+   * The log time of the newest decision that met a remembered key (a duplicate or a conflict),
+   * or -Infinity. Recovery replays exactly only if it knows whether such chains reach back
+   * before its replay horizon (see recovery.ts).
+   */
+  lastCollisionMs: number
+}
+
+/**
+ * The join of one partition of the events topic: the engine driven by the partition's own
+ * records, whose broker timestamps are its clock (SPEC §5). Time never goes back within the
+ * partition (a broker's clock may, after a leader change), so timestamps are clamped.
+ * Pure: no Kafka, no timers; the partition owner feeds it records and takes what it releases.
+ */
+export class PartitionJoin implements EngineSink {
+  readonly engine: JoinEngine
+  private checkpoint: PartitionCheckpoint
+  private output: EngineSink = DISCARD
+  private onInvalid: (invalid: InvalidRecord) => void = () => {}
+
+  constructor(
+    settings: JoinSettings,
+    private readonly decode: EventDecoder,
+    start: PartitionCheckpoint,
+  ) {
+    this.engine = new JoinEngine(settings, this)
+    this.checkpoint = { ...start }
+  }
+
+  /**
+   * Where what the engine releases, and records that are not events, go from now on (nowhere
+   * while replaying: they were reported when first read).
+   */
+  setOutput(output: EngineSink, onInvalid: (invalid: InvalidRecord) => void): void {
+    this.output = output
+    this.onInvalid = onInvalid
+  }
+
+  get position(): PartitionCheckpoint {
+    return { ...this.checkpoint }
+  }
+
+  apply(record: PartitionRecord): void {
+    const timeMs = Math.max(this.checkpoint.timeMs, record.timestampMs)
+    this.checkpoint.timeMs = timeMs
+    this.checkpoint.offset = record.offset + 1
+    if (record.value !== null) {
+      const event = this.decodeRecord(record)
+      if (event !== undefined)
+        this.engine.apply({ ...event, pos: record.offset, insertMs: timeMs } as LoggedEvent)
+    }
+    // Every later record is stamped at or after timeMs, so everything due by then is final.
+    this.engine.advanceTo(timeMs)
+  }
+
+  /** Applies a decision from before the replay horizon, only for the key memory it leaves (recovery.ts). */
+  applyEarlier(record: PartitionRecord, event: IncomingEvent): void {
+    this.engine.apply({ ...event, pos: record.offset, insertMs: record.timestampMs } as LoggedEvent)
+  }
+
+  decodeRecord(record: PartitionRecord): IncomingEvent | undefined {
+    try {
+      return this.decode(record.value as string)
+    } catch (error) {
+      this.onInvalid({ record, error: error as Error })
+      return undefined
+    }
+  }
+
+  record(r: JoinedRecord): void {
+    this.output.record(r)
+  }
+
+  deadLetter(d: DeadLetter): void {
+    if (d.reason === 'conflicting_duplicate') this.collided(d.event.insertMs)
+    this.output.deadLetter(d)
+  }
+
+  observe(o: Observation): void {
+    if (o.kind === 'duplicate_decision') this.collided(this.checkpoint.timeMs)
+    this.output.observe(o)
+  }
+
+  private collided(atMs: number): void {
+    this.checkpoint.lastCollisionMs = Math.max(this.checkpoint.lastCollisionMs, atMs)
+  }
+}
