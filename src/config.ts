@@ -23,18 +23,36 @@ export interface Config {
   maxBodyBytes: number
   maxContextBytes: number
   apiKey: string | undefined
+  kafka: KafkaConfig | undefined
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 }
 
-interface Setting<K extends keyof Config> {
-  key: K
+/** The distributed mode (SPEC §5), on when KAFKA_BROKERS is set. */
+export interface KafkaConfig {
+  brokers: string[]
+  /** Topics are PREFIX.events, PREFIX.joined, PREFIX.dead-letters and PREFIX.checkpoints. */
+  topicPrefix: string
+  /** The user's own topic of events to join instead of PREFIX.events. */
+  sourceTopic: string | undefined
+  /** For topics banditjoin creates. */
+  partitions: number
+  /** For topics banditjoin creates; undefined: the brokers' default.replication.factor. */
+  replicationFactor: number | undefined
+  /** The join workers' consumer group. */
+  groupId: string
+}
+
+/** One variable: how it is read and what --help says of it. */
+interface Variable<T> {
   env: string
   default: string | undefined
   /** What the setting accepts, as said in --help and in errors. */
   accepts: string
   meaning: string
-  parse(raw: string): Config[K]
+  parse(raw: string): T
 }
+
+type Settings<C> = { [K in keyof C]: Variable<C[K]> & { key: K } }[keyof C][]
 
 const integer =
   (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -78,7 +96,7 @@ function finiteNumber(raw: string): number {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Every setting, in the order --help lists them. */
-export const SETTINGS: { [K in keyof Config]: Setting<K> }[keyof Config][] = [
+export const SETTINGS: Settings<Config> = [
   {
     key: 'port',
     env: 'PORT',
@@ -233,6 +251,15 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> }[keyof Config][] = [
     },
   },
   {
+    key: 'kafka',
+    env: 'KAFKA_BROKERS',
+    default: undefined,
+    accepts: 'comma-separated host:port',
+    meaning:
+      'run the distributed mode on these Kafka brokers (SPEC §5); the other KAFKA_ settings apply then',
+    parse: (raw) => ({ brokers: brokerList(raw) }) as KafkaConfig,
+  },
+  {
     key: 'logLevel',
     env: 'LOG_LEVEL',
     default: 'info',
@@ -245,8 +272,65 @@ export const SETTINGS: { [K in keyof Config]: Setting<K> }[keyof Config][] = [
 /** `EXP_UNIT_MS` -> `--exp-unit-ms`. */
 export const flagName = (env: string) => `--${env.toLowerCase().replaceAll('_', '-')}`
 
-/** Variables that name modes not available in this build: refused rather than ignored. */
-const NOT_YET = { KAFKA_BROKERS: 'the distributed Kafka mode is not available in this version' }
+function brokerList(raw: string): string[] {
+  const brokers = raw.split(',').map((b) => b.trim())
+  if (!brokers.every((b) => /^[^\s:]+:[0-9]{1,5}$/.test(b))) throw new Error('expected host:port')
+  return brokers
+}
+
+const topicName = (raw: string): string => {
+  // Kafka's own rule for topic names (the prefix gets ".events" etc. appended).
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(raw)) throw new Error('not a topic name')
+  return raw
+}
+
+/** Settings of the Kafka mode: only read when KAFKA_BROKERS is set. */
+const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
+  {
+    key: 'topicPrefix',
+    env: 'KAFKA_TOPIC_PREFIX',
+    default: 'banditjoin',
+    accepts: 'a Kafka topic name',
+    meaning: 'topics are PREFIX.events, PREFIX.joined, PREFIX.dead-letters and PREFIX.checkpoints',
+    parse: topicName,
+  },
+  {
+    key: 'sourceTopic',
+    env: 'KAFKA_SOURCE_TOPIC',
+    default: undefined,
+    accepts: 'a Kafka topic name',
+    meaning: 'join your own topic of events (JSON lines as POST /events takes them) instead of PREFIX.events',
+    parse: topicName,
+  },
+  {
+    key: 'partitions',
+    env: 'KAFKA_PARTITIONS',
+    default: '6',
+    accepts: 'an integer 1..10000',
+    meaning: 'partitions of the topics banditjoin creates (all four have the same count)',
+    parse: integer(1, 10_000),
+  },
+  {
+    key: 'replicationFactor',
+    env: 'KAFKA_REPLICATION_FACTOR',
+    default: undefined,
+    accepts: 'an integer 1..32',
+    meaning:
+      "replication of the topics banditjoin creates (default: the brokers' default.replication.factor)",
+    parse: integer(1, 32),
+  },
+  {
+    key: 'groupId',
+    env: 'KAFKA_GROUP_ID',
+    default: 'banditjoin',
+    accepts: 'a non-empty string',
+    meaning: 'consumer group of the join workers (instances with the same group share the partitions)',
+    parse: (raw) => {
+      if (raw.trim() === '') throw new Error('empty')
+      return raw
+    },
+  },
+]
 
 /**
  * Reads the configuration from the environment and `--flag value` / `--flag=value` arguments
@@ -254,28 +338,29 @@ const NOT_YET = { KAFKA_BROKERS: 'the distributed Kafka mode is not available in
  */
 export function loadConfig(env: NodeJS.ProcessEnv, args: readonly string[] = []): Config {
   const fromFlags = parseFlags(args)
-  for (const [name, why] of Object.entries(NOT_YET)) {
-    if ((fromFlags.get(name) ?? env[name]) !== undefined) throw configError(`${name}: ${why}`)
-  }
-  const config: Partial<Record<keyof Config, unknown>> = {}
-  for (const setting of SETTINGS) {
+  const read = <T>(setting: Variable<T>): T | undefined => {
     const raw = fromFlags.get(setting.env) ?? env[setting.env] ?? setting.default
-    if (raw === undefined) {
-      config[setting.key] = undefined
-      continue
-    }
+    if (raw === undefined) return undefined
     try {
-      config[setting.key] = setting.parse(raw)
+      return setting.parse(raw)
     } catch {
       throw configError(`${setting.env}=${JSON.stringify(raw)} is invalid: accepts ${setting.accepts}`)
+    }
+  }
+  const config: Partial<Record<keyof Config, unknown>> = {}
+  for (const setting of SETTINGS) config[setting.key] = read<unknown>(setting)
+  const kafka = config.kafka as KafkaConfig | undefined
+  for (const setting of KAFKA_SETTINGS) {
+    if (kafka !== undefined) Object.assign(kafka, { [setting.key]: read<unknown>(setting) })
+    else if ((fromFlags.get(setting.env) ?? env[setting.env]) !== undefined) {
+      throw configError(`${setting.env} only applies to the Kafka mode: set KAFKA_BROKERS too`)
     }
   }
   return config as Config
 }
 
 function parseFlags(args: readonly string[]): Map<string, string> {
-  const byFlag = new Map(SETTINGS.map((s) => [flagName(s.env), s.env]))
-  for (const env of Object.keys(NOT_YET)) byFlag.set(flagName(env), env)
+  const byFlag = new Map([...SETTINGS, ...KAFKA_SETTINGS].map((s) => [flagName(s.env), s.env]))
   const values = new Map<string, string>()
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string
@@ -292,7 +377,7 @@ function parseFlags(args: readonly string[]): Map<string, string> {
 
 /** The text of `banditjoin --help`. */
 export function helpText(): string {
-  const rows = SETTINGS.map(
+  const rows = [...SETTINGS, ...KAFKA_SETTINGS].map(
     (s) =>
       `  ${flagName(s.env)} (${s.env})\n      ${s.meaning}\n      accepts ${s.accepts}; default ${s.default ?? 'none'}`,
   )
@@ -303,7 +388,6 @@ export function helpText(): string {
     '',
     'Each option is also an environment variable; flags win.',
     ...rows,
-    ...Object.entries(NOT_YET).map(([env, why]) => `  ${flagName(env)} (${env})\n      refused: ${why}`),
     '',
   ].join('\n')
 }

@@ -38,6 +38,7 @@ test('an empty environment gives the defaults of SPEC §7', () => {
     maxBodyBytes: 16777216,
     maxContextBytes: 65536,
     apiKey: undefined,
+    kafka: undefined,
     logLevel: 'info',
   })
 })
@@ -154,9 +155,46 @@ test('a flag without its value is refused', () => {
   refuses({}, ['--exp-unit-ms'], '--exp-unit-ms needs a value')
 })
 
-test('KAFKA_BROKERS is refused with a message that the Kafka mode is not available', () => {
-  refuses({ KAFKA_BROKERS: 'localhost:9092' }, [], 'KAFKA_BROKERS', 'Kafka', 'not available')
-  refuses({}, ['--kafka-brokers', 'localhost:9092'], 'KAFKA_BROKERS', 'Kafka', 'not available')
+test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for the other KAFKA_ settings', () => {
+  assert.equal(loadConfig({}).kafka, undefined)
+  assert.deepEqual(loadConfig({ KAFKA_BROKERS: 'k1:9092, k2:9093' }).kafka, {
+    brokers: ['k1:9092', 'k2:9093'],
+    topicPrefix: 'banditjoin',
+    sourceTopic: undefined,
+    partitions: 6,
+    replicationFactor: undefined,
+    groupId: 'banditjoin',
+  })
+  const flags = loadConfig({}, [
+    '--kafka-brokers=127.0.0.1:9092',
+    '--kafka-topic-prefix',
+    'bj.test',
+    '--kafka-source-topic=decisions-and-rewards',
+    '--kafka-partitions=3',
+    '--kafka-replication-factor=3',
+    '--kafka-group-id=joiners',
+  ])
+  assert.deepEqual(flags.kafka, {
+    brokers: ['127.0.0.1:9092'],
+    topicPrefix: 'bj.test',
+    sourceTopic: 'decisions-and-rewards',
+    partitions: 3,
+    replicationFactor: 3,
+    groupId: 'joiners',
+  })
+})
+
+test('bad Kafka settings are refused naming the variable and what it accepts', () => {
+  refuses({ KAFKA_BROKERS: 'localhost' }, [], 'KAFKA_BROKERS', 'host:port')
+  refuses({ KAFKA_BROKERS: 'a:1,' }, [], 'KAFKA_BROKERS', 'host:port')
+  refuses({ KAFKA_BROKERS: 'a:1', KAFKA_PARTITIONS: '0' }, [], 'KAFKA_PARTITIONS', '1..10000')
+  refuses({ KAFKA_BROKERS: 'a:1', KAFKA_TOPIC_PREFIX: 'a b' }, [], 'KAFKA_TOPIC_PREFIX', 'topic name')
+  refuses({ KAFKA_BROKERS: 'a:1' }, ['--kafka-replication-factor', 'three'], 'KAFKA_REPLICATION_FACTOR')
+})
+
+test('a Kafka setting without KAFKA_BROKERS is refused rather than ignored', () => {
+  refuses({ KAFKA_PARTITIONS: '3' }, [], 'KAFKA_PARTITIONS', 'KAFKA_BROKERS')
+  refuses({}, ['--kafka-group-id', 'g'], 'KAFKA_GROUP_ID', 'KAFKA_BROKERS')
 })
 
 test('variables the service does not know are ignored', () => {

@@ -1,4 +1,4 @@
-/** The variables of SPEC §7's table that this version serves, written from the SPEC (not from src/). */
+/** The variables of SPEC §7's table, written from the SPEC (not from src/). */
 export const SPEC_VARIABLES = [
   'PORT',
   'HOST',
@@ -18,5 +18,6 @@ export const SPEC_VARIABLES = [
   'MAX_BODY_BYTES',
   'MAX_CONTEXT_BYTES',
   'API_KEY',
+  'KAFKA_BROKERS',
   'LOG_LEVEL',
 ]

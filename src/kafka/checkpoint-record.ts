@@ -1,22 +1,26 @@
 import { type JoinSettings, REWARD_AGGREGATIONS } from '../engine/types.js'
 import { BanditJoinError } from '../errors.js'
+import type { PartitionCheckpoint } from './partition-join.js'
 
-/** What a partition owner commits with its consumer offset, besides the offset itself. */
-export interface CommittedState {
-  /** The partition's log time reached (the watermark). */
-  timeMs: number
-  lastCollisionMs: number
+/**
+ * What a partition owner commits, in the same transaction as its output and consumer offset,
+ * to the checkpoints topic (partition p for events partition p): where a new owner resumes.
+ * (Offset commit metadata would be the natural place, but @platformatic/kafka 1.x cannot set it
+ * in a transactional offset commit.)
+ */
+export interface CommittedState extends PartitionCheckpoint {
   /** The join settings the partition was joined with (SPEC §3 records them in the log). */
   settings: JoinSettings
 }
 
 const VERSION = 1
 
-/** The offset commit's metadata string: small JSON (brokers keep up to 4096 bytes by default). */
+/** The checkpoint record's value: small JSON. */
 export function encodeCommittedState(state: CommittedState): string {
-  const { timeMs, lastCollisionMs, settings } = state
+  const { offset, timeMs, lastCollisionMs, settings } = state
   return JSON.stringify({
     v: VERSION,
+    o: offset,
     t: timeMs,
     c: Number.isFinite(lastCollisionMs) ? lastCollisionMs : null,
     s: [settings.expUnitMs, settings.earlyRewardMs, settings.rewardAgg, settings.defaultReward],
@@ -24,21 +28,22 @@ export function encodeCommittedState(state: CommittedState): string {
 }
 
 /** Reads what encodeCommittedState wrote; refuses anything else rather than guess. */
-export function decodeCommittedState(metadata: string, where: string): CommittedState {
+export function decodeCommittedState(text: string, where: string): CommittedState {
   const refuse = (why: string) =>
     new BanditJoinError(
       'BJ_ERR_KAFKA',
-      `the committed offset of ${where} carries metadata banditjoin cannot read (${why}): ${JSON.stringify(metadata.slice(0, 200))}`,
+      `the checkpoint of ${where} is not one banditjoin can read (${why}): ${JSON.stringify(text.slice(0, 200))}`,
     )
-  let value: { v?: unknown; t?: unknown; c?: unknown; s?: unknown }
+  let value: { v?: unknown; o?: unknown; t?: unknown; c?: unknown; s?: unknown }
   try {
-    value = JSON.parse(metadata)
+    value = JSON.parse(text)
   } catch {
     throw refuse('not JSON')
   }
   if (value.v !== VERSION) throw refuse(`format version ${String(value.v)}, this version reads ${VERSION}`)
   const [expUnitMs, earlyRewardMs, rewardAgg, defaultReward] = Array.isArray(value.s) ? value.s : []
   if (
+    typeof value.o !== 'number' ||
     typeof value.t !== 'number' ||
     !(value.c === null || typeof value.c === 'number') ||
     typeof expUnitMs !== 'number' ||
@@ -49,6 +54,7 @@ export function decodeCommittedState(metadata: string, where: string): Committed
     throw refuse('missing or mistyped fields')
   }
   return {
+    offset: value.o,
     timeMs: value.t,
     lastCollisionMs: value.c ?? Number.NEGATIVE_INFINITY,
     settings: { expUnitMs, earlyRewardMs, rewardAgg, defaultReward },
