@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'BJ_ERR_CONFIG'
   | 'BJ_ERR_DATA_DIR'
   | 'BJ_ERR_KAFKA'
+  | 'BJ_ERR_NOT_FOUND'
 
 /** An error with a stable code and, where it maps to one, the HTTP status to answer with. */
 export class BanditJoinError extends Error {

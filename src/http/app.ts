@@ -21,7 +21,7 @@ import { opsRoutes } from './routes/ops.js'
 import { statusRoutes } from './routes/status.js'
 
 export interface AppOptions extends IngestDeps {
-  tail: JoinedTail
+  tail: JoinedTail | { notServed: string }
   logger: Logger
   maxBodyBytes: number
   apiKey: string | undefined
@@ -54,7 +54,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
-      new BanditJoinError('BJ_ERR_INVALID_EVENT', `no route ${request.method} ${request.url}`, 404),
+      new BanditJoinError('BJ_ERR_NOT_FOUND', `no route ${request.method} ${request.url}`, 404),
     ),
   )
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))

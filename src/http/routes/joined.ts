@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify'
+import { BanditJoinError } from '../../errors.js'
 import type { JoinedTail } from '../../output/tail.js'
 
-/** GET /joined?from=N: the live resumable tail of joined records (SPEC §4). */
-export function joinedRoute(app: FastifyInstance, tail: JoinedTail): void {
+/**
+ * GET /joined?from=N: the live resumable tail of joined records (SPEC §4), or, where the
+ * service has none (the Kafka mode, SPEC §5), a 404 saying where the records are instead.
+ */
+export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed: string }): void {
   app.get(
     '/joined',
     {
@@ -24,6 +28,7 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail): void {
       },
     },
     async (request, reply) => {
+      if ('notServed' in tail) throw new BanditJoinError('BJ_ERR_NOT_FOUND', tail.notServed, 404)
       const { from, format } = request.query as { from?: number; format?: 'json' | 'dsjson' }
       const seq = tail.startSeq(from)
       reply.hijack()
