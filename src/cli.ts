@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { helpText, loadConfig } from './config.js'
 import { BanditJoinError } from './errors.js'
-import { createService } from './service.js'
+import { startService } from './service.js'
 
 const SHUTDOWN_LIMIT_MS = 10_000
 
@@ -22,7 +22,10 @@ async function main(argv: string[]): Promise<void> {
   if (command !== 'serve')
     throw new BanditJoinError('BJ_ERR_CONFIG', `unknown command ${command} (try --help)`)
   const config = loadConfig(process.env, args)
-  const service = await createService(config)
+  const service = await startService(config, (error) => {
+    process.stderr.write(`banditjoin: cannot go on: ${error.message}\n`)
+    process.exit(1)
+  })
   await service.app.listen({ port: config.port, host: config.host })
   service.logger.info(
     { address: service.address(), config: { ...config, apiKey: config.apiKey && '***' } },
@@ -51,7 +54,7 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGHUP', () => {
-    service.joiner.reopenOutputs()
+    service.reopenOutputs()
     service.logger.info('reopened file outputs')
   })
 }

@@ -40,6 +40,8 @@ export interface KafkaConfig {
   replicationFactor: number | undefined
   /** The join workers' consumer group. */
   groupId: string
+  /** A member silent this long is dead: its partitions move (the failover time's main part). */
+  sessionTimeoutMs: number
 }
 
 /** One variable: how it is read and what --help says of it. */
@@ -329,6 +331,14 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
       if (raw.trim() === '') throw new Error('empty')
       return raw
     },
+  },
+  {
+    key: 'sessionTimeoutMs',
+    env: 'KAFKA_SESSION_TIMEOUT_MS',
+    default: '10000',
+    accepts: 'an integer 1000..300000 (milliseconds; the brokers bound it too)',
+    meaning: 'how long an instance may be silent before the group moves its partitions (failover time)',
+    parse: integer(1000, 300_000),
   },
 ]
 

@@ -3,9 +3,10 @@ import pino, { type Logger } from 'pino'
 import { type Clock, MonotonicClock } from './clock.js'
 import type { Config } from './config.js'
 import type { JoinSettings } from './engine/types.js'
-import { configError } from './errors.js'
-import { buildApp } from './http/app.js'
+import { type BanditJoinError, configError } from './errors.js'
+import { buildApp, listeningAddress } from './http/app.js'
 import { Joiner } from './joiner.js'
+import { createKafkaService } from './kafka/service.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
 import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
@@ -24,16 +25,23 @@ export interface ServiceOverrides {
   tailKeepAliveMs?: number
 }
 
-export interface Service {
+/** A service in either mode, as the command line runs it. */
+export interface RunningService {
   app: FastifyInstance
-  joiner: Joiner
-  log: EventLog
   metrics: Metrics
   logger: Logger
   /** Where the HTTP API listens (after listen). */
   address(): string
+  /** SIGHUP: reopen file outputs after they were renamed. */
+  reopenOutputs(): void
   /** Stops accepting, lets in-flight requests finish, commits and closes the log. */
   close(): Promise<void>
+}
+
+/** The embedded service. */
+export interface Service extends RunningService {
+  joiner: Joiner
+  log: EventLog
 }
 
 const settingsOf = (config: Config): JoinSettings => ({
@@ -45,6 +53,19 @@ const settingsOf = (config: Config): JoinSettings => ({
 
 const describe = (s: JoinSettings) =>
   `EXP_UNIT_MS=${s.expUnitMs} EARLY_REWARD_MS=${s.earlyRewardMs} REWARD_AGG=${s.rewardAgg} DEFAULT_REWARD=${s.defaultReward}`
+
+/**
+ * The service the configuration asks for: embedded, or the distributed mode when KAFKA_BROKERS
+ * is set. `onFatal` hears of a failure the distributed mode cannot go on after.
+ */
+export async function startService(
+  config: Config,
+  onFatal: (error: BanditJoinError) => void,
+): Promise<RunningService> {
+  if (config.kafka === undefined) return createService(config)
+  const logger = pino({ level: config.logLevel }, pino.destination(2))
+  return createKafkaService(config, config.kafka, settingsOf(config), { logger, onFatal })
+}
 
 /** Opens the log, recovers, and wires log -> joiner -> outputs and the HTTP API (not yet listening). */
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -99,12 +120,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       log,
       metrics,
       logger,
-      address: () => {
-        const address = app.server.address()
-        return typeof address === 'object' && address !== null
-          ? `http://${address.address}:${address.port}`
-          : ''
-      },
+      address: () => listeningAddress(app),
+      reopenOutputs: () => joiner.reopenOutputs(),
       close: async () => {
         metrics.health.markStopping()
         joiner.stopAccepting()

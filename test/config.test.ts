@@ -164,6 +164,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     partitions: 6,
     replicationFactor: undefined,
     groupId: 'banditjoin',
+    sessionTimeoutMs: 10000,
   })
   const flags = loadConfig({}, [
     '--kafka-brokers=127.0.0.1:9092',
@@ -173,6 +174,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     '--kafka-partitions=3',
     '--kafka-replication-factor=3',
     '--kafka-group-id=joiners',
+    '--kafka-session-timeout-ms=3000',
   ])
   assert.deepEqual(flags.kafka, {
     brokers: ['127.0.0.1:9092'],
@@ -181,6 +183,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     partitions: 3,
     replicationFactor: 3,
     groupId: 'joiners',
+    sessionTimeoutMs: 3000,
   })
 })
 

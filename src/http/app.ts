@@ -80,6 +80,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   return app
 }
 
+/** Where the app listens, as a URL (empty before listen). */
+export function listeningAddress(app: FastifyInstance): string {
+  const address = app.server.address()
+  return typeof address === 'object' && address !== null ? `http://${address.address}:${address.port}` : ''
+}
+
 /**
  * JSON for the event routes (also when no Content-Type is sent, as the original's FastAPI
  * did), NDJSON for /events; anything else is 415.

@@ -40,9 +40,13 @@ export class KafkaIngestor implements Ingestor {
         retryAfterSeconds: 5,
       })
     } else if (this.inFlightEvents + events.length > this.maxInFlightEvents) {
-      refusal = overloaded(`the Kafka brokers are behind (${this.inFlightEvents} events not yet acknowledged)`)
+      refusal = overloaded(
+        `the Kafka brokers are behind (${this.inFlightEvents} events not yet acknowledged)`,
+      )
     }
-    return events.map((event) => (refusal === undefined ? { kind: 'accept', event } : { kind: 'refuse', error: refusal }))
+    return events.map((event) =>
+      refusal === undefined ? { kind: 'accept', event } : { kind: 'refuse', error: refusal },
+    )
   }
 
   append(events: readonly IncomingEvent[]): Promise<void> {

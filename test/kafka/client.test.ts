@@ -2,7 +2,7 @@
  * What banditjoin's Kafka mode needs from @platformatic/kafka 1.x, shown on Node 20 against a real
  * Kafka 4.x (test/helpers/kafka-cluster.ts; the jars come from test/kafka/fetch.sh). Each test is
  * one feature; where 1.35.0 gets it wrong, the test shows the library's behaviour and the
- * workaround in test/helpers/kafka-client-fixes.ts.
+ * workaround in src/kafka/client-fixes.ts.
  */
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -26,7 +26,7 @@ import {
   FixedConsumer,
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
-} from '../helpers/kafka-client-fixes.js'
+} from '../../src/kafka/client-fixes.js'
 import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
 
 type Str = Message<string, string, string, string>

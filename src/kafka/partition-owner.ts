@@ -1,0 +1,307 @@
+import { type Admin, type Message, Producer, stringSerializers } from '@platformatic/kafka'
+import type { Logger } from 'pino'
+import type { JoinSettings } from '../engine/types.js'
+import { BanditJoinError } from '../errors.js'
+import { CycleCollector } from '../joiner.js'
+import type { Metrics } from '../metrics.js'
+import { deadLetterLine, recordLine } from '../output/format.js'
+import { decodeCommittedState, encodeCommittedState } from './checkpoint-record.js'
+import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
+import {
+  type EventDecoder,
+  type InvalidRecord,
+  type PartitionCheckpoint,
+  PartitionJoin,
+  type PartitionRecord,
+} from './partition-join.js'
+import { KafkaPartitionReader } from './partition-reader.js'
+import { recoverPartition } from './recovery.js'
+import type { Topics } from './topics.js'
+
+export type StringMessage = Message<string, string, string, string>
+
+/** A partition whose offsets moved on is committed at least this often, even with nothing to emit. */
+const IDLE_COMMIT_MS = 1000
+/** A tick that did not carry the partition's time past a due time is sent again after this. */
+const TICK_RETRY_MS = 100
+
+export interface OwnerDeps {
+  partition: number
+  topics: Topics
+  settings: JoinSettings
+  /** Client id and brokers, for the owner's own transactional producer. */
+  clientOptions: { clientId: string; bootstrapBrokers: string[] }
+  /** The group member: its generation fences a member that lost the partition. */
+  consumer: FixedConsumer<string, string, string, string>
+  /** A consumer outside the group, for reads by offset. */
+  reader: FixedConsumer
+  admin: Admin
+  /** Sends ticks (plain idempotent producer: ticks need no transaction). */
+  tickProducer: Producer<string, string, string, string>
+  decode: EventDecoder
+  /** Turns a JSON record line into the output format (dsjson or itself). */
+  formatRecord(line: string): string
+  metrics: Metrics
+  logger: Logger
+  /** Told when a commit failed: the owner is then out of step with what is committed and must be replaced. */
+  onFailure(owner: PartitionOwner, error: unknown): void
+}
+
+/**
+ * Joins one partition of the events topic for as long as this instance is its consumer group's
+ * owner (SPEC §5): recovers from the last committed checkpoint, applies the partition's records,
+ * ticks the partition when a due time passes without traffic, and commits what is released
+ * together with the consumer offset and checkpoint in one Kafka transaction of its own
+ * (transactional id per partition, so a new owner fences the previous one).
+ */
+export class PartitionOwner {
+  private readonly collector: CycleCollector
+  private readonly invalidLines: string[] = []
+  private committed: PartitionCheckpoint
+  private lastCommitMs = Date.now()
+  private flushing = false
+  private flushTimer: NodeJS.Immediate | undefined
+  private idleTimer: NodeJS.Timeout | undefined
+  private tickTimer: NodeJS.Timeout | undefined
+  private closed = false
+
+  private constructor(
+    private readonly deps: OwnerDeps,
+    private readonly join: PartitionJoin,
+    private readonly producer: Producer<string, string, string, string>,
+    private readonly reader: KafkaPartitionReader,
+  ) {
+    this.committed = join.position
+    this.collector = new CycleCollector(deps.metrics)
+    join.setOutput(this.collector, (invalid) => this.reportInvalid(invalid))
+    this.armTick()
+    // Decisions that fell due while nobody owned the partition go out now.
+    this.scheduleFlush()
+  }
+
+  static async start(deps: OwnerDeps): Promise<PartitionOwner> {
+    const { partition, topics } = deps
+    const producer = new Producer({
+      ...deps.clientOptions,
+      serializers: stringSerializers,
+      transactionalId: `${deps.consumer.groupId}.${topics.events}.${partition}`,
+      ...TRANSACTIONAL_PRODUCER_DEFAULTS,
+      retryDelay: 20,
+    })
+    try {
+      // InitProducerId first: it fences the previous owner and ends its open transaction, so the
+      // committed offset read next is final.
+      await (await producer.beginTransaction()).abort()
+      const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
+      const join = await recover(deps, reader)
+      return new PartitionOwner(deps, join, producer, reader)
+    } catch (error) {
+      await producer.close().catch(() => {})
+      throw error
+    }
+  }
+
+  get partition(): number {
+    return this.deps.partition
+  }
+
+  get pendingDecisions(): number {
+    return this.join.engine.pendingDecisions
+  }
+
+  get heldEvents(): number {
+    return this.join.engine.heldEvents
+  }
+
+  /** Applies a record of the group's stream (after what this owner missed, if the stream is ahead). */
+  async accept(message: StringMessage): Promise<void> {
+    const offset = Number(message.offset)
+    const { position } = this.join
+    if (offset < position.offset || this.closed) return
+    if (offset > position.offset) {
+      for await (const batch of this.reader.read(position.offset, offset)) {
+        for (const record of batch) this.join.apply(record)
+      }
+    }
+    this.join.apply(recordOf(message))
+    this.scheduleFlush()
+    this.armTick()
+  }
+
+  /** Commits what is released so far, then stops (the partition is no longer ours, or we stop). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    clearTimeout(this.tickTimer)
+    while (this.flushing) await new Promise((resolve) => setTimeout(resolve, 5))
+    await this.flush()
+    this.stopTimers()
+    await this.producer.close().catch(() => {})
+  }
+
+  /** Stops without committing (after a failed commit, or when the partition was taken away). */
+  async abandon(): Promise<void> {
+    this.stopTimers()
+    await this.producer.close().catch(() => {})
+  }
+
+  private stopTimers(): void {
+    this.closed = true
+    clearTimeout(this.tickTimer)
+    clearTimeout(this.idleTimer)
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer)
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer === undefined && !this.flushing && !this.closed) {
+      this.flushTimer = setImmediate(() => {
+        this.flushTimer = undefined
+        void this.flush()
+      })
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.closed || this.flushing) return
+    const { records, deadLetters } = this.collector
+    const position = this.join.position
+    const moved = position.offset !== this.committed.offset
+    const released = records.length + deadLetters.length + this.invalidLines.length
+    if (released === 0 && (!moved || Date.now() - this.lastCommitMs < IDLE_COMMIT_MS)) {
+      // Offsets alone are committed at a slower pace: they only shorten a successor's catch-up.
+      if (moved) this.idleTimer ??= setTimeout(() => this.idleCommit(), IDLE_COMMIT_MS)
+      return
+    }
+    this.collector.records = []
+    this.collector.deadLetters = []
+    const invalid = this.invalidLines.splice(0)
+    this.flushing = true
+    const { topics, partition, metrics } = this.deps
+    const emittedMs = Date.now()
+    const messages = [
+      ...records.map((r) => ({
+        topic: topics.joined,
+        partition,
+        key: r.decision.key,
+        value: this.deps.formatRecord(recordLine(r, emittedMs)),
+      })),
+      ...deadLetters.map((d) => ({
+        topic: topics.deadLetters,
+        partition,
+        key: d.event.key,
+        value: deadLetterLine(d, emittedMs),
+      })),
+      ...invalid.map((value) => ({ topic: topics.deadLetters, partition, value })),
+    ]
+    const transaction = await this.producer.beginTransaction().catch((error: unknown) => error as Error)
+    try {
+      if (transaction instanceof Error) throw transaction
+      if (messages.length > 0) await transaction.send({ messages })
+      const metadata = encodeCommittedState({ ...position, settings: this.deps.settings })
+      await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
+        { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
+      ])
+      await transaction.commit()
+      this.committed = position
+      this.lastCommitMs = Date.now()
+      metrics.recordsEmitted.inc(records.length)
+      for (const r of records) metrics.emissionLateness.observe((emittedMs - r.dueMs) / 1000)
+      for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason })
+      metrics.released(deadLetters)
+      metrics.health.commitSucceeded()
+      this.flushing = false
+      if (this.collector.records.length + this.collector.deadLetters.length > 0) this.scheduleFlush()
+    } catch (error) {
+      this.flushing = false
+      if (!(transaction instanceof Error)) await transaction.abort().catch(() => {})
+      metrics.commitFailed(error)
+      if (!this.closed) this.deps.onFailure(this, error)
+    }
+  }
+
+  private idleCommit(): void {
+    this.idleTimer = undefined
+    void this.flush()
+  }
+
+  /** When the next release falls due and no record has carried the partition's time there, tick it. */
+  private armTick(): void {
+    clearTimeout(this.tickTimer)
+    const next = this.join.engine.nextReleaseMs()
+    if (next === undefined || this.closed) return
+    this.tickTimer = setTimeout(() => this.tick(next), Math.max(0, next - Date.now()))
+  }
+
+  private tick(dueMs: number): void {
+    if (this.closed || this.join.position.timeMs >= dueMs) return
+    const { topics, partition, tickProducer, logger } = this.deps
+    tickProducer
+      .send({ messages: [{ topic: topics.events, partition }] })
+      .catch((error: unknown) => logger.warn({ err: error, partition }, 'tick not sent; will retry'))
+    this.tickTimer = setTimeout(() => this.tick(dueMs), TICK_RETRY_MS)
+  }
+
+  private reportInvalid({ record, error }: InvalidRecord): void {
+    const { partition, metrics, logger } = this.deps
+    const reason = error instanceof BanditJoinError ? error.code : 'BJ_ERR_MALFORMED_JSON'
+    metrics.eventsRefused.inc({ type: 'kafka_record', reason })
+    logger.warn(
+      { partition, offset: record.offset, err: error },
+      'a record of the events topic is not an event',
+    )
+    this.invalidLines.push(
+      JSON.stringify({
+        reason: 'invalid',
+        error: error.message,
+        partition,
+        offset: record.offset,
+        value: record.value,
+      }),
+    )
+  }
+}
+
+function recordOf(message: StringMessage): PartitionRecord {
+  return {
+    offset: Number(message.offset),
+    timestampMs: Number(message.timestamp),
+    key: message.key || null,
+    value: message.value || null,
+  }
+}
+
+/** The partition's join as of its committed checkpoint (or fresh, from its first record). */
+async function recover(deps: OwnerDeps, reader: KafkaPartitionReader): Promise<PartitionJoin> {
+  const { admin, consumer, topics, partition, settings, decode, logger } = deps
+  const [group] = await admin.listConsumerGroupOffsets({
+    groups: [{ groupId: consumer.groupId, topics: [{ name: topics.events, partitionIndexes: [partition] }] }],
+    requireStable: true,
+  })
+  const committed = group?.topics[0]?.partitions[0]
+  if (committed === undefined || committed.committedOffset < 0n) {
+    const start = await reader.offsetForTime(0)
+    return new PartitionJoin(settings, decode, {
+      offset: start,
+      timeMs: Number.NEGATIVE_INFINITY,
+      lastCollisionMs: Number.NEGATIVE_INFINITY,
+    })
+  }
+  const state = decodeCommittedState(committed.metadata ?? '', `${topics.events}/${partition}`)
+  const started = performance.now()
+  const join = await recoverPartition(reader, state, { settings: state.settings, decode })
+  logger.info(
+    { partition, offset: state.offset, timeMs: state.timeMs, ms: Math.round(performance.now() - started) },
+    'partition recovered from its checkpoint',
+  )
+  if (JSON.stringify(state.settings) === JSON.stringify(settings)) return join
+  // SPEC §3: new settings apply once nothing joined under the old ones is remembered.
+  const quietFrom = join.engine.quietFromMs()
+  if (quietFrom !== undefined && quietFrom > state.timeMs) {
+    throw new BanditJoinError(
+      'BJ_ERR_CONFIG',
+      `partition ${partition} of ${topics.events} was joined with ${JSON.stringify(state.settings)} and remembers decisions under them until its log time reaches ${new Date(quietFrom).toISOString()}; until then every instance must run with those settings (this one has ${JSON.stringify(settings)})`,
+    )
+  }
+  logger.info({ partition, from: state.settings, to: settings }, 'join settings changed')
+  const { offset, timeMs } = state
+  return new PartitionJoin(settings, decode, { offset, timeMs, lastCollisionMs: Number.NEGATIVE_INFINITY })
+}

@@ -1,0 +1,127 @@
+import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
+import type { Logger } from 'pino'
+import type { Config, KafkaConfig } from '../config.js'
+import type { JoinSettings } from '../engine/types.js'
+import type { BanditJoinError } from '../errors.js'
+import { buildApp, listeningAddress } from '../http/app.js'
+import { eventFromLine } from '../ingest/validate.js'
+import { Metrics } from '../metrics.js'
+import { dsjsonLine } from '../output/dsjson.js'
+import type { RunningService } from '../service.js'
+import { FixedConsumer } from './client-fixes.js'
+import { KafkaIngestor } from './ingest.js'
+import { KafkaJoin } from './kafka-join.js'
+import { ensureTopics, topicsOf } from './topics.js'
+
+export interface KafkaServiceOptions {
+  logger: Logger
+  /** The instance cannot go on (a setting other instances disagree with, the stream lost). */
+  onFatal(error: BanditJoinError): void
+}
+
+/**
+ * The distributed mode (SPEC §5): the same HTTP API producing to the events topic, and this
+ * instance's share of the partitions joined into the output topics.
+ */
+export async function createKafkaService(
+  config: Config,
+  kafka: KafkaConfig,
+  settings: JoinSettings,
+  options: KafkaServiceOptions,
+): Promise<RunningService> {
+  const { logger } = options
+  const topics = topicsOf(kafka)
+  const client = (role: string) => ({
+    clientId: `banditjoin-${role}-${process.pid}`,
+    bootstrapBrokers: kafka.brokers,
+  })
+  const metrics = new Metrics()
+  metrics.configure(settings)
+  const admin = new Admin({ ...client('admin'), retries: 10, retryDelay: 200 })
+  const producer = new Producer({
+    ...client('ingest'),
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  })
+  const consumer = new FixedConsumer<string, string, string, string>({
+    ...client('join'),
+    groupId: kafka.groupId,
+    deserializers: stringDeserializers,
+    sessionTimeout: kafka.sessionTimeoutMs,
+    heartbeatInterval: Math.max(100, Math.floor(kafka.sessionTimeoutMs / 10)),
+    maxWaitTime: 100,
+  })
+  // Never joins a group: reads partitions by offset for recovery.
+  const reader = new FixedConsumer({
+    ...client('reader'),
+    groupId: `${kafka.groupId}.reader`,
+    maxWaitTime: 100,
+  })
+  const clients = [consumer, reader, producer, admin]
+  try {
+    await ensureTopics(admin, kafka, topics)
+    const join = new KafkaJoin({
+      topics,
+      settings,
+      clientOptions: client('owner'),
+      consumer,
+      reader,
+      admin,
+      tickProducer: producer,
+      // Sizes were checked at ingest; a user's own topic is bounded by its brokers' message size.
+      decode: (value) =>
+        eventFromLine(value, {
+          maxContextBytes: Number.POSITIVE_INFINITY,
+          outputFormat: config.outputFormat,
+        }),
+      formatRecord: config.outputFormat === 'dsjson' ? dsjsonLine : (line) => line,
+      metrics,
+      logger,
+      onFatal: options.onFatal,
+    })
+    await join.start()
+    metrics.bindEngine(join)
+    metrics.health.markRecovered()
+    const ingestor = new KafkaIngestor(
+      producer,
+      topics.events,
+      Math.max(100_000, config.maxBatchEvents * 4),
+      metrics,
+    )
+    const app = await buildApp({
+      ingestor,
+      metrics,
+      tail: {
+        notServed: `GET /joined is not served in the Kafka mode: joined records are in the topic ${topics.joined} (read it with isolation.level=read_committed)`,
+      },
+      logger,
+      limits: { maxContextBytes: config.maxContextBytes, outputFormat: config.outputFormat },
+      maxBatchEvents: config.maxBatchEvents,
+      maxBodyBytes: config.maxBodyBytes,
+      apiKey: config.apiKey,
+    })
+    logger.info({ topics, partitions: join.partitions }, 'joining from Kafka')
+    return {
+      app,
+      metrics,
+      logger,
+      address: () => listeningAddress(app),
+      reopenOutputs: () => {},
+      close: async () => {
+        metrics.health.markStopping()
+        await ingestor.close()
+        await app.close()
+        await join.close()
+        await closeAll(clients)
+      },
+    }
+  } catch (error) {
+    await closeAll(clients)
+    throw error
+  }
+}
+
+async function closeAll(clients: { close(): Promise<void> }[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close().catch(() => {})))
+}
