@@ -19,6 +19,9 @@ import { recoverPartition } from './recovery.js'
 import type { Topics } from './topics.js'
 
 export type StringMessage = Message<string, string, string, string>
+type StringProducer = Producer<string, string, string, string>
+/** The library does not export its Transaction class. */
+type Transaction = Awaited<ReturnType<StringProducer['beginTransaction']>>
 
 /** A partition whose offsets moved on is committed at least this often, even with nothing to emit. */
 const IDLE_COMMIT_MS = 1000
@@ -68,8 +71,10 @@ export class PartitionOwner {
   private constructor(
     private readonly deps: OwnerDeps,
     private readonly join: PartitionJoin,
-    private readonly producer: Producer<string, string, string, string>,
+    private readonly producer: StringProducer,
     private readonly reader: KafkaPartitionReader,
+    /** Begun at start (which fenced the previous owner); the first commit uses it. */
+    private transaction: Transaction | undefined,
   ) {
     this.committed = join.position
     this.collector = new CycleCollector(deps.metrics)
@@ -91,10 +96,10 @@ export class PartitionOwner {
     try {
       // InitProducerId first: it fences the previous owner and ends its open transaction, so the
       // committed offset read next is final.
-      await (await producer.beginTransaction()).abort()
+      const transaction = await producer.beginTransaction()
       const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
       const join = await recover(deps, reader)
-      return new PartitionOwner(deps, join, producer, reader)
+      return new PartitionOwner(deps, join, producer, reader, transaction)
     } catch (error) {
       await producer.close().catch(() => {})
       throw error
@@ -192,7 +197,9 @@ export class PartitionOwner {
       })),
       ...invalid.map((value) => ({ topic: topics.deadLetters, partition, value })),
     ]
-    const transaction = await this.producer.beginTransaction().catch((error: unknown) => error as Error)
+    const transaction =
+      this.transaction ?? (await this.producer.beginTransaction().catch((error: unknown) => error as Error))
+    this.transaction = undefined
     try {
       if (transaction instanceof Error) throw transaction
       if (messages.length > 0) await transaction.send({ messages })

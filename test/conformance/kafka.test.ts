@@ -1,0 +1,41 @@
+/**
+ * The backend conformance suite on Kafka: a real 1-broker KRaft cluster, the built CLI with
+ * KAFKA_BROKERS, real sockets, real time; records and dead letters read from their topics as a
+ * learner reads them (read_committed).
+ */
+import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { TopicReader } from '../helpers/kafka-topic.js'
+import { type ChildService, spawnService } from '../helpers/service.js'
+import { conformance, type Line, SCENARIO_ENV } from './join-scenarios.js'
+
+let cluster: KafkaCluster
+let service: ChildService
+let readers: TopicReader[] = []
+
+conformance(
+  async () => {
+    cluster = await startKafkaCluster({ brokers: 1 })
+    service = await spawnService({
+      ...SCENARIO_ENV,
+      KAFKA_BROKERS: cluster.bootstrap,
+      KAFKA_PARTITIONS: '3',
+      KAFKA_TOPIC_PREFIX: 'conformance',
+    })
+    const records = new TopicReader(cluster.bootstrap, 'conformance.joined')
+    const deadLetters = new TopicReader(cluster.bootstrap, 'conformance.dead-letters')
+    readers = [records, deadLetters]
+    await Promise.all(readers.map((r) => r.start()))
+    return {
+      name: 'kafka',
+      url: service.url,
+      records: async () => records.lines() as Line[],
+      deadLetters: async () => deadLetters.lines() as Line[],
+    }
+  },
+  async () => {
+    service?.process.kill('SIGTERM')
+    await service?.exited
+    await Promise.all(readers.map((r) => r.close()))
+    await cluster?.stop()
+  },
+)
