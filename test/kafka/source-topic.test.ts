@@ -1,0 +1,103 @@
+/**
+ * Joining the user's own topic (KAFKA_SOURCE_TOPIC, the original's "SOURCE"): events produced
+ * there by the user's own producers, keyed by decision key, as JSON lines of SPEC §1, are joined
+ * like those the HTTP API takes; a record that is not an event is dead-lettered, not dropped.
+ */
+import assert from 'node:assert/strict'
+import { after, before, test } from 'node:test'
+import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
+import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { TopicReader } from '../helpers/kafka-topic.js'
+import { type ChildService, spawnService } from '../helpers/service.js'
+
+const E = 1000
+let cluster: KafkaCluster
+let service: ChildService
+let producer: Producer<string, string, string, string>
+let joined: TopicReader
+let deadLetters: TopicReader
+
+async function until<T>(what: string, read: () => T, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const value = read()
+    if (done(value)) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+before(async () => {
+  cluster = await startKafkaCluster({ brokers: 1 })
+  const bootstrapBrokers = cluster.bootstrap.split(',')
+  const admin = new Admin({ clientId: 'user-admin', bootstrapBrokers })
+  await admin.createTopics({
+    topics: ['user.bandit-events'],
+    partitions: 2,
+    replicas: 1,
+    configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+  })
+  await admin.close()
+  producer = new Producer({
+    clientId: 'user-app',
+    bootstrapBrokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  })
+  service = await spawnService({
+    KAFKA_BROKERS: cluster.bootstrap,
+    KAFKA_SOURCE_TOPIC: 'user.bandit-events',
+    KAFKA_TOPIC_PREFIX: 'learner',
+    KAFKA_PARTITIONS: '2',
+    EXP_UNIT_MS: String(E),
+    EARLY_REWARD_MS: '500',
+  })
+  joined = new TopicReader(cluster.bootstrap, 'learner.joined')
+  deadLetters = new TopicReader(cluster.bootstrap, 'learner.dead-letters')
+  await Promise.all([joined.start(), deadLetters.start()])
+})
+
+after(async () => {
+  service?.process.kill('SIGTERM')
+  await service?.exited
+  await Promise.all([joined?.close(), deadLetters?.close(), producer?.close()])
+  await cluster?.stop()
+})
+
+test("events in the user's own topic are joined into the output topic", async () => {
+  const lines = (key: string) => [
+    { type: 'decision', key, action: 'left', probability: 0.75, context: { from: 'source' } },
+    { type: 'reward', key, reward: 2 },
+  ]
+  await producer.send({
+    messages: ['s1', 's2', 's3'].flatMap((key) =>
+      lines(key).map((line) => ({ topic: 'user.bandit-events', key, value: JSON.stringify(line) })),
+    ),
+  })
+  const records = await until(
+    'three records',
+    () => joined.lines(),
+    (r) => r.length >= 3,
+  )
+  assert.deepEqual(records.map((r) => r.key).sort(), ['s1', 's2', 's3'])
+  for (const r of records) {
+    assert.deepEqual([r.action, r.context, r.reward, r.reward_count], ['left', { from: 'source' }, 2, 1])
+    assert.ok((r.emitted_ms as number) >= (r.decision_insert_ms as number) + E)
+  }
+})
+
+test('a record of the source topic that is not an event is dead-lettered with the reason', async () => {
+  await producer.send({
+    messages: [
+      { topic: 'user.bandit-events', key: 'bad', value: '{"type":"decision","key":"bad","probability":2}' },
+    ],
+  })
+  const [letter] = await until(
+    'the dead letter',
+    () => deadLetters.lines().filter((d) => d.reason === 'invalid'),
+    (d) => d.length > 0,
+  )
+  assert.match(String(letter?.error), /action is required|probability/)
+  assert.equal(letter?.value, '{"type":"decision","key":"bad","probability":2}')
+})
