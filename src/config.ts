@@ -30,7 +30,7 @@ export interface Config {
 /** The distributed mode (SPEC §5), on when KAFKA_BROKERS is set. */
 export interface KafkaConfig {
   brokers: string[]
-  /** Topics are PREFIX.events, PREFIX.joined, PREFIX.dead-letters and PREFIX.checkpoints. */
+  /** Topics are PREFIX.events, PREFIX.joined and PREFIX.dead-letters. */
   topicPrefix: string
   /** The user's own topic of events to join instead of PREFIX.events. */
   sourceTopic: string | undefined
@@ -293,7 +293,7 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
     env: 'KAFKA_TOPIC_PREFIX',
     default: 'banditjoin',
     accepts: 'a Kafka topic name',
-    meaning: 'topics are PREFIX.events, PREFIX.joined, PREFIX.dead-letters and PREFIX.checkpoints',
+    meaning: 'topics are PREFIX.events, PREFIX.joined and PREFIX.dead-letters',
     parse: topicName,
   },
   {

@@ -5,8 +5,8 @@ import { BanditJoinError } from '../errors.js'
 import { CycleCollector } from '../joiner.js'
 import type { Metrics } from '../metrics.js'
 import { deadLetterLine, recordLine } from '../output/format.js'
-import { decodeCommittedState, encodeCommittedState } from './checkpoint-record.js'
 import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
+import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import {
   type EventDecoder,
   type InvalidRecord,
@@ -203,7 +203,8 @@ export class PartitionOwner {
     try {
       if (transaction instanceof Error) throw transaction
       if (messages.length > 0) await transaction.send({ messages })
-      const metadata = encodeCommittedState({ ...position, settings: this.deps.settings })
+      const { timeMs, lastCollisionMs } = position
+      const metadata = encodeCommittedState({ timeMs, lastCollisionMs, settings: this.deps.settings })
       await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
         { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
       ])
@@ -292,7 +293,10 @@ async function recover(deps: OwnerDeps, reader: KafkaPartitionReader): Promise<P
       lastCollisionMs: Number.NEGATIVE_INFINITY,
     })
   }
-  const state = decodeCommittedState(committed.metadata ?? '', `${topics.events}/${partition}`)
+  const state = {
+    ...decodeCommittedState(committed.metadata ?? '', `${topics.events}/${partition}`),
+    offset: Number(committed.committedOffset),
+  }
   const started = performance.now()
   const join = await recoverPartition(reader, state, { settings: state.settings, decode })
   logger.info(

@@ -3,24 +3,21 @@ import { BanditJoinError } from '../errors.js'
 import type { PartitionCheckpoint } from './partition-join.js'
 
 /**
- * What a partition owner commits, in the same transaction as its output and consumer offset,
- * to the checkpoints topic (partition p for events partition p): where a new owner resumes.
- * (Offset commit metadata would be the natural place, but @platformatic/kafka 1.x cannot set it
- * in a transactional offset commit.)
+ * What a partition owner commits as the metadata of its consumer offset (in the same
+ * transaction as its output): with the offset itself, where a new owner resumes.
  */
-export interface CommittedState extends PartitionCheckpoint {
+export interface CommittedState extends Omit<PartitionCheckpoint, 'offset'> {
   /** The join settings the partition was joined with (SPEC §3 records them in the log). */
   settings: JoinSettings
 }
 
 const VERSION = 1
 
-/** The checkpoint record's value: small JSON. */
+/** The offset metadata: small JSON (brokers keep up to 4096 bytes by default). */
 export function encodeCommittedState(state: CommittedState): string {
-  const { offset, timeMs, lastCollisionMs, settings } = state
+  const { timeMs, lastCollisionMs, settings } = state
   return JSON.stringify({
     v: VERSION,
-    o: offset,
     t: timeMs,
     c: Number.isFinite(lastCollisionMs) ? lastCollisionMs : null,
     s: [settings.expUnitMs, settings.earlyRewardMs, settings.rewardAgg, settings.defaultReward],
@@ -32,9 +29,9 @@ export function decodeCommittedState(text: string, where: string): CommittedStat
   const refuse = (why: string) =>
     new BanditJoinError(
       'BJ_ERR_KAFKA',
-      `the checkpoint of ${where} is not one banditjoin can read (${why}): ${JSON.stringify(text.slice(0, 200))}`,
+      `the committed offset of ${where} carries metadata banditjoin cannot read (${why}): ${JSON.stringify(text.slice(0, 200))}`,
     )
-  let value: { v?: unknown; o?: unknown; t?: unknown; c?: unknown; s?: unknown }
+  let value: { v?: unknown; t?: unknown; c?: unknown; s?: unknown }
   try {
     value = JSON.parse(text)
   } catch {
@@ -43,7 +40,6 @@ export function decodeCommittedState(text: string, where: string): CommittedStat
   if (value.v !== VERSION) throw refuse(`format version ${String(value.v)}, this version reads ${VERSION}`)
   const [expUnitMs, earlyRewardMs, rewardAgg, defaultReward] = Array.isArray(value.s) ? value.s : []
   if (
-    typeof value.o !== 'number' ||
     typeof value.t !== 'number' ||
     !(value.c === null || typeof value.c === 'number') ||
     typeof expUnitMs !== 'number' ||
@@ -54,7 +50,6 @@ export function decodeCommittedState(text: string, where: string): CommittedStat
     throw refuse('missing or mistyped fields')
   }
   return {
-    offset: value.o,
     timeMs: value.t,
     lastCollisionMs: value.c ?? Number.NEGATIVE_INFINITY,
     settings: { expUnitMs, earlyRewardMs, rewardAgg, defaultReward },

@@ -1,0 +1,86 @@
+/** Kafka ingest without a broker: a producer that answers when the test says so. */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { Producer } from '@platformatic/kafka'
+import { BanditJoinError } from '../../src/errors.js'
+import type { IncomingEvent } from '../../src/ingest/validate.js'
+import { KafkaIngestor } from '../../src/kafka/ingest.js'
+import { Metrics } from '../../src/metrics.js'
+
+interface Sent {
+  messages: { topic: string; key: string; value: string }[]
+  settle(error?: Error): void
+}
+
+function fakeProducer() {
+  const sends: Sent[] = []
+  const producer = {
+    send: ({ messages }: { messages: Sent['messages'] }) =>
+      new Promise<void>((resolve, reject) =>
+        sends.push({ messages, settle: (e) => (e ? reject(e) : resolve()) }),
+      ),
+  }
+  return { sends, producer: producer as unknown as Producer<string, string, string, string> }
+}
+
+const reward = (key: string): IncomingEvent => ({
+  type: 'reward',
+  key,
+  reward: 1,
+  body: JSON.stringify({ key, reward: 1 }),
+})
+const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+test('requests arriving together share one produce request, keyed by decision key, as POST /events lines', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  let answered = 0
+  const a = ingest.append([reward('a')]).then(() => answered++)
+  const b = ingest.append([reward('b'), reward('c')]).then(() => answered++)
+  await tick()
+  assert.equal(sends.length, 1)
+  assert.deepEqual(sends[0]?.messages, [
+    { topic: 'bj.events', key: 'a', value: '{"type":"reward","key":"a","reward":1}' },
+    { topic: 'bj.events', key: 'b', value: '{"type":"reward","key":"b","reward":1}' },
+    { topic: 'bj.events', key: 'c', value: '{"type":"reward","key":"c","reward":1}' },
+  ])
+  assert.equal(answered, 0, 'nothing is answered before the brokers acknowledged')
+  sends[0]?.settle()
+  await Promise.all([a, b])
+  assert.equal(answered, 2)
+})
+
+test('beyond the events in flight it may hold, ingest answers 503 with Retry-After; a failed send is a 503 too', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor(producer, 'bj.events', 2, new Metrics())
+  const first = ingest.append([reward('a'), reward('b')])
+  const [refused] = ingest.admit([reward('c')])
+  assert.equal(refused?.kind, 'refuse')
+  const error = (refused as { error: BanditJoinError }).error
+  assert.equal(error.statusCode, 503)
+  assert.ok((error.retryAfterSeconds ?? 0) > 0)
+  await tick()
+  sends[0]?.settle(new Error('NOT_ENOUGH_REPLICAS'))
+  await assert.rejects(
+    first,
+    (e: unknown) =>
+      e instanceof BanditJoinError && e.statusCode === 503 && /NOT_ENOUGH_REPLICAS/.test(e.message),
+  )
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'accept', 'room again once the send settled')
+})
+
+test('closing refuses new events and waits for those already taken', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  const taken = ingest.append([reward('a')])
+  let closed = false
+  const closing = ingest.close().then(() => {
+    closed = true
+  })
+  assert.equal(ingest.admit([reward('b')])[0]?.kind, 'refuse')
+  await tick()
+  assert.equal(closed, false)
+  sends[0]?.settle()
+  await Promise.all([taken, closing])
+  assert.equal(closed, true)
+})
