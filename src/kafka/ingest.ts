@@ -4,8 +4,15 @@ import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { eventLine, type IncomingEvent } from '../ingest/validate.js'
 import type { Metrics } from '../metrics.js'
 
+interface Message {
+  topic: string
+  partition?: number
+  key?: string
+  value?: string
+}
+
 interface Waiting {
-  events: readonly IncomingEvent[]
+  messages: Message[]
   resolve(): void
   reject(error: unknown): void
 }
@@ -13,93 +20,91 @@ interface Waiting {
 /**
  * Ingest of the Kafka mode (SPEC §5): events go to the events topic, keyed by decision key so
  * that every event of a decision lands in its partition; a request is answered once the brokers
- * acknowledged it (idempotent producer, acks=all). Requests arriving together share one produce
- * request, as the embedded log's requests share one commit. Duplicates and conflicts are the
- * partition owner's to judge, so admission only refuses when stopping or when too much is in flight.
+ * acknowledged it (idempotent producer, acks=all). One produce request is in flight at a time
+ * (the idempotent producer of @platformatic/kafka 1.x loses its sequence numbers' order with
+ * several: OUT_OF_ORDER_SEQUENCE_NUMBER), and what arrives meanwhile goes together in the next,
+ * as the embedded log's requests share one commit. Duplicates and conflicts are the partition
+ * owner's to judge, so admission only refuses when stopping or when too much waits.
  */
 export class KafkaIngestor implements Ingestor {
-  private batch: Waiting[] = []
-  private batchEvents = 0
+  private queue: Waiting[] = []
+  private queuedEvents = 0
   private inFlightEvents = 0
-  private scheduled: NodeJS.Immediate | undefined
-  private readonly sends = new Set<Promise<void>>()
+  private sending: Promise<void> | undefined
   private accepting = true
 
   constructor(
     private readonly producer: Producer<string, string, string, string>,
     private readonly topic: string,
-    /** Events sent but not yet acknowledged beyond which ingest answers 503 (the producer's buffer). */
-    private readonly maxInFlightEvents: number,
+    /** Events taken but not yet acknowledged beyond which ingest answers 503 (the producer's buffer). */
+    private readonly maxWaitingEvents: number,
     private readonly metrics: Metrics,
   ) {}
 
   admit(events: readonly IncomingEvent[]): Admission[] {
     let refusal: BanditJoinError | undefined
+    const waiting = this.queuedEvents + this.inFlightEvents
     if (!this.accepting) {
       refusal = new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, {
         retryAfterSeconds: 5,
       })
-    } else if (this.inFlightEvents + events.length > this.maxInFlightEvents) {
-      refusal = overloaded(
-        `the Kafka brokers are behind (${this.inFlightEvents} events not yet acknowledged)`,
-      )
+    } else if (waiting + events.length > this.maxWaitingEvents) {
+      refusal = overloaded(`the Kafka brokers are behind (${waiting} events not yet acknowledged)`)
     }
     return events.map((event) =>
       refusal === undefined ? { kind: 'accept', event } : { kind: 'refuse', error: refusal },
     )
   }
 
-  append(events: readonly IncomingEvent[]): Promise<void> {
-    if (events.length === 0) return Promise.resolve()
-    this.inFlightEvents += events.length
-    this.batchEvents += events.length
-    const done = new Promise<void>((resolve, reject) => this.batch.push({ events, resolve, reject }))
-    this.scheduled ??= setImmediate(() => this.send())
-    return done
+  async append(events: readonly IncomingEvent[]): Promise<void> {
+    if (events.length === 0) return
+    this.queuedEvents += events.length
+    await this.produce(
+      events.map((event) => ({ topic: this.topic, key: event.key, value: eventLine(event) })),
+    )
+    for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
+  }
+
+  /** A tick: a record with no key and no value that carries a quiet partition's time (partition-owner.ts). */
+  tick(partition: number): Promise<void> {
+    return this.produce([{ topic: this.topic, partition }])
   }
 
   /** Refuses new events (503) and waits until every event already taken is acknowledged or refused. */
   async close(): Promise<void> {
     this.accepting = false
-    if (this.scheduled !== undefined) {
-      clearImmediate(this.scheduled)
-      this.send()
-    }
-    await Promise.allSettled([...this.sends])
+    while (this.sending !== undefined) await this.sending
   }
 
-  private send(): void {
-    this.scheduled = undefined
-    const waiting = this.batch
-    const count = this.batchEvents
-    this.batch = []
-    this.batchEvents = 0
-    const messages = waiting.flatMap(({ events }) =>
-      events.map((event) => ({ topic: this.topic, key: event.key, value: eventLine(event) })),
-    )
-    const sent = this.producer
-      .send({ messages })
-      .then(
-        () => {
-          for (const { events, resolve } of waiting) {
-            for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
-            resolve()
-          }
-        },
-        (error: unknown) => {
-          const refusal = new BanditJoinError(
-            'BJ_ERR_UNAVAILABLE',
-            `the Kafka brokers did not acknowledge the events: ${(error as Error).message}`,
-            503,
-            { cause: error, retryAfterSeconds: 1 },
-          )
-          for (const { reject } of waiting) reject(refusal)
-        },
-      )
-      .finally(() => {
-        this.inFlightEvents -= count
-        this.sends.delete(sent)
-      })
-    this.sends.add(sent)
+  private produce(messages: Message[]): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => this.queue.push({ messages, resolve, reject }))
+    this.sending ??= this.sendQueued()
+    return done
+  }
+
+  private async sendQueued(): Promise<void> {
+    // After the requests of this turn of the event loop, so that they share the produce request.
+    await new Promise((resolve) => setImmediate(resolve))
+    while (this.queue.length > 0) {
+      const waiting = this.queue
+      this.queue = []
+      const events = this.queuedEvents
+      this.queuedEvents = 0
+      this.inFlightEvents = events
+      try {
+        await this.producer.send({ messages: waiting.flatMap((w) => w.messages) })
+        for (const { resolve } of waiting) resolve()
+      } catch (error) {
+        const refusal = new BanditJoinError(
+          'BJ_ERR_UNAVAILABLE',
+          `the Kafka brokers did not acknowledge the events: ${(error as Error).message}`,
+          503,
+          { cause: error, retryAfterSeconds: 1 },
+        )
+        for (const { reject } of waiting) reject(refusal)
+      }
+      this.inFlightEvents = 0
+    }
+    this.sending = undefined
   }
 }

@@ -33,16 +33,20 @@ export class KafkaJoin {
 
   /** Joins the group and starts joining the partitions it assigns; resolves once the first assignment is known. */
   async start(): Promise<void> {
-    const { consumer, topics } = this.deps
-    consumer.on('consumer:group:join', () => this.assign())
-    this.stream = await consumer.consume({
-      topics: [topics.events],
+    this.deps.consumer.on('consumer:group:join', () => this.assign())
+    const stream = await this.consume()
+    this.assign()
+    this.running = this.run(stream)
+  }
+
+  private async consume(): Promise<MessagesStream<string, string, string, string>> {
+    this.stream = await this.deps.consumer.consume({
+      topics: [this.deps.topics.events],
       mode: 'committed',
       fallbackMode: 'earliest',
       autocommit: false,
     })
-    this.assign()
-    this.running = this.run(this.stream)
+    return this.stream
   }
 
   get partitions(): number[] {
@@ -74,26 +78,34 @@ export class KafkaJoin {
     return total
   }
 
-  private async run(stream: MessagesStream<string, string, string, string>): Promise<void> {
-    try {
-      for await (const message of stream as AsyncIterable<StringMessage>) {
-        const owner = await this.owners.get(message.partition)
-        await owner?.accept(message)
+  /**
+   * Feeds each record to its partition's owner. A stream that fails (its retries exhausted, as
+   * while a dead broker's partitions wait for a new leader) is opened again: the owners skip what
+   * they have and read what they missed themselves.
+   */
+  private async run(first: MessagesStream<string, string, string, string>): Promise<void> {
+    let stream = first
+    for (;;) {
+      try {
+        for await (const message of stream as AsyncIterable<StringMessage>) {
+          const owner = await this.owners.get(message.partition)
+          await owner?.accept(message)
+        }
+        if (this.closing) return
+      } catch (error) {
+        if (this.closing) return
+        this.logger.warn({ err: error }, 'reading the events topic failed; reading again')
       }
-    } catch (error) {
-      // Without its stream this instance would hold its partitions and join nothing: stop, so
-      // that the group moves them and a supervisor restarts the service.
-      if (!this.closing) {
-        this.deps.onFatal(
-          new BanditJoinError(
-            'BJ_ERR_KAFKA',
-            `reading the events topic failed: ${(error as Error).message}`,
-            500,
-            {
-              cause: error,
-            },
-          ),
-        )
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
+        if (this.closing) return
+        try {
+          this.deps.consumer.clearMetadata()
+          stream = await this.consume()
+          break
+        } catch (error) {
+          this.logger.warn({ err: error }, 'cannot read the events topic yet')
+        }
       }
     }
   }

@@ -39,8 +39,8 @@ export interface OwnerDeps {
   /** A consumer outside the group, for reads by offset. */
   reader: FixedConsumer
   admin: Admin
-  /** Sends ticks (plain idempotent producer: ticks need no transaction). */
-  tickProducer: Producer<string, string, string, string>
+  /** Produces a tick into a partition of the events topic (no transaction needed). */
+  tick(partition: number): Promise<void>
   decode: EventDecoder
   /** Turns a JSON record line into the output format (dsjson or itself). */
   formatRecord(line: string): string
@@ -241,10 +241,10 @@ export class PartitionOwner {
 
   private tick(dueMs: number): void {
     if (this.closed || this.join.position.timeMs >= dueMs) return
-    const { topics, partition, tickProducer, logger } = this.deps
-    tickProducer
-      .send({ messages: [{ topic: topics.events, partition }] })
-      .catch((error: unknown) => logger.warn({ err: error, partition }, 'tick not sent; will retry'))
+    const { partition, tick, logger } = this.deps
+    tick(partition).catch((error: unknown) =>
+      logger.warn({ err: error, partition }, 'tick not sent; will retry'),
+    )
     this.tickTimer = setTimeout(() => this.tick(dueMs), TICK_RETRY_MS)
   }
 

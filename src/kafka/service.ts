@@ -13,6 +13,13 @@ import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
 import { ensureTopics, topicsOf } from './topics.js'
 
+/**
+ * A broker that dies takes its partitions' leadership along until the controller notices (about
+ * broker.session.timeout.ms, 9 s by default): retry for longer than that, with metadata fresh
+ * enough that a retry finds the new leader.
+ */
+const RESILIENCE = { retries: 30, retryDelay: 500, metadataMaxAge: 1000 }
+
 export interface KafkaServiceOptions {
   logger: Logger
   /** The instance cannot go on (a setting other instances disagree with, the stream lost). */
@@ -34,10 +41,11 @@ export async function createKafkaService(
   const client = (role: string) => ({
     clientId: `banditjoin-${role}-${process.pid}`,
     bootstrapBrokers: kafka.brokers,
+    ...RESILIENCE,
   })
   const metrics = new Metrics()
   metrics.configure(settings)
-  const admin = new Admin({ ...client('admin'), retries: 10, retryDelay: 200 })
+  const admin = new Admin(client('admin'))
   const producer = new Producer({
     ...client('ingest'),
     serializers: stringSerializers,
@@ -61,6 +69,12 @@ export async function createKafkaService(
   const clients = [consumer, reader, producer, admin]
   try {
     await ensureTopics(admin, kafka, topics)
+    const ingestor = new KafkaIngestor(
+      producer,
+      topics.events,
+      Math.max(100_000, config.maxBatchEvents * 4),
+      metrics,
+    )
     const join = new KafkaJoin({
       topics,
       settings,
@@ -68,7 +82,7 @@ export async function createKafkaService(
       consumer,
       reader,
       admin,
-      tickProducer: producer,
+      tick: (partition) => ingestor.tick(partition),
       // Sizes were checked at ingest; a user's own topic is bounded by its brokers' message size.
       decode: (value) =>
         eventFromLine(value, {
@@ -83,12 +97,6 @@ export async function createKafkaService(
     await join.start()
     metrics.bindEngine(join)
     metrics.health.markRecovered()
-    const ingestor = new KafkaIngestor(
-      producer,
-      topics.events,
-      Math.max(100_000, config.maxBatchEvents * 4),
-      metrics,
-    )
     const app = await buildApp({
       ingestor,
       metrics,

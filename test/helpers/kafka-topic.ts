@@ -4,6 +4,8 @@ import { FixedConsumer } from '../../src/kafka/client-fixes.js'
 /** Reads a topic from its start as a learner would (read_committed), keeping every value it sees. */
 export class TopicReader {
   readonly values: string[] = []
+  /** The partition each value came from, in the same order. */
+  readonly partitions: number[] = []
   private readonly consumer: FixedConsumer<string, string, string, string>
   private stream: MessagesStream<string, string, string, string> | undefined
 
@@ -18,12 +20,27 @@ export class TopicReader {
       bootstrapBrokers: bootstrap.split(','),
       deserializers: stringDeserializers,
       maxWaitTime: 100,
+      retries: 30,
+      retryDelay: 500,
+      metadataMaxAge: 1000,
     })
   }
 
+  /** Reads from the start; a stream that fails (a broker died) is read again from the start. */
   async start(): Promise<void> {
-    this.stream = await this.consumer.consume({ topics: [this.topic], mode: 'earliest', autocommit: false })
-    this.stream.on('data', (message: { value: string }) => this.values.push(message.value))
+    this.values.length = 0
+    this.partitions.length = 0
+    const stream = await this.consumer.consume({ topics: [this.topic], mode: 'earliest', autocommit: false })
+    this.stream = stream
+    stream.on('data', (message: { value: string; partition: number }) => {
+      this.values.push(message.value)
+      this.partitions.push(message.partition)
+    })
+    stream.on('error', () => {
+      if (this.stream !== stream) return
+      this.consumer.clearMetadata()
+      setTimeout(() => void this.start().catch(() => stream.emit('error')), 500)
+    })
   }
 
   lines(): Record<string, unknown>[] {

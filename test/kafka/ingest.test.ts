@@ -84,3 +84,23 @@ test('closing refuses new events and waits for those already taken', async () =>
   await Promise.all([taken, closing])
   assert.equal(closed, true)
 })
+
+test('one produce request at a time: what arrives meanwhile goes in the next one, ticks too', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  const first = ingest.append([reward('a')])
+  await tick()
+  const second = ingest.append([reward('b')])
+  const ticked = ingest.tick(4)
+  await tick()
+  assert.equal(sends.length, 1, 'the second waits for the first to be acknowledged')
+  sends[0]?.settle()
+  await first
+  await tick()
+  assert.deepEqual(sends[1]?.messages, [
+    { topic: 'bj.events', key: 'b', value: '{"type":"reward","key":"b","reward":1}' },
+    { topic: 'bj.events', partition: 4 },
+  ])
+  sends[1]?.settle()
+  await Promise.all([second, ticked])
+})
