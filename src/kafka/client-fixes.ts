@@ -13,10 +13,22 @@
  *    previous owner's transaction commits, its offsets are still pending (the markers are written
  *    after EndTxn answers), so a new owner gets the older offset and processes records again
  *    (what KIP-447's requireStable prevents; the Java consumer sets it for read_committed).
- *    FixedConsumer fixes 1 and 2 in `fetch()` and 3 in `listCommittedOffsets()`, the public methods
- *    its MessagesStream calls.
- * 4. A transactional offset commit has no metadata string: use txnOffsetCommit() below.
- * 5. InitProducerId is sent with producerId 0 / epoch 0 instead of -1 / -1, so a second instance
+ * 4. A stream dies when a partition leader does: its fetch is pinned to the old leader's node id,
+ *    retried there until the node leaves the metadata ('Cannot find broker with node id N', not
+ *    retriable), and any fetch error destroys the stream.
+ *    FixedConsumer fixes 1 and 2 in `fetch()`, 3 in `listCommittedOffsets()` (the public methods its
+ *    MessagesStream calls) and 4 in `fetch()`: a fetch that fails for a transient reason (network,
+ *    unknown node, retriable Kafka error) answers an empty response after a pause and drops the
+ *    cached metadata, so the stream's next fetch goes to the new leader at the same offsets.
+ * 5. Producers do not survive the death of a partition leader: a send is retried on the leader
+ *    of the metadata it started with, and an idempotent producer retries without end, so the
+ *    send hangs forever. Give such producers finite `retries` and send with sendWithFailover().
+ * 6. Clients cache their group / transaction coordinator's node id for their lifetime (never
+ *    reset on NOT_COORDINATOR or a dead connection): when that node dies, heartbeats, offset
+ *    commits and EndTxn fail for good. Not fixed here: close such a client and create a new one
+ *    (a new transactional producer with the same transactionalId fences the old epoch).
+ * 7. A transactional offset commit has no metadata string: use txnOffsetCommit() below.
+ * 8. InitProducerId is sent with producerId 0 / epoch 0 instead of -1 / -1, so a second instance
  *    with the same transactionalId is refused (PRODUCER_FENCED) instead of fencing the first:
  *    give every transactional producer TRANSACTIONAL_PRODUCER_DEFAULTS.
  * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
@@ -25,13 +37,17 @@
  */
 import {
   type CallbackWithPromise,
+  type Connection,
   Consumer,
   type FetchOptions,
+  FindCoordinatorKeyTypes,
   type fetchV17,
+  findCoordinatorV6,
   type ListCommitsOptions,
   type Offsets,
   offsetFetchV9,
   type Producer,
+  type SendOptions,
   txnOffsetCommitV4,
 } from '@platformatic/kafka'
 
@@ -102,13 +118,26 @@ export function hasKafkaError(error: unknown, apiId: string): boolean {
   return typeof e?.findBy === 'function' && e.findBy('apiId', apiId) != null
 }
 
-/** A Consumer whose fetches and committed-offset reads (and so its streams) get fixes 1 to 3 above. */
+/** Whether the error (or one it aggregates) is a Kafka error code the library deems final. */
+function finalKafkaError(error: unknown): boolean {
+  const e = error as { code?: string; canRetry?: boolean; errors?: unknown[] }
+  if (e?.code === 'PLT_KFK_PROTOCOL' && e.canRetry === false) return true
+  return Array.isArray(e?.errors) && e.errors.some(finalKafkaError)
+}
+
+/** Consecutive transient fetch failures a stream rides out (× FETCH_PAUSE_MS) before it fails. */
+const FETCH_FAILURES_TOLERATED = 120
+const FETCH_PAUSE_MS = 250
+
+/** A Consumer whose fetches and committed-offset reads (and so its streams) get fixes 1 to 4 above. */
 export class FixedConsumer<
   Key = Buffer,
   Value = Buffer,
   HeaderKey = Buffer,
   HeaderValue = Buffer,
 > extends Consumer<Key, Value, HeaderKey, HeaderValue> {
+  #fetchFailures = 0
+
   override fetch(
     options: FetchOptions<Key, Value, HeaderKey, HeaderValue>,
     callback: CallbackWithPromise<FetchResponse>,
@@ -125,7 +154,20 @@ export class FixedConsumer<
       })
     }
     super.fetch(options, (error, response) => {
+      if (
+        error &&
+        !finalKafkaError(error) &&
+        !this.closed &&
+        this.#fetchFailures < FETCH_FAILURES_TOLERATED
+      ) {
+        this.#fetchFailures++
+        this.clearMetadata()
+        const empty: FetchResponse = { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses: [] }
+        setTimeout(() => callback(null, empty), FETCH_PAUSE_MS)
+        return
+      }
       if (response !== undefined) {
+        this.#fetchFailures = 0
         applyLogAppendTime(response)
         dropAbortedRecords(response)
       }
@@ -213,9 +255,6 @@ export async function txnOffsetCommit<K, V, HK, HV>(
     throw new Error('the producer has no producer id')
   if (consumer.memberId === null) throw new Error('the consumer is not a group member')
   await transaction.addConsumer(consumer)
-  const coordinatorId = await consumer.findGroupCoordinator()
-  const connection = (await producer.connectToBrokers([coordinatorId])).get(coordinatorId)
-  if (connection === undefined) throw new Error(`no connection to the group coordinator ${coordinatorId}`)
   const topics = new Map<string, txnOffsetCommitV4.TxnOffsetCommitRequestTopic>()
   for (const { topic, partition, offset, metadata } of offsets) {
     let entry = topics.get(topic)
@@ -230,15 +269,91 @@ export async function txnOffsetCommit<K, V, HK, HV>(
       committedMetadata: metadata ?? null,
     })
   }
-  await txnOffsetCommitV4.api.async(
-    connection,
-    transaction.id,
-    consumer.groupId,
-    producerId,
-    producerEpoch,
-    consumer.generationId,
-    consumer.memberId,
-    consumer.groupInstanceId,
-    [...topics.values()],
-  )
+  const memberId = consumer.memberId
+  const commit = async (fresh: boolean) => {
+    const connection = await groupCoordinator(producer, consumer.groupId, fresh)
+    await txnOffsetCommitV4.api.async(
+      connection,
+      transaction.id,
+      consumer.groupId,
+      producerId,
+      producerEpoch,
+      consumer.generationId,
+      memberId,
+      consumer.groupInstanceId,
+      [...topics.values()],
+    )
+  }
+  try {
+    await commit(false)
+  } catch (error) {
+    // The coordinator moved or died (the library's own consumer would keep the old one: fix 6).
+    if (finalKafkaError(error) && !hasKafkaError(error, 'NOT_COORDINATOR')) throw error
+    await commit(true)
+  }
+}
+
+const coordinators = new WeakMap<object, Map<string, number>>()
+
+/** A connection to the group's coordinator, found with FindCoordinator through any live broker. */
+async function groupCoordinator<K, V, HK, HV>(
+  producer: Producer<K, V, HK, HV>,
+  groupId: string,
+  fresh: boolean,
+): Promise<Connection> {
+  const known = coordinators.get(producer) ?? new Map<string, number>()
+  coordinators.set(producer, known)
+  const cached = fresh ? undefined : known.get(groupId)
+  if (cached !== undefined) {
+    const connection = (await producer.connectToBrokers([cached]).catch(() => undefined))?.get(cached)
+    if (connection !== undefined) return connection
+  }
+  const metadata = await producer.metadata({ topics: [], forceUpdate: true })
+  for (const nodeId of metadata.brokers.keys()) {
+    try {
+      const via = (await producer.connectToBrokers([nodeId])).get(nodeId)
+      if (via === undefined) continue
+      const [found] = (await findCoordinatorV6.api.async(via, FindCoordinatorKeyTypes.GROUP, [groupId]))
+        .coordinators
+      if (found === undefined || found.errorCode !== 0) continue
+      const connection = (await producer.connectToBrokers([found.nodeId])).get(found.nodeId)
+      if (connection === undefined) continue
+      known.set(groupId, found.nodeId)
+      return connection
+    } catch {}
+  }
+  throw new Error(`no reachable coordinator for group ${groupId}`)
+}
+
+/**
+ * producer.send() that rides out a partition leader's death (fix 5): the producer must have
+ * finite `retries` and every message an explicit `partition`. A failed send is repeated, without
+ * the partitions it did write (error.produced) and on fresh metadata, until `timeoutMs`. Safe with
+ * an idempotent producer: a failed partition's sequence numbers are not consumed, so a batch the
+ * dead leader did replicate is deduplicated by the new one.
+ */
+export async function sendWithFailover<K, V, HK, HV>(
+  producer: Producer<K, V, HK, HV>,
+  options: SendOptions<K, V, HK, HV>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  if (options.messages.some((m) => typeof m.partition !== 'number')) {
+    throw new Error('sendWithFailover needs an explicit partition on every message')
+  }
+  const deadline = Date.now() + timeoutMs
+  let messages = options.messages
+  for (;;) {
+    try {
+      await producer.send({ ...options, messages })
+      return
+    } catch (error) {
+      if (finalKafkaError(error) || Date.now() > deadline) throw error
+      const produced = (error as { produced?: { offsets?: { topic: string; partition: number }[] } }).produced
+      const done = new Set((produced?.offsets ?? []).map((o) => `${o.topic}:${o.partition}`))
+      messages = messages.filter((m) => !done.has(`${m.topic}:${m.partition}`))
+      if (messages.length === 0) return
+      producer.clearMetadata()
+      await sleep(FETCH_PAUSE_MS)
+    }
+  }
 }
