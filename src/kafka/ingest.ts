@@ -1,14 +1,27 @@
-import type { Producer } from '@platformatic/kafka'
+import { murmur2, type Producer } from '@platformatic/kafka'
 import { BanditJoinError, overloaded } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { eventLine, type IncomingEvent } from '../ingest/validate.js'
 import type { Metrics } from '../metrics.js'
+import { sendWithFailover } from './client-fixes.js'
 
 interface Message {
   topic: string
-  partition?: number
+  partition: number
   key?: string
   value?: string
+}
+
+/** How long a produce request may take (a leader election included) before ingest answers 503. */
+const SEND_TIMEOUT_MS = 20_000
+
+/**
+ * The partition of a decision key as Java's default partitioner computes it (murmur2, sign bit
+ * dropped), so that a user's own producers and this one agree on a source topic. (The library's
+ * default partitioner differs wherever the hash is negative.)
+ */
+export function partitionOf(key: string, partitions: number): number {
+  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions
 }
 
 interface Waiting {
@@ -36,6 +49,8 @@ export class KafkaIngestor implements Ingestor {
   constructor(
     private readonly producer: Producer<string, string, string, string>,
     private readonly topic: string,
+    /** The events topic's partition count. */
+    private readonly partitions: number,
     /** Events taken but not yet acknowledged beyond which ingest answers 503 (the producer's buffer). */
     private readonly maxWaitingEvents: number,
     private readonly metrics: Metrics,
@@ -60,7 +75,12 @@ export class KafkaIngestor implements Ingestor {
     if (events.length === 0) return
     this.queuedEvents += events.length
     await this.produce(
-      events.map((event) => ({ topic: this.topic, key: event.key, value: eventLine(event) })),
+      events.map((event) => ({
+        topic: this.topic,
+        partition: partitionOf(event.key, this.partitions),
+        key: event.key,
+        value: eventLine(event),
+      })),
     )
     for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
   }
@@ -92,7 +112,12 @@ export class KafkaIngestor implements Ingestor {
       this.queuedEvents = 0
       this.inFlightEvents = events
       try {
-        await this.producer.send({ messages: waiting.flatMap((w) => w.messages) })
+        // Explicit partitions and a failover-aware send: a dead leader must not hang ingest.
+        await sendWithFailover(
+          this.producer,
+          { messages: waiting.flatMap((w) => w.messages) },
+          SEND_TIMEOUT_MS,
+        )
         for (const { resolve } of waiting) resolve()
       } catch (error) {
         const refusal = new BanditJoinError(

@@ -1,12 +1,23 @@
 import type { MessagesStream } from '@platformatic/kafka'
 import type { Logger } from 'pino'
 import { BanditJoinError } from '../errors.js'
+import type { FixedConsumer } from './client-fixes.js'
 import { type OwnerDeps, PartitionOwner, type StringMessage } from './partition-owner.js'
+
+type Member = FixedConsumer<string, string, string, string>
+type Stream = MessagesStream<string, string, string, string>
 
 /** After a partition could not be started (brokers unreachable, say), it is tried again after this. */
 const RETRY_MS = 1000
 
-export type JoinDeps = Omit<OwnerDeps, 'partition' | 'onFailure'> & {
+export type JoinDeps = Omit<OwnerDeps, 'partition' | 'onFailure' | 'consumer'> & {
+  /**
+   * A new member of the group. A member whose group coordinator died never finds the new one
+   * (fix 6 in client-fixes.ts), so a member that lost touch is replaced, not repaired.
+   */
+  createConsumer(): Member
+  /** Heartbeats missing this long mean the member is out of the group. */
+  sessionTimeoutMs: number
   /** A setting this instance cannot run with (every instance of a group must agree): stop the service. */
   onFatal(error: BanditJoinError): void
 }
@@ -21,9 +32,12 @@ export class KafkaJoin {
   private readonly owners = new Map<number, Promise<PartitionOwner | undefined>>()
   /** Owners running, by partition (for the gauges, which are read synchronously). */
   private readonly started = new Map<number, PartitionOwner>()
-  private stream: MessagesStream<string, string, string, string> | undefined
+  private consumer: Member | undefined
+  private stream: Stream | undefined
+  private joinedAtMs = 0
   private assigned = new Set<number>()
   private running: Promise<void> | undefined
+  private watchdog: NodeJS.Timeout | undefined
   private closing = false
   private readonly logger: Logger
 
@@ -33,20 +47,44 @@ export class KafkaJoin {
 
   /** Joins the group and starts joining the partitions it assigns; resolves once the first assignment is known. */
   async start(): Promise<void> {
-    this.deps.consumer.on('consumer:group:join', () => this.assign())
-    const stream = await this.consume()
-    this.assign()
+    const stream = await this.join()
     this.running = this.run(stream)
+    this.watchdog = setInterval(() => this.checkMembership(), this.deps.sessionTimeoutMs / 4)
+    this.watchdog.unref()
   }
 
-  private async consume(): Promise<MessagesStream<string, string, string, string>> {
-    this.stream = await this.deps.consumer.consume({
-      topics: [this.deps.topics.events],
-      mode: 'committed',
-      fallbackMode: 'earliest',
-      autocommit: false,
+  /** Becomes a member of the group with a new consumer and reads the events topic with it. */
+  private async join(): Promise<Stream> {
+    const consumer = this.deps.createConsumer()
+    this.consumer = consumer
+    consumer.on('consumer:group:join', () => {
+      if (this.consumer === consumer) this.assign()
     })
+    this.joinedAtMs = Date.now()
+    try {
+      this.stream = await consumer.consume({
+        topics: [this.deps.topics.events],
+        mode: 'committed',
+        fallbackMode: 'earliest',
+        autocommit: false,
+      })
+    } catch (error) {
+      await closeQuickly(consumer)
+      throw error
+    }
+    this.assign()
     return this.stream
+  }
+
+  /** No heartbeat answered for a session: the group has moved on without this member. */
+  private checkMembership(): void {
+    const last = this.consumer?.lastHeartbeat?.getTime() ?? this.joinedAtMs
+    if (this.closing || Date.now() - Math.max(last, this.joinedAtMs) < this.deps.sessionTimeoutMs) return
+    this.logger.warn(
+      { lastHeartbeat: new Date(last).toISOString() },
+      'heartbeats unanswered; joining the group anew',
+    )
+    this.stream?.destroy(new Error('heartbeats unanswered for a whole session'))
   }
 
   get partitions(): number[] {
@@ -64,12 +102,13 @@ export class KafkaJoin {
   /** Commits what every partition released, leaves the group (its partitions move at once) and stops. */
   async close(): Promise<void> {
     this.closing = true
+    clearInterval(this.watchdog)
     await this.stream?.close().catch(() => {})
     await this.running
-    const owners = await Promise.all(this.owners.values())
-    await Promise.all(owners.map((owner) => owner?.close()))
+    await Promise.all([...this.owners.values()].map(async (owner) => (await owner)?.close()))
     this.owners.clear()
-    await this.deps.consumer.close().catch(() => {})
+    this.started.clear()
+    if (this.consumer !== undefined) await closeQuickly(this.consumer)
   }
 
   private sum(of: (owner: PartitionOwner) => number): number {
@@ -79,11 +118,11 @@ export class KafkaJoin {
   }
 
   /**
-   * Feeds each record to its partition's owner. A stream that fails (its retries exhausted, as
-   * while a dead broker's partitions wait for a new leader) is opened again: the owners skip what
-   * they have and read what they missed themselves.
+   * Feeds each record to its partition's owner. When the stream fails (its fetches failed for
+   * too long, or the member lost its group), the instance joins the group anew with a new
+   * consumer; new owners recover from what is committed and read what they missed themselves.
    */
-  private async run(first: MessagesStream<string, string, string, string>): Promise<void> {
+  private async run(first: Stream): Promise<void> {
     let stream = first
     for (;;) {
       try {
@@ -91,30 +130,45 @@ export class KafkaJoin {
           const owner = await this.owners.get(message.partition)
           await owner?.accept(message)
         }
-        if (this.closing) return
       } catch (error) {
-        if (this.closing) return
-        this.logger.warn({ err: error }, 'reading the events topic failed; reading again')
+        if (!this.closing)
+          this.logger.warn({ err: error }, 'reading the events topic failed; joining the group anew')
       }
+      if (this.closing) return
+      await this.leave()
       for (;;) {
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS))
         if (this.closing) return
         try {
-          this.deps.consumer.clearMetadata()
-          stream = await this.consume()
+          stream = await this.join()
           break
         } catch (error) {
-          this.logger.warn({ err: error }, 'cannot read the events topic yet')
+          this.logger.warn({ err: error }, 'cannot join the group yet')
         }
       }
     }
   }
 
+  /** Drops this member and its partitions (their owners are fenced by the next ones anyway). */
+  private async leave(): Promise<void> {
+    const consumer = this.consumer
+    this.consumer = undefined
+    const owners = [...this.owners.values()]
+    this.owners.clear()
+    this.started.clear()
+    this.assigned = new Set()
+    await Promise.all(owners.map(async (owner) => (await owner)?.abandon()))
+    if (consumer !== undefined) await closeQuickly(consumer)
+  }
+
   /** Follows the group's assignment: partitions taken away stop, new ones start. */
   private assign(): void {
-    const { topics, consumer } = this.deps
+    const { consumer } = this
+    if (consumer === undefined) return
     const now = new Set(
-      (consumer.assignments ?? []).filter((a) => a.topic === topics.events).flatMap((a) => a.partitions),
+      (consumer.assignments ?? [])
+        .filter((a) => a.topic === this.deps.topics.events)
+        .flatMap((a) => a.partitions),
     )
     for (const partition of this.assigned) {
       if (!now.has(partition)) void this.stop(partition)
@@ -129,6 +183,7 @@ export class KafkaJoin {
   private startOwner(partition: number): void {
     const owner = PartitionOwner.start({
       ...this.deps,
+      consumer: this.consumer as Member,
       partition,
       onFailure: (failed, error) => this.restart(failed, error),
     }).then(
@@ -180,4 +235,12 @@ export class KafkaJoin {
       }, RETRY_MS / 5).unref(),
     )
   }
+}
+
+/** Closes a consumer without waiting on a coordinator that may be gone. */
+async function closeQuickly(consumer: Member): Promise<void> {
+  await Promise.race([
+    (consumer.close(true) as unknown as Promise<void>).catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+  ])
 }

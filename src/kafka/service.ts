@@ -52,26 +52,30 @@ export async function createKafkaService(
     idempotent: true,
     acks: ProduceAcks.ALL,
   })
-  const consumer = new FixedConsumer<string, string, string, string>({
-    ...client('join'),
-    groupId: kafka.groupId,
-    deserializers: stringDeserializers,
-    sessionTimeout: kafka.sessionTimeoutMs,
-    heartbeatInterval: Math.max(100, Math.floor(kafka.sessionTimeoutMs / 10)),
-    maxWaitTime: 100,
-  })
+  const createConsumer = () =>
+    new FixedConsumer<string, string, string, string>({
+      ...client('join'),
+      groupId: kafka.groupId,
+      deserializers: stringDeserializers,
+      sessionTimeout: kafka.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(kafka.sessionTimeoutMs / 10)),
+      maxWaitTime: 100,
+    })
   // Never joins a group: reads partitions by offset for recovery.
   const reader = new FixedConsumer({
     ...client('reader'),
     groupId: `${kafka.groupId}.reader`,
     maxWaitTime: 100,
   })
-  const clients = [consumer, reader, producer, admin]
+  const clients = [reader, producer, admin]
   try {
     await ensureTopics(admin, kafka, topics)
+    const partitions = (await admin.metadata({ topics: [topics.events] })).topics.get(topics.events)
+      ?.partitionsCount as number
     const ingestor = new KafkaIngestor(
       producer,
       topics.events,
+      partitions,
       Math.max(100_000, config.maxBatchEvents * 4),
       metrics,
     )
@@ -79,7 +83,8 @@ export async function createKafkaService(
       topics,
       settings,
       clientOptions: client('owner'),
-      consumer,
+      createConsumer,
+      sessionTimeoutMs: kafka.sessionTimeoutMs,
       reader,
       admin,
       tick: (partition) => ingestor.tick(partition),

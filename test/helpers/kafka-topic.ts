@@ -47,8 +47,16 @@ export class TopicReader {
     return this.values.map((v) => JSON.parse(v) as Record<string, unknown>)
   }
 
+  /** Stops reading (without waiting long on a coordinator that may have died with its broker). */
   async close(): Promise<void> {
-    await this.stream?.close().catch(() => {})
-    await this.consumer.close(true)
+    const stream = this.stream
+    this.stream = undefined
+    await Promise.race([
+      (async () => {
+        await stream?.close().catch(() => {})
+        await (this.consumer.close(true) as unknown as Promise<void>).catch(() => {})
+      })(),
+      new Promise((resolve) => setTimeout(resolve, 3000).unref()),
+    ])
   }
 }

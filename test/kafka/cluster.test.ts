@@ -25,7 +25,7 @@ import {
   sendWithFailover,
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
-} from '../helpers/kafka-client-fixes.js'
+} from '../../src/kafka/client-fixes.js'
 import { type KafkaCluster, KafkaJarsMissingError, startKafkaCluster } from '../helpers/kafka-cluster.js'
 
 type Str = Message<string, string, string, string>
@@ -164,7 +164,7 @@ describe('3 nodes', { timeout: 300_000 }, () => {
     const victim = cluster.brokers.find((b) => b.id === metadata.topics.get('events')?.partitions[0]?.leader)
     assert.ok(victim !== undefined)
     // Groups whose coordinator survives: 1.35.0 clients cannot move to a new coordinator (see
-    // kafka-client-fixes.ts, fix 6), which is not what this test is about.
+    // src/kafka/client-fixes.ts, fix 6), which is not what this test is about.
     const groupNotOn = async (prefix: string) => {
       for (let i = 0; ; i++) {
         const [found] = await admin.findCoordinator({

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import type { Producer } from '@platformatic/kafka'
 import { BanditJoinError } from '../../src/errors.js'
 import type { IncomingEvent } from '../../src/ingest/validate.js'
-import { KafkaIngestor } from '../../src/kafka/ingest.js'
+import { KafkaIngestor, partitionOf } from '../../src/kafka/ingest.js'
 import { Metrics } from '../../src/metrics.js'
 
 interface Sent {
@@ -31,18 +31,42 @@ const reward = (key: string): IncomingEvent => ({
 })
 const tick = () => new Promise((resolve) => setImmediate(resolve))
 
+test("a decision key's partition is the one Java's default partitioner gives it", () => {
+  // Kafka 4.4.0's Utils.toPositive(Utils.murmur2(key)) % 6 for decision-0 .. decision-7 (see client.test.ts).
+  const java = [4, 2, 1, 2, 0, 5, 2, 0]
+  assert.deepEqual(
+    java.map((_, i) => partitionOf(`decision-${i}`, 6)),
+    java,
+  )
+})
+
 test('requests arriving together share one produce request, keyed by decision key, as POST /events lines', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
   let answered = 0
   const a = ingest.append([reward('a')]).then(() => answered++)
   const b = ingest.append([reward('b'), reward('c')]).then(() => answered++)
   await tick()
   assert.equal(sends.length, 1)
   assert.deepEqual(sends[0]?.messages, [
-    { topic: 'bj.events', key: 'a', value: '{"type":"reward","key":"a","reward":1}' },
-    { topic: 'bj.events', key: 'b', value: '{"type":"reward","key":"b","reward":1}' },
-    { topic: 'bj.events', key: 'c', value: '{"type":"reward","key":"c","reward":1}' },
+    {
+      topic: 'bj.events',
+      partition: partitionOf('a', 6),
+      key: 'a',
+      value: '{"type":"reward","key":"a","reward":1}',
+    },
+    {
+      topic: 'bj.events',
+      partition: partitionOf('b', 6),
+      key: 'b',
+      value: '{"type":"reward","key":"b","reward":1}',
+    },
+    {
+      topic: 'bj.events',
+      partition: partitionOf('c', 6),
+      key: 'c',
+      value: '{"type":"reward","key":"c","reward":1}',
+    },
   ])
   assert.equal(answered, 0, 'nothing is answered before the brokers acknowledged')
   sends[0]?.settle()
@@ -52,7 +76,7 @@ test('requests arriving together share one produce request, keyed by decision ke
 
 test('beyond the events in flight it may hold, ingest answers 503 with Retry-After; a failed send is a 503 too', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 2, new Metrics())
+  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 2, new Metrics())
   const first = ingest.append([reward('a'), reward('b')])
   const [refused] = ingest.admit([reward('c')])
   assert.equal(refused?.kind, 'refuse')
@@ -60,7 +84,10 @@ test('beyond the events in flight it may hold, ingest answers 503 with Retry-Aft
   assert.equal(error.statusCode, 503)
   assert.ok((error.retryAfterSeconds ?? 0) > 0)
   await tick()
-  sends[0]?.settle(new Error('NOT_ENOUGH_REPLICAS'))
+  // A final error (the library's retriable ones are retried until the send's deadline).
+  sends[0]?.settle(
+    Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { code: 'PLT_KFK_PROTOCOL', canRetry: false }),
+  )
   await assert.rejects(
     first,
     (e: unknown) =>
@@ -71,7 +98,7 @@ test('beyond the events in flight it may hold, ingest answers 503 with Retry-Aft
 
 test('closing refuses new events and waits for those already taken', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
   const taken = ingest.append([reward('a')])
   let closed = false
   const closing = ingest.close().then(() => {
@@ -87,7 +114,7 @@ test('closing refuses new events and waits for those already taken', async () =>
 
 test('one produce request at a time: what arrives meanwhile goes in the next one, ticks too', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 100, new Metrics())
+  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
   const first = ingest.append([reward('a')])
   await tick()
   const second = ingest.append([reward('b')])
@@ -98,7 +125,12 @@ test('one produce request at a time: what arrives meanwhile goes in the next one
   await first
   await tick()
   assert.deepEqual(sends[1]?.messages, [
-    { topic: 'bj.events', key: 'b', value: '{"type":"reward","key":"b","reward":1}' },
+    {
+      topic: 'bj.events',
+      partition: partitionOf('b', 6),
+      key: 'b',
+      value: '{"type":"reward","key":"b","reward":1}',
+    },
     { topic: 'bj.events', partition: 4 },
   ])
   sends[1]?.settle()
