@@ -31,19 +31,26 @@
  * 8. InitProducerId is sent with producerId 0 / epoch 0 instead of -1 / -1, so a second instance
  *    with the same transactionalId is refused (PRODUCER_FENCED) instead of fencing the first:
  *    give every transactional producer TRANSACTIONAL_PRODUCER_DEFAULTS.
+ * 9. A group operation (heartbeat, leave) whose cached coordinator has left the cluster metadata
+ *    asks the connection pool for an undefined broker, and the pool throws a TypeError inside a
+ *    socket callback: an uncaught exception that kills the process. patchConnectionPool() below
+ *    turns that into a NetworkError the library retries and reports (then fix 6 applies).
  * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
  * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
  * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
  */
 import {
+  type Broker,
   type CallbackWithPromise,
   type Connection,
+  ConnectionPool,
   Consumer,
   type FetchOptions,
   FindCoordinatorKeyTypes,
   type fetchV17,
   findCoordinatorV6,
   type ListCommitsOptions,
+  NetworkError,
   type Offsets,
   offsetFetchV9,
   type Producer,
@@ -54,6 +61,29 @@ import {
 type FetchResponse = fetchV17.FetchResponse
 /** The library does not export its Transaction class. */
 type Transaction<K, V, HK, HV> = Awaited<ReturnType<Producer<K, V, HK, HV>['beginTransaction']>>
+
+/** Fix 9: a connection to a broker the metadata no longer has is a NetworkError, not a crash. */
+function patchConnectionPool(): void {
+  const get = ConnectionPool.prototype.get as (
+    this: ConnectionPool,
+    broker: Broker,
+    callback?: unknown,
+  ) => unknown
+  ConnectionPool.prototype.get = function (
+    this: ConnectionPool,
+    broker: Broker | undefined,
+    callback?: CallbackWithPromise<Connection>,
+  ) {
+    if (broker === undefined) {
+      const error = new NetworkError('the broker is no longer in the cluster metadata (a dead coordinator?)')
+      if (callback === undefined) return Promise.reject(error)
+      callback(error)
+      return
+    }
+    return get.call(this, broker, callback)
+  } as typeof ConnectionPool.prototype.get
+}
+patchConnectionPool()
 
 /** RecordBatch attributes (Kafka's DefaultRecordBatch). */
 const LOG_APPEND_TIME = 1 << 3

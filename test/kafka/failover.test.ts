@@ -49,15 +49,14 @@ after(async () => {
   await cluster?.stop()
 })
 
-/** When the instance last logged an assignment of every partition (its log's time), if it did. */
-function fullAssignmentAt(service: ChildService): number | undefined {
-  let at: number | undefined
+/** When the instance first logged an assignment of every partition at or after `fromMs` (its log's time). */
+function fullAssignmentAt(service: ChildService, fromMs: number): number | undefined {
   for (const line of service.stderr().split('\n')) {
     if (!line.includes('"partitions assigned to this instance"')) continue
     const entry = JSON.parse(line) as { time: number; partitions: number[] }
-    if (entry.partitions.length === PARTITIONS) at = entry.time
+    if (entry.partitions.length === PARTITIONS && entry.time >= fromMs) return entry.time
   }
-  return at
+  return undefined
 }
 
 test('kill -9 of an instance, then of a broker, under load: every acknowledged decision exactly once', {
@@ -152,7 +151,8 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
       found.push(`${r.key}: reward ${r.reward} (count ${r.reward_count}) counts rewards never sent`)
   })
   for (const d of acked) if (!seen.has(d.key)) found.push(`${d.key} acknowledged but never emitted`)
-  const takeoverMs = (fullAssignmentAt(survivor as ChildService) ?? Number.POSITIVE_INFINITY) - killedAt
+  const takeoverMs =
+    (fullAssignmentAt(survivor as ChildService, killedAt) ?? Number.POSITIVE_INFINITY) - killedAt
   t.diagnostic(
     `${acked.length} decisions and ${loads.reduce((n, l) => n + l.rewards.filter((w) => w.outcome === 'acked').length, 0)} rewards acknowledged, ` +
       `${records.length} records read; survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms after the kill (session ${SESSION_MS} ms)`,
