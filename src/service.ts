@@ -22,6 +22,8 @@ export interface ServiceOverrides {
   logger?: Logger
   /** Shorter intervals for tests. */
   tailKeepAliveMs?: number
+  /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
+  stopGraceMs?: number
 }
 
 export interface Service {
@@ -32,7 +34,10 @@ export interface Service {
   logger: Logger
   /** Where the HTTP API listens (after listen). */
   address(): string
-  /** Stops accepting, lets in-flight requests finish, commits and closes the log. */
+  /**
+   * Stops accepting (503), lets requests in flight finish (for at most `stopGraceMs`), commits,
+   * persists the outputs' positions and closes the log.
+   */
   close(): Promise<void>
 }
 
@@ -83,7 +88,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     }
     metrics.bindEngine(joiner)
     metrics.health.markRecovered()
-    const app = await buildApp({
+    const { app, shutdown } = await buildApp({
       joiner,
       metrics,
       tail,
@@ -107,9 +112,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       },
       close: async () => {
         metrics.health.markStopping()
-        joiner.stopAccepting()
         tail.close()
-        await app.close()
+        await shutdown.stop(overrides.stopGraceMs ?? 5000)
         await joiner.close()
       },
     }

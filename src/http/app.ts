@@ -19,6 +19,7 @@ import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
 import { opsRoutes } from './routes/ops.js'
 import { statusRoutes } from './routes/status.js'
+import { HttpShutdown } from './shutdown.js'
 
 export interface AppOptions extends IngestDeps {
   tail: JoinedTail
@@ -27,18 +28,26 @@ export interface AppOptions extends IngestDeps {
   apiKey: string | undefined
 }
 
+export interface App {
+  app: FastifyInstance
+  /** Stops the HTTP API gracefully (see HttpShutdown). */
+  shutdown: HttpShutdown
+}
+
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson']
 
 /** Query strings are text: only they are coerced to the types their schema says. */
 const queryAjv = new Ajv({ coerceTypes: true, useDefaults: true, strict: false })
 
 /** The Fastify app of SPEC §1: routes with JSON schemas, from which validation and /openapi.json both come. */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(options: AppOptions): Promise<App> {
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
     forceCloseConnections: 'idle',
+    // HttpShutdown answers requests that arrive while stopping, in the API's own format.
+    return503OnClosing: false,
   })
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'querystring' ? queryAjv.compile(schema) : ajv.compile(schema),
@@ -58,6 +67,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ),
   )
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
+  const shutdown = new HttpShutdown(app)
   observeHttp(app, options.metrics, options.logger)
 
   await app.register(swagger, {
@@ -77,7 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   statusRoutes(app, options.metrics)
   ingestRoutes(app, options)
   joinedRoute(app, options.tail)
-  return app
+  return { app, shutdown }
 }
 
 /**
