@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import type { JoinSettings } from './engine/types.js'
 import { configError } from './errors.js'
 import { buildApp } from './http/app.js'
+import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
 import { Joiner } from './joiner.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
 import type { EventLog } from './log/types.js'
@@ -22,6 +23,7 @@ export interface ServiceOverrides {
   logger?: Logger
   /** Shorter intervals for tests. */
   tailKeepAliveMs?: number
+  httpTimeouts?: Partial<HttpTimeouts>
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
 }
@@ -97,6 +99,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
+      timeouts: { ...HTTP_TIMEOUTS, ...overrides.httpTimeouts },
     })
     return {
       app,

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import type { EventType } from '../../engine/types.js'
 import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
 import { parseJsonText } from '../../ingest/json.js'
@@ -62,6 +62,8 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   app.post(
     '/log_override',
     {
+      // The documented form is the original's (?key=); a JSON body {"key"} is also accepted.
+      config: { swaggerTransform: requireKeyInQuery },
       schema: {
         summary:
           'Same as /override_decision, with `key` as a query parameter (as the original sends it) or in a JSON body',
@@ -100,6 +102,11 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
     },
     async (request) => ingestBatch(deps, typeof request.body === 'string' ? request.body : ''),
   )
+}
+
+function requireKeyInQuery({ schema, url }: { schema: FastifySchema; url: string }) {
+  const querystring = { ...(schema.querystring as object), required: ['key'] }
+  return { url, schema: { ...schema, querystring } }
 }
 
 async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string, unknown>) {
