@@ -35,8 +35,13 @@ const ARGS = [
   '--no-color',
 ]
 
-function runSchemathesis(bin: string, args: string[]): Promise<{ code: number | null; output: string }> {
-  const child = spawn(join(bin, 'schemathesis'), ['run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs in `cwd`, where it keeps a cache of its own. */
+function runSchemathesis(
+  bin: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(join(bin, 'schemathesis'), ['run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString()
@@ -58,12 +63,11 @@ test('schemathesis finds no 5xx and no answer off the OpenAPI document in thousa
     EXP_UNIT_MS: '1000',
   })
   const seed = process.env.BANDITJOIN_SCHEMATHESIS_SEED ?? '1'
-  const { code, output } = await runSchemathesis(bin, [
-    `${service.url}/openapi.json`,
-    ...ARGS,
-    '--seed',
-    seed,
-  ])
+  const { code, output } = await runSchemathesis(
+    bin,
+    [`${service.url}/openapi.json`, ...ARGS, '--seed', seed],
+    dir,
+  )
   const summary = /(\d+) generated, (.*)/.exec(output)
   t.diagnostic(`seed ${seed} (BANDITJOIN_SCHEMATHESIS_SEED); ${summary?.[0] ?? 'no summary'}`)
   assert.equal(code, 0, output.slice(-6000))
