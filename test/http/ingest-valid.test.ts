@@ -207,6 +207,9 @@ describe('operational routes', () => {
     }
     const unknown = await send(svc, 'POST', '/log_decisions', { body: '{}', contentType: 'application/json' })
     assert.equal(unknown.statusCode, 404)
+    // Paths that look like route patterns are only text (found by the fuzz test: /*a gave a 500).
+    for (const url of ['/*a', '/:key', '/docs/*', '/*'])
+      assert.equal((await send(svc, 'GET', url)).statusCode, 404, url)
   })
 
   it('serves the interactive docs as HTML with every asset from the service itself', async () => {
