@@ -87,6 +87,28 @@ describe('the service log (JSON lines on standard error)', () => {
     assert.equal(off[0]?.refusedRequests, 2)
   })
 
+  it('logs back-pressure once while 503s and 200s alternate, and off once the 503s have stopped', async (t) => {
+    const child = await spawn(t, { MAX_PENDING: '1', EXP_UNIT_MS: '60000' })
+    assert.equal(await post(child, '/log_decision', decisionBody('held')), 200)
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await post(child, '/log_decision', decisionBody(`full-${i}`)), 503)
+      // A reward for a pending decision is never refused for capacity.
+      assert.equal(await post(child, '/log_reward', { key: 'held', reward: i }), 200)
+    }
+    await sleep(100)
+    const pressure = () => logLines(child).filter((l) => l.msg.startsWith('back-pressure'))
+    assert.deepEqual(
+      pressure().map((l) => l.msg),
+      ['back-pressure on: ingest answers 503 with Retry-After'],
+    )
+    await sleep(600)
+    assert.equal(await post(child, '/log_reward', { key: 'held', reward: 99 }), 200)
+    await sleep(100)
+    const off = pressure().filter((l) => l.msg.startsWith('back-pressure off'))
+    assert.equal(off.length, 1)
+    assert.equal(off[0]?.refusedRequests, 10)
+  })
+
   it('logs how many events recovery replayed when the service restarts on its log', async (t) => {
     const dir = tempDir()
     t.after(() => dir.remove())
