@@ -5,6 +5,7 @@ import type { Config } from './config.js'
 import type { JoinSettings } from './engine/types.js'
 import { configError } from './errors.js'
 import { buildApp } from './http/app.js'
+import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
 import { Joiner } from './joiner.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
@@ -24,6 +25,7 @@ export interface ServiceOverrides {
   /** Shorter intervals for tests. */
   tailKeepAliveMs?: number
   httpTimeouts?: Partial<HttpTimeouts>
+  inflightLimits?: InflightLimits
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
 }
@@ -100,6 +102,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
       timeouts: { ...HTTP_TIMEOUTS, ...overrides.httpTimeouts },
+      inflight: overrides.inflightLimits ?? inflightLimits(config.maxBodyBytes),
     })
     return {
       app,

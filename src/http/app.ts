@@ -15,6 +15,7 @@ import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
 import { bearerAuth } from './auth.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
+import { type InflightLimits, limitInflight } from './inflight.js'
 import { notFound } from './not-found.js'
 import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
@@ -29,6 +30,7 @@ export interface AppOptions extends IngestDeps {
   maxBodyBytes: number
   apiKey: string | undefined
   timeouts: HttpTimeouts
+  inflight: InflightLimits
 }
 
 export interface App {
@@ -74,6 +76,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setNotFoundHandler(unrouted)
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
   const shutdown = new HttpShutdown(app)
+  limitInflight(app, options.inflight, options.maxBodyBytes)
   observeHttp(app, options.metrics, options.logger)
 
   await app.register(swagger, {

@@ -55,7 +55,11 @@ export interface InProcessService {
  */
 export async function startInProcess(
   env: Record<string, string> = {},
-  options: { clock?: Clock; dataDir?: string; overrides?: Pick<ServiceOverrides, 'httpTimeouts'> } = {},
+  options: {
+    clock?: Clock
+    dataDir?: string
+    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits'>
+  } = {},
 ): Promise<InProcessService> {
   const dir = options.dataDir === undefined ? tempDir() : undefined
   const dataDir = options.dataDir ?? (dir?.path as string)
