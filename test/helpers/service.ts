@@ -58,7 +58,8 @@ export async function startInProcess(
   options: {
     clock?: Clock
     dataDir?: string
-    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits'>
+    /** A clock made from the floor the log gives (instead of `clock`). */
+    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock'>
   } = {},
 ): Promise<InProcessService> {
   const dir = options.dataDir === undefined ? tempDir() : undefined
