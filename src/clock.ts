@@ -8,22 +8,25 @@ export interface Clock {
 /**
  * SPEC §2: follows a monotonic clock anchored to the wall clock at start, so a wall-clock step
  * neither freezes nor rewinds it, and never goes below `floorMs` (the highest time the log had
- * reached before a restart).
+ * reached before a restart). A wall clock behind the floor at start (stepped back while the
+ * service was stopped) anchors it at the floor: it goes on from there at the monotonic clock's
+ * pace, ahead of the wall clock by the step, instead of standing still (and emitting nothing)
+ * until the wall clock has caught up.
  */
 export class MonotonicClock implements Clock {
-  private readonly anchorWallMs: number
+  private readonly anchorMs: number
   private readonly anchorMonoMs: number
 
   constructor(
-    private readonly floorMs = 0,
+    floorMs = 0,
     wallNow: () => number = Date.now,
     private readonly monoNow: () => number = () => performance.now(),
   ) {
-    this.anchorWallMs = wallNow()
+    this.anchorMs = Math.max(floorMs, wallNow())
     this.anchorMonoMs = monoNow()
   }
 
   now(): number {
-    return Math.max(this.floorMs, Math.floor(this.anchorWallMs + this.monoNow() - this.anchorMonoMs))
+    return Math.floor(this.anchorMs + this.monoNow() - this.anchorMonoMs)
   }
 }

@@ -36,4 +36,6 @@ export const invalidEvent = (message: string) => new BanditJoinError('BJ_ERR_INV
 export const tooLarge = (message: string) => new BanditJoinError('BJ_ERR_TOO_LARGE', message, 413)
 export const overloaded = (message: string, retryAfterSeconds = 1) =>
   new BanditJoinError('BJ_ERR_OVERLOADED', message, 503, { retryAfterSeconds })
+export const shuttingDown = () =>
+  new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, { retryAfterSeconds: 5 })
 export const configError = (message: string) => new BanditJoinError('BJ_ERR_CONFIG', message)

@@ -10,7 +10,7 @@ import {
   type Observation,
   replayHorizonMs,
 } from './engine/types.js'
-import { BanditJoinError, overloaded } from './errors.js'
+import { BanditJoinError, overloaded, shuttingDown } from './errors.js'
 import type { Admission, Ingestor } from './ingest/ingestor.js'
 import type { IncomingEvent } from './ingest/validate.js'
 import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
@@ -100,7 +100,6 @@ export class Joiner implements Ingestor {
   private lastCompactMs: number
   private readonly persisted = new Map<string, SinkPosition>()
   private closing = false
-  private accepting = true
   /** The commit in flight: one at a time, so the log's order is the order of cycles. */
   private committing: Promise<void> | undefined
   /** After a failed commit, cycles wait until then (the disk may be full). */
@@ -118,7 +117,10 @@ export class Joiner implements Ingestor {
     this.collector = new CycleCollector(metrics)
     this.engine = rebuildEngine(log, options.settings, this.collector, logReplayProgress(logger))
     this.nextPos = log.nextPos
-    for (const sink of sinks) this.persisted.set(sink.name, sink.position())
+    for (const sink of sinks) {
+      this.persisted.set(sink.name, sink.position())
+      sink.onWritable(() => this.writeToSink(sink, []))
+    }
     this.lastCompactMs = clock.now()
     this.catchUpSinks()
     this.maintenance = setInterval(() => this.maintain(), Math.min(500, options.compactIntervalMs))
@@ -144,10 +146,8 @@ export class Joiner implements Ingestor {
    * after the ones before it in the list: duplicate decisions, conflicts (409), capacity (503).
    */
   admit(events: readonly IncomingEvent[]): Admission[] {
-    if (this.closing || !this.accepting) {
-      const error = new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, {
-        retryAfterSeconds: 5,
-      })
+    if (this.closing) {
+      const error = shuttingDown()
       return events.map(() => ({ kind: 'refuse', error }))
     }
     const atMs = this.clock.now()
@@ -204,11 +204,6 @@ export class Joiner implements Ingestor {
     return done
   }
 
-  /** Refuses new events from now on (503), as the first step of a graceful stop. */
-  stopAccepting(): void {
-    this.accepting = false
-  }
-
   /**
    * Switches to new join settings: only valid while the engine holds no state, since the
    * events in the log so far were joined under the old ones (which the log stops carrying).
@@ -226,8 +221,11 @@ export class Joiner implements Ingestor {
     this.schedule()
   }
 
-  /** Stops accepting, commits what was accepted, persists the outputs' positions and closes the log. */
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, commits what was accepted, persists the outputs' positions (once what they
+   * were given has left the process, waiting at most `outputFlushMs`) and closes the log.
+   */
+  async close(outputFlushMs = 2000): Promise<void> {
     if (this.closing) return
     this.closing = true
     clearInterval(this.maintenance)
@@ -236,6 +234,7 @@ export class Joiner implements Ingestor {
     this.lastSinkSyncMs = 0
     await this.flush()
     // The last cycle's writes to the outputs: persist where they stand too.
+    await Promise.all(this.sinks.map((sink) => sink.flush(outputFlushMs)))
     this.lastSinkSyncMs = 0
     await this.flush()
     for (const sink of this.sinks) sink.close()
@@ -375,6 +374,7 @@ export class Joiner implements Ingestor {
   /** Writes to a sink what directly follows its position: the fresh lines, or first what it missed, from the log. */
   private writeToSink(sink: OutputSink, fresh: readonly OutputLine[]): void {
     try {
+      if (!sink.canWrite()) return
       const first = fresh[0]
       if (first !== undefined && first.seq === sink.position().seq + 1) sink.write(fresh)
       else this.catchUp(sink)
@@ -388,7 +388,7 @@ export class Joiner implements Ingestor {
   private catchUp(sink: OutputSink): void {
     const { checkpoint } = this.log
     const last = sink.stream === 'records' ? checkpoint.recordSeq : checkpoint.deadLetterSeq
-    while (sink.position().seq < last) {
+    while (sink.canWrite() && sink.position().seq < last) {
       const page = this.log.readOutput(sink.stream, sink.position().seq + 1, 1000)
       if (page.length === 0 || (page[0] as OutputLine).seq !== sink.position().seq + 1) {
         this.logger.error(
@@ -423,8 +423,7 @@ export class Joiner implements Ingestor {
     this.lastSinkSyncMs = now
     return moved.flatMap((sink) => {
       try {
-        sink.sync()
-        return [sink.position()]
+        return [sink.sync()]
       } catch (error) {
         // Not synced, so not persisted: after a crash its lines are written again from the log.
         this.logger.error({ err: error, output: sink.name }, 'output sync failed; will retry')

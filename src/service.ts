@@ -5,6 +5,8 @@ import type { Config } from './config.js'
 import type { JoinSettings } from './engine/types.js'
 import { type BanditJoinError, configError } from './errors.js'
 import { buildApp, listeningAddress } from './http/app.js'
+import { type InflightLimits, inflightLimits } from './http/inflight.js'
+import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
 import { Joiner } from './joiner.js'
 import { createKafkaService } from './kafka/service.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
@@ -23,6 +25,10 @@ export interface ServiceOverrides {
   logger?: Logger
   /** Shorter intervals for tests. */
   tailKeepAliveMs?: number
+  httpTimeouts?: Partial<HttpTimeouts>
+  inflightLimits?: InflightLimits
+  /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
+  stopGraceMs?: number
 }
 
 /** A service in either mode, as the command line runs it. */
@@ -34,7 +40,10 @@ export interface RunningService {
   address(): string
   /** SIGHUP: reopen file outputs after they were renamed. */
   reopenOutputs(): void
-  /** Stops accepting, lets in-flight requests finish, commits and closes the log. */
+  /**
+   * Stops accepting (503), lets requests in flight finish (for at most `stopGraceMs`), commits,
+   * persists the outputs' positions and closes the log.
+   */
   close(): Promise<void>
 }
 
@@ -104,7 +113,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     }
     metrics.bindEngine(joiner)
     metrics.health.markRecovered()
-    const app = await buildApp({
+    const { app, shutdown } = await buildApp({
       ingestor: joiner,
       metrics,
       tail,
@@ -113,6 +122,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
+      timeouts: { ...HTTP_TIMEOUTS, ...overrides.httpTimeouts },
+      inflight: overrides.inflightLimits ?? inflightLimits(config.maxBodyBytes),
     })
     return {
       app,
@@ -124,9 +135,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       reopenOutputs: () => joiner.reopenOutputs(),
       close: async () => {
         metrics.health.markStopping()
-        joiner.stopAccepting()
         tail.close()
-        await app.close()
+        await shutdown.stop(overrides.stopGraceMs ?? 5000)
         await joiner.close()
       },
     }

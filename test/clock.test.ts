@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { after, describe, it, test } from 'node:test'
 import fc from 'fast-check'
 import { MonotonicClock } from '../src/clock.js'
+import { decision, MAINTENANCE_MS, postJson, sleep, waitFor } from './helpers/http-client.js'
+import { type InProcessService, readJsonLines, startInProcess, tempDir } from './helpers/service.js'
 
 /** A hand-moved time source. */
 class Source {
@@ -55,15 +57,23 @@ test('the wall clock is read once, at start', () => {
   assert.equal(reads, 1)
 })
 
-test('never goes below the floor, and follows the clock again once it passes the floor', () => {
+test('starts at the floor when the wall clock is behind it, and goes on from there without standing still', () => {
   const floor = WALL_AT_START + 10_000
   const mono = new Source(0)
   const clock = new MonotonicClock(floor, () => WALL_AT_START, mono.read)
   assert.equal(clock.now(), floor)
+  mono.ms = 1
+  assert.equal(clock.now(), floor + 1, 'not frozen until the wall clock catches up (10 s later)')
   mono.ms = 9_999
-  assert.equal(clock.now(), floor)
-  mono.ms = 10_001
-  assert.equal(clock.now(), floor + 1)
+  assert.equal(clock.now(), floor + 9_999)
+})
+
+test('starts at the wall clock when it is ahead of the floor', () => {
+  const mono = new Source(0)
+  const clock = new MonotonicClock(WALL_AT_START - 10_000, () => WALL_AT_START, mono.read)
+  assert.equal(clock.now(), WALL_AT_START)
+  mono.ms = 5
+  assert.equal(clock.now(), WALL_AT_START + 5)
 })
 
 test('gives integer milliseconds for fractional monotonic readings', () => {
@@ -120,4 +130,91 @@ test('never decreases, whatever the wall clock and floor do, while the monotonic
     ),
     { numRuns: 300, seed: 7 },
   )
+})
+
+describe('the service under wall-clock steps (issue #5 §7)', () => {
+  const E = 1000
+  const wall = new Source(WALL_AT_START)
+  const mono = new Source(0)
+  const dir = tempDir()
+  after(() => dir.remove())
+  const start = () =>
+    startInProcess(
+      { EXP_UNIT_MS: String(E), EARLY_REWARD_MS: '0' },
+      { dataDir: dir.path, overrides: { clock: (floor) => new MonotonicClock(floor, wall.read, mono.read) } },
+    )
+  interface Joined {
+    key: string
+    decision_insert_ms: number
+    emitted_ms: number
+  }
+  const records = (svc: InProcessService) => readJsonLines(svc.outputPath) as Joined[]
+  const insertTimes = (svc: InProcessService) => [...svc.service.log.replayFrom(0)].map((e) => e.insertMs)
+  const log = async (svc: InProcessService, key: string) =>
+    assert.equal((await postJson(svc, '/log_decision', decision(key))).statusCode, 200)
+
+  it('never stamps an event earlier than the one before, and emits nothing before its due time', async () => {
+    const svc = await start()
+    try {
+      await log(svc, 'd1')
+      wall.ms -= 3_600_000
+      mono.ms += 100
+      await log(svc, 'd2')
+      wall.ms += 86_400_000
+      mono.ms += 100
+      await log(svc, 'd3')
+      assert.deepEqual(insertTimes(svc), [WALL_AT_START, WALL_AT_START + 100, WALL_AT_START + 200])
+      mono.ms = E - 1
+      await sleep(MAINTENANCE_MS)
+      assert.deepEqual(records(svc), [], 'a day ahead on the wall clock, nothing is due yet')
+      mono.ms = E + 100
+      await waitFor(() => records(svc).length === 2, 'd1 and d2 emitted')
+      for (const r of records(svc)) assert.ok(r.emitted_ms >= r.decision_insert_ms + E, JSON.stringify(r))
+    } finally {
+      await svc.close()
+    }
+  })
+
+  it('after a restart with the wall clock an hour back, goes on from the log time: nothing early, nothing an hour late', async () => {
+    const stoppedAt = WALL_AT_START + E + 100
+    wall.ms = stoppedAt - 3_600_000
+    mono.ms = 0
+    const svc = await start()
+    try {
+      await log(svc, 'd4')
+      const times = insertTimes(svc)
+      assert.ok((times.at(-1) as number) >= stoppedAt, `stamped ${times.at(-1)}, before ${stoppedAt}`)
+      for (let i = 1; i < times.length; i++) assert.ok((times[i] as number) >= (times[i - 1] as number))
+      await sleep(MAINTENANCE_MS)
+      assert.deepEqual(
+        records(svc).map((r) => r.key),
+        ['d1', 'd2'],
+        'd3 (due at start + 1200) is not due yet at the log time (start + 1100)',
+      )
+      mono.ms = 150
+      await waitFor(() => records(svc).length === 3, 'd3 emitted 100 ms later, not an hour later')
+      for (const r of records(svc)) assert.ok(r.emitted_ms >= r.decision_insert_ms + E, JSON.stringify(r))
+    } finally {
+      await svc.close()
+    }
+  })
+
+  it('after a restart with the wall clock a day ahead, emits what is due then at once, in order, none early', async () => {
+    wall.ms = WALL_AT_START + 86_400_000
+    mono.ms = 0
+    const svc = await start()
+    try {
+      await waitFor(() => records(svc).length === 4, 'd4 emitted at once')
+      const all = records(svc)
+      assert.deepEqual(
+        all.map((r) => r.key),
+        ['d1', 'd2', 'd3', 'd4'],
+      )
+      for (const r of all) assert.ok(r.emitted_ms >= r.decision_insert_ms + E, JSON.stringify(r))
+      await log(svc, 'd5')
+      assert.ok((insertTimes(svc).at(-1) as number) >= WALL_AT_START + 86_400_000)
+    } finally {
+      await svc.close()
+    }
+  })
 })

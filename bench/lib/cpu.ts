@@ -41,6 +41,29 @@ export function rssBytes(pid: number): number {
   return Number(match[1]) * 1024
 }
 
+/** The highest RSS of a process, read every `everyMs` between start() and stop(). */
+export class RssPeak {
+  private peak = 0
+  private timer: NodeJS.Timeout | undefined
+
+  constructor(
+    private readonly pid: number,
+    private readonly everyMs = 100,
+  ) {}
+
+  start(): void {
+    this.peak = rssBytes(this.pid)
+    this.timer = setInterval(() => {
+      this.peak = Math.max(this.peak, rssBytes(this.pid))
+    }, this.everyMs)
+  }
+
+  stop(): number {
+    clearInterval(this.timer)
+    return Math.max(this.peak, rssBytes(this.pid))
+  }
+}
+
 /**
  * Cores used by some processes over a window: CPU-seconds per wall-second between start() and
  * stop(), for each named pid; and `other`: what the rest of the machine used meanwhile (anything

@@ -6,6 +6,7 @@ import { engine } from './engine.js'
 import { lateness } from './lateness.js'
 import { memory } from './memory.js'
 import { output } from './output.js'
+import { overload } from './overload.js'
 import { restart } from './restart.js'
 import type { Scenario } from './types.js'
 
@@ -21,4 +22,5 @@ export const SCENARIOS: readonly Scenario[] = [
   memory,
   restart,
   output,
+  overload,
 ]

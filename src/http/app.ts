@@ -15,16 +15,28 @@ import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
 import { bearerAuth } from './auth.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
+import { type InflightLimits, limitInflight } from './inflight.js'
+import { notFound } from './not-found.js'
 import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
 import { opsRoutes } from './routes/ops.js'
 import { statusRoutes } from './routes/status.js'
+import { HttpShutdown } from './shutdown.js'
+import type { HttpTimeouts } from './timeouts.js'
 
 export interface AppOptions extends IngestDeps {
   tail: JoinedTail | { notServed: string }
   logger: Logger
   maxBodyBytes: number
   apiKey: string | undefined
+  timeouts: HttpTimeouts
+  inflight: InflightLimits
+}
+
+export interface App {
+  app: FastifyInstance
+  /** Stops the HTTP API gracefully (see HttpShutdown). */
+  shutdown: HttpShutdown
 }
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/ndjson']
@@ -33,35 +45,44 @@ const NDJSON_TYPES = ['application/x-ndjson', 'application/jsonl', 'application/
 const queryAjv = new Ajv({ coerceTypes: true, useDefaults: true, strict: false })
 
 /** The Fastify app of SPEC §1: routes with JSON schemas, from which validation and /openapi.json both come. */
-export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { timeouts } = options
   const app: FastifyInstance = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.maxBodyBytes,
     forceCloseConnections: 'idle',
+    // HttpShutdown answers requests that arrive while stopping, in the API's own format.
+    return503OnClosing: false,
+    requestTimeout: timeouts.requestMs,
+    connectionTimeout: timeouts.idleMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
   })
   app.setValidatorCompiler(({ schema, httpPart }) =>
     httpPart === 'querystring' ? queryAjv.compile(schema) : ajv.compile(schema),
   )
   registerBodyParsers(app)
   app.setErrorHandler((error, request, reply) => {
+    // A request for no route can fail before the not-found handler (a body method without a body type).
+    if (request.is404) return unrouted(request, reply)
     const httpError = toHttpError(error as Error, request.body, options.maxBodyBytes)
     if (httpError.statusCode >= 500 && httpError.statusCode !== 503)
       request.log.error({ err: error }, 'request failed')
     else options.metrics.eventsRefused.inc({ type: refusedType(request), reason: httpError.code })
     return sendError(reply, httpError)
   })
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new BanditJoinError('BJ_ERR_NOT_FOUND', `no route ${request.method} ${request.url}`, 404),
-    ),
-  )
+  const unrouted = notFound(app)
+  app.setNotFoundHandler(unrouted)
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
+  const shutdown = new HttpShutdown(app)
+  limitInflight(app, options.inflight, options.maxBodyBytes)
   observeHttp(app, options.metrics, options.logger)
 
   await app.register(swagger, {
     openapi: {
+      // 3.1: its schemas are JSON Schema 2020-12, as the route schemas (numeric exclusiveMinimum).
+      openapi: '3.1.0',
       info: {
         title: 'banditjoin',
         version: '0.1.0',
@@ -77,7 +98,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   statusRoutes(app, options.metrics)
   ingestRoutes(app, options)
   joinedRoute(app, options.tail)
-  return app
+  return { app, shutdown }
 }
 
 /** Where the app listens, as a URL (empty before listen). */

@@ -89,6 +89,9 @@ export function eventLine(event: IncomingEvent): string {
   return `{"type":"${event.type}",${event.body.slice(1)}`
 }
 
+/** A UTF-16 surrogate not part of a pair (with the u flag, a pair is one code point). */
+const LONE_SURROGATE = /\p{Surrogate}/u
+
 /**
  * Turns a schema-valid body into the event to log: the rules JSON Schema cannot state, then the
  * logged JSON text with only the known fields, in a fixed order (unknown fields are dropped).
@@ -99,6 +102,11 @@ export function toIncomingEvent(
   limits: IngestLimits,
 ): IncomingEvent {
   const key = value.key as string
+  // The log keeps keys as text: a lone surrogate would come back from it as U+FFFD, another key.
+  if (LONE_SURROGATE.test(key))
+    throw invalidEvent(
+      `key must be valid Unicode text, without a lone surrogate (got ${JSON.stringify(key)})`,
+    )
   switch (type) {
     case 'decision':
       return toDecision(value, limits)

@@ -4,6 +4,8 @@ import type { Config, KafkaConfig } from '../config.js'
 import type { JoinSettings } from '../engine/types.js'
 import type { BanditJoinError } from '../errors.js'
 import { buildApp, listeningAddress } from '../http/app.js'
+import { inflightLimits } from '../http/inflight.js'
+import { HTTP_TIMEOUTS } from '../http/timeouts.js'
 import { eventFromLine } from '../ingest/validate.js'
 import { Metrics } from '../metrics.js'
 import { dsjsonLine } from '../output/dsjson.js'
@@ -19,6 +21,9 @@ import { ensureTopics, topicsOf } from './topics.js'
  * enough that a retry finds the new leader.
  */
 const RESILIENCE = { retries: 30, retryDelay: 500, metadataMaxAge: 1000 }
+
+/** How long a stop waits for requests in flight (as the embedded service does by default). */
+const STOP_GRACE_MS = 5000
 
 export interface KafkaServiceOptions {
   logger: Logger
@@ -102,7 +107,7 @@ export async function createKafkaService(
     await join.start()
     metrics.bindEngine(join)
     metrics.health.markRecovered()
-    const app = await buildApp({
+    const { app, shutdown } = await buildApp({
       ingestor,
       metrics,
       tail: {
@@ -113,6 +118,8 @@ export async function createKafkaService(
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
+      timeouts: HTTP_TIMEOUTS,
+      inflight: inflightLimits(config.maxBodyBytes),
     })
     logger.info({ topics, partitions: join.partitions }, 'joining from Kafka')
     return {
@@ -123,8 +130,8 @@ export async function createKafkaService(
       reopenOutputs: () => {},
       close: async () => {
         metrics.health.markStopping()
+        await shutdown.stop(STOP_GRACE_MS)
         await ingestor.close()
-        await app.close()
         await join.close()
         await closeAll(clients)
       },

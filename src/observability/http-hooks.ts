@@ -65,16 +65,28 @@ class Throttle {
   }
 }
 
-/** Logs once when ingest starts answering 503 and once when it accepts again, with what happened between. */
+/**
+ * While ingest answers 503 some requests still get through; back-pressure is off only once no
+ * 503 was answered for this long (before, an overload mixing 200s and 503s logged a pair of lines
+ * per request).
+ */
+const BACK_PRESSURE_QUIET_MS = 500
+
+/**
+ * Logs once when ingest starts answering 503 and once when it accepts again after
+ * BACK_PRESSURE_QUIET_MS without a 503, with what happened between.
+ */
 class BackPressure {
   private since: number | undefined
+  private lastRefusalMs = 0
   private refusals = 0
   constructor(private readonly logger: Logger) {}
 
   refused(route: string, error: Error | undefined): void {
     this.refusals++
+    this.lastRefusalMs = Date.now()
     if (this.since !== undefined) return
-    this.since = Date.now()
+    this.since = this.lastRefusalMs
     this.logger.warn(
       { route, reason: error?.message },
       'back-pressure on: ingest answers 503 with Retry-After',
@@ -82,7 +94,7 @@ class BackPressure {
   }
 
   accepted(): void {
-    if (this.since === undefined) return
+    if (this.since === undefined || Date.now() - this.lastRefusalMs < BACK_PRESSURE_QUIET_MS) return
     this.logger.info(
       { refusedRequests: this.refusals, durationMs: Date.now() - this.since },
       'back-pressure off: ingest accepts events again',

@@ -167,12 +167,24 @@ export class DsjsonSink implements OutputSink {
     return this.inner.position()
   }
 
+  canWrite(): boolean {
+    return this.inner.canWrite()
+  }
+
+  onWritable(listener: () => void): void {
+    this.inner.onWritable(listener)
+  }
+
   write(lines: readonly OutputLine[]): void {
     this.inner.write(lines.map((l) => ({ seq: l.seq, line: dsjsonLine(l.line) })))
   }
 
-  sync(): void {
-    this.inner.sync()
+  sync(): SinkPosition {
+    return this.inner.sync()
+  }
+
+  flush(timeoutMs: number): Promise<void> {
+    return this.inner.flush(timeoutMs)
   }
 
   reopen(): void {

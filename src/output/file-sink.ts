@@ -52,18 +52,36 @@ export class FileSink implements OutputSink {
     return { name: this.name, seq: this.seq, offset: this.offset, fileId: this.fileId }
   }
 
+  /** Writes are synchronous: a file never holds lines back. */
+  canWrite(): boolean {
+    return true
+  }
+
+  onWritable(): void {}
+
+  /** All the lines or none: a write that fails part way (disk full) is cut off again. */
   write(lines: readonly OutputLine[]): void {
     const last = lines.at(-1)
     if (last === undefined) return
     const chunk = Buffer.from(joinLines(lines))
     let written = 0
-    while (written < chunk.length) written += writeSync(this.fd, chunk, written)
+    try {
+      while (written < chunk.length) written += writeSync(this.fd, chunk, written)
+    } catch (error) {
+      if (written > 0) ftruncateSync(this.fd, this.offset)
+      throw error
+    }
     this.offset += chunk.length
     this.seq = last.seq
   }
 
-  sync(): void {
+  sync(): SinkPosition {
     fdatasyncSync(this.fd)
+    return this.position()
+  }
+
+  flush(): Promise<void> {
+    return Promise.resolve()
   }
 
   reopen(): void {

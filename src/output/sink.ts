@@ -7,10 +7,22 @@ export interface OutputSink {
   readonly stream: 'records' | 'deadLetters'
   /** What has been written so far. */
   position(): SinkPosition
+  /**
+   * False while the output takes no more lines (a slow consumer): they stay in the log, and the
+   * joiner writes them from there once `onWritable`'s listener is called.
+   */
+  canWrite(): boolean
+  /** Registers the one listener called when an output that could not write can again. */
+  onWritable(listener: () => void): void
   /** Appends lines that directly follow the current position. */
   write(lines: readonly OutputLine[]): void
-  /** Makes what was written durable (power-loss safe); the position may be persisted after this. */
-  sync(): void
+  /**
+   * Makes what was written durable (power-loss safe) and returns the position that may be
+   * persisted: what has left the process (at most `position()`).
+   */
+  sync(): SinkPosition
+  /** Resolves once what was written has left the process, or after `timeoutMs`. */
+  flush(timeoutMs: number): Promise<void>
   /** SIGHUP: reopen (files that were renamed for rotation). */
   reopen(): void
   close(): void

@@ -220,19 +220,23 @@ describe('each dsjson field follows the rule of issue 7', () => {
 describe('a dsjson sink', () => {
   it('writes the dsjson line of each JSON record to the sink it wraps and keeps its position', () => {
     const written: OutputLine[] = []
+    const position = (): SinkPosition => ({
+      name: 'file:/x',
+      seq: written.at(-1)?.seq ?? 0,
+      offset: 0,
+      fileId: null,
+    })
     const inner: OutputSink = {
       name: 'file:/x',
       stream: 'records',
-      position: (): SinkPosition => ({
-        name: 'file:/x',
-        seq: written.at(-1)?.seq ?? 0,
-        offset: 0,
-        fileId: null,
-      }),
+      position,
+      canWrite: () => true,
+      onWritable: () => {},
       write: (lines) => {
         written.push(...lines)
       },
-      sync: () => {},
+      sync: position,
+      flush: async () => {},
       reopen: () => {},
       close: () => {},
     }

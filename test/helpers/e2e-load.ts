@@ -1,5 +1,7 @@
 import { postBatch, postJson } from './e2e-http.js'
 
+export { seeded as seededRandom } from '../../demo/world.js'
+
 /** What the client knows about one event it sent. */
 export type Outcome = 'acked' | 'refused' | 'unknown'
 
@@ -19,8 +21,42 @@ export interface SentReward {
   ackMs?: number
 }
 
+/**
+ * What clients sent and were told, event by event: the oracle's input. One ledger can collect
+ * the events of several loads (one per run of the service, across restarts).
+ */
+export class Ledger {
+  readonly decisions = new Map<string, SentDecision>()
+  readonly rewards: SentReward[] = []
+  private readonly rewardsByKey = new Map<string, SentReward[]>()
+
+  rewardsOf(key: string): SentReward[] {
+    return this.rewardsByKey.get(key) ?? []
+  }
+
+  /** A reward of `value` for `key`, to be sent (its outcome is filled in when it is). */
+  planReward(key: string, value: number): SentReward {
+    const reward: SentReward = { key, reward: value, outcome: 'unknown' }
+    this.rewards.push(reward)
+    const forKey = this.rewardsByKey.get(key)
+    if (forKey === undefined) this.rewardsByKey.set(key, [reward])
+    else forKey.push(reward)
+    return reward
+  }
+
+  count(outcome: Outcome): { decisions: number; rewards: number } {
+    let decisions = 0
+    for (const d of this.decisions.values()) if (d.outcome === outcome) decisions++
+    return { decisions, rewards: this.rewards.filter((r) => r.outcome === outcome).length }
+  }
+}
+
 export interface LoadOptions {
   base: string
+  /** Where the events are recorded (a new ledger by default). */
+  ledger?: Ledger
+  /** Keys are `<prefix>-<n>-<random>`: distinct prefixes keep several loads' keys apart. @default 'crash' */
+  keyPrefix?: string
   decisions: number
   /** Requests in flight at once. */
   concurrency: number
@@ -41,8 +77,7 @@ export interface LoadOptions {
  * `stop()` was called.
  */
 export class Load {
-  readonly decisions = new Map<string, SentDecision>()
-  readonly rewards: SentReward[] = []
+  readonly ledger: Ledger
   ackedEvents = 0
   requests = 0
   inFlight = 0
@@ -50,11 +85,11 @@ export class Load {
   private nextDecision = 0
   private readonly readyRewards: SentReward[] = []
   private readonly delayedRewards: { reward: SentReward; atMs: number }[] = []
-  private readonly rewardsByKey = new Map<string, SentReward[]>()
   private readonly random: () => number
 
   constructor(private readonly options: LoadOptions) {
     this.random = options.random ?? Math.random
+    this.ledger = options.ledger ?? new Ledger()
   }
 
   stop(): void {
@@ -64,10 +99,6 @@ export class Load {
   /** Runs until every planned event was sent (or stop() was called). */
   async run(): Promise<void> {
     await Promise.all(Array.from({ length: this.options.concurrency }, () => this.worker()))
-  }
-
-  rewardsOf(key: string): SentReward[] {
-    return this.rewardsByKey.get(key) ?? []
   }
 
   private async worker(): Promise<void> {
@@ -116,7 +147,7 @@ export class Load {
     const taken: SentDecision[] = []
     while (taken.length < count && this.nextDecision < this.options.decisions) {
       const i = this.nextDecision++
-      const key = `crash-${i}-${Math.floor(this.random() * 1e9).toString(36)}`
+      const key = `${this.options.keyPrefix ?? 'crash'}-${i}-${Math.floor(this.random() * 1e9).toString(36)}`
       const body = {
         key,
         action: i % 7,
@@ -124,7 +155,7 @@ export class Load {
         context: { i, user: `u${i % 97}`, features: [i % 3, i % 5], text: 'ünïcödé' },
       }
       const decision: SentDecision = { key, body, outcome: 'unknown' }
-      this.decisions.set(key, decision)
+      this.ledger.decisions.set(key, decision)
       taken.push(decision)
     }
     return taken
@@ -134,20 +165,12 @@ export class Load {
     decision.outcome = 'acked'
     decision.ackMs = ackMs
     const count = Math.floor(this.random() * 4)
-    for (let j = 0; j < count; j++) this.readyRewards.push(this.plan(decision.key, 2 ** j))
+    for (let j = 0; j < count; j++) this.readyRewards.push(this.ledger.planReward(decision.key, 2 ** j))
     const { lateRewardAfterMs } = this.options
     if (lateRewardAfterMs !== undefined && this.random() < 0.1) {
-      this.delayedRewards.push({ reward: this.plan(decision.key, 8), atMs: ackMs + lateRewardAfterMs })
+      const late = this.ledger.planReward(decision.key, 8)
+      this.delayedRewards.push({ reward: late, atMs: ackMs + lateRewardAfterMs })
     }
-  }
-
-  private plan(key: string, value: number): SentReward {
-    const reward: SentReward = { key, reward: value, outcome: 'unknown' }
-    this.rewards.push(reward)
-    const forKey = this.rewardsByKey.get(key)
-    if (forKey === undefined) this.rewardsByKey.set(key, [reward])
-    else forKey.push(reward)
-    return reward
   }
 
   private countAcks(events: number): void {
@@ -205,17 +228,5 @@ export class Load {
       }
       this.countAcks(lines.length)
     } catch {}
-  }
-}
-
-/** A small seeded PRNG (mulberry32), so that a failing run can be replayed with its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import type { Clock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config.js'
-import { createService, type Service } from '../../src/service.js'
+import { createService, type Service, type ServiceOverrides } from '../../src/service.js'
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'banditjoin-test-'): { path: string; remove(): void } {
@@ -55,7 +55,12 @@ export interface InProcessService {
  */
 export async function startInProcess(
   env: Record<string, string> = {},
-  options: { clock?: Clock; dataDir?: string } = {},
+  options: {
+    clock?: Clock
+    dataDir?: string
+    /** A clock made from the floor the log gives (instead of `clock`). */
+    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock'>
+  } = {},
 ): Promise<InProcessService> {
   const dir = options.dataDir === undefined ? tempDir() : undefined
   const dataDir = options.dataDir ?? (dir?.path as string)
@@ -72,6 +77,7 @@ export async function startInProcess(
   const service = await createService(config, {
     stdout: stdout as unknown as NodeJS.WriteStream,
     logger: pino({ level: 'silent' }),
+    ...options.overrides,
     ...(clock === undefined ? {} : { clock: () => clock }),
   })
   const firstPos = service.log.nextPos

@@ -1,41 +1,15 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { venvBin } from './python-venv.js'
 
-/**
- * The real Vowpal Wabbit, from PyPI, in a Python virtual environment that the tests create on
- * first use and keep under node_modules/.cache (so `npm ci` starts it afresh). Needs python3
- * with the venv module and access to PyPI; a failure to install fails the test, never skips it.
- */
+/** The real Vowpal Wabbit, from PyPI, in a virtual environment of its own (see python-venv.ts). */
 
 export const VW_PACKAGE = 'vowpalwabbit==9.*'
 
-const CACHE = fileURLToPath(new URL('../../../node_modules/.cache/banditjoin-vw/', import.meta.url))
-const VENV = join(CACHE, 'venv')
-/** Written once the install has finished: a half-made environment is made again. */
-const READY = join(CACHE, 'ready')
-
-function run(command: string, args: string[], timeoutMs: number): string {
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs })
-  if (result.status !== 0) {
-    const why = result.error?.message ?? `exit ${result.status ?? result.signal}`
-    throw new Error(`${command} ${args.join(' ')} failed (${why}):\n${result.stderr}`)
-  }
-  return result.stdout
-}
-
 /** The Python interpreter of the environment with `vowpalwabbit` 9.x, made if needed. */
 export function vwPython(): string {
-  const python = join(VENV, 'bin', 'python')
-  if (existsSync(READY) && readFileSync(READY, 'utf8') === VW_PACKAGE && existsSync(python)) return python
-  rmSync(CACHE, { recursive: true, force: true })
-  mkdirSync(CACHE, { recursive: true })
-  run('python3', ['-m', 'venv', VENV], 120_000)
-  run(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', VW_PACKAGE], 600_000)
-  run(python, ['-c', 'import vowpalwabbit'], 60_000)
-  writeFileSync(READY, VW_PACKAGE)
-  return python
+  return join(venvBin('banditjoin-vw', VW_PACKAGE, 'vowpalwabbit'), 'python')
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { secretMatcher } from '../../src/http/auth.js'
 import {
   type Answer,
   assertAccepted,
@@ -138,6 +139,29 @@ describe('API_KEY: requests need Authorization: Bearer <key>', () => {
     }
     const schemes = Object.values(doc.components?.securitySchemes ?? {})
     assert.ok(schemes.some((s) => s.type === 'http' && s.scheme === 'bearer'))
+  })
+})
+
+describe('the API key check', () => {
+  it('compares digests of equal length with crypto.timingSafeEqual, so no length or prefix shortens it', () => {
+    const matches = secretMatcher(`Bearer ${KEY}`)
+    assert.equal(matches(`Bearer ${KEY}`), true)
+    for (const given of [
+      '',
+      'Bearer ',
+      `Bearer ${KEY.slice(0, -1)}`,
+      `Bearer ${KEY}x`,
+      `bearer ${KEY}`,
+      `Bearer ${KEY.toUpperCase()}`,
+      `Bearer ${KEY}`.repeat(1000),
+      `Bearer ${KEY}\u0000`,
+      'Bearer 😀',
+    ]) {
+      assert.equal(matches(given), false, JSON.stringify(given.slice(0, 40)))
+    }
+    const source = secretMatcher.toString()
+    assert.match(source, /timingSafeEqual/)
+    assert.doesNotMatch(source, /length|===|!==/, 'no comparison that could stop early')
   })
 })
 

@@ -9,7 +9,13 @@ import {
   postJson,
   waitFor,
 } from '../helpers/http-client.js'
-import { type InProcessService, ManualClock, readJsonLines, startInProcess } from '../helpers/service.js'
+import {
+  type InProcessService,
+  ManualClock,
+  readJsonLines,
+  startInProcess,
+  tempDir,
+} from '../helpers/service.js'
 
 async function start(t: TestContext, env: Record<string, string> = {}) {
   const clock = new ManualClock()
@@ -107,6 +113,24 @@ describe('a repeated decision key (SPEC §3)', () => {
       ['k6', 'k7'],
     )
     assert.equal(svc.loggedEvents(), before + 1)
+  })
+
+  it('recognises a retry after a restart, whatever Unicode text the key holds', async (t) => {
+    const dir = tempDir()
+    t.after(() => dir.remove())
+    const clock = new ManualClock()
+    const keys = ['😀 ключ 鍵', '\ufffd', 'tab\there', 'ǅ\u0000z']
+    const first = await startInProcess({ EXP_UNIT_MS: '1000' }, { clock, dataDir: dir.path })
+    for (const key of keys) await assertAccepted(first, () => logDecision(first, decision(key)))
+    await first.close()
+    const again = await startInProcess({ EXP_UNIT_MS: '1000' }, { clock, dataDir: dir.path })
+    t.after(() => again.close())
+    for (const key of keys) assertOk(await logDecision(again, decision(key)), { duplicate: true })
+    const records = await emitted(again, clock, keys.length)
+    assert.deepEqual(
+      records.map((r) => r.key),
+      keys,
+    )
   })
 })
 

@@ -130,6 +130,25 @@ describe('invalid single events are refused and nothing is logged', () => {
       )
     })
 
+    it('refuses a key with a lone surrogate (the log could not give it back), in every event type', async () => {
+      for (const key of ['k\ud800', '\udfffk', 'a\ud83d']) {
+        const pattern = /key must be valid Unicode text, without a lone surrogate/
+        await assertRefused(svc, json('/log_decision', decision(key)), 422, pattern)
+        await assertRefused(svc, json('/log_reward', { key, reward: 1 }), 422, pattern)
+        await assertRefused(svc, json('/override_decision', { key }), 422, pattern)
+      }
+      await assertRefused(
+        svc,
+        () =>
+          send(svc, 'POST', '/events', {
+            body: '{"type":"activate","key":"\\ud800"}',
+            contentType: 'application/x-ndjson',
+          }),
+        422,
+        /line 1: key must be valid Unicode text/,
+      )
+    })
+
     it('refuses a key that is not a string', async () => {
       await assertRefused(svc, json('/log_decision', decision('x', { key: 17 })), 422, /key must be a string/)
     })

@@ -162,7 +162,7 @@ describe('operational routes', () => {
     const res = await send(svc, 'GET', '/openapi.json')
     assert.equal(res.statusCode, 200)
     const doc = res.json() as { openapi: string; info: { title: string }; paths: Record<string, unknown> }
-    assert.match(doc.openapi, /^3\./)
+    assert.equal(doc.openapi, '3.1.0', 'JSON Schema 2020-12, as the route schemas (exclusiveMinimum: 0)')
     assert.equal(typeof doc.info.title, 'string')
     for (const path of [
       '/log_decision',
@@ -176,6 +176,40 @@ describe('operational routes', () => {
       assert.ok(item?.post, `${path} is documented as a POST`)
     }
     assert.ok(doc.paths['/joined'], '/joined is documented')
+    const override = (
+      doc.paths['/log_override'] as { post: { parameters: { name: string; required: boolean }[] } }
+    ).post
+    assert.deepEqual(
+      override.parameters.map((p) => [p.name, p.required]),
+      [['key', true]],
+      'the documented form is the original one, with ?key=',
+    )
+  })
+
+  it('answers 405 with Allow for a known path asked with another method, 404 for an unknown path', async () => {
+    for (const [method, url, allow] of [
+      ['GET', '/log_decision', 'POST'],
+      ['PUT', '/events', 'POST'],
+      ['DELETE', '/log_override?key=k', 'POST'],
+      ['TRACE', '/log_reward', 'POST'],
+      ['QUERY', '/', 'GET, HEAD'],
+      ['POST', '/metrics', 'GET, HEAD'],
+    ] as const) {
+      const before = svc.loggedEvents()
+      const res = await svc.service.app.inject({ method: method as 'GET', url })
+      assert.equal(res.statusCode, 405, `${method} ${url}: ${res.body}`)
+      assert.equal(res.headers.allow, allow)
+      assert.deepEqual(res.json(), {
+        ok: false,
+        error: `${method} is not allowed on ${url.split('?')[0]}: use ${allow.replace(', ', ' or ')}`,
+      })
+      assert.equal(svc.loggedEvents(), before)
+    }
+    const unknown = await send(svc, 'POST', '/log_decisions', { body: '{}', contentType: 'application/json' })
+    assert.equal(unknown.statusCode, 404)
+    // Paths that look like route patterns are only text (found by the fuzz test: /*a gave a 500).
+    for (const url of ['/*a', '/:key', '/docs/*', '/*'])
+      assert.equal((await send(svc, 'GET', url)).statusCode, 404, url)
   })
 
   it('serves the interactive docs as HTML with every asset from the service itself', async () => {

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { openSqlite } from '../../src/log/sqlite/driver.js'
+import { FORMAT_VERSION } from '../../src/log/sqlite/schema.js'
 import { E2E, postLikeRequests, runCli, waitFor } from '../helpers/e2e-http.js'
 import { readJsonLines } from '../helpers/service.js'
 import { SPEC_VARIABLES } from '../helpers/spec.js'
@@ -106,4 +110,58 @@ test('a second service on the same DATA_DIR is refused with a clear message whil
   assert.equal(await e2e.stop(first), 0)
   const third = await e2e.start(env)
   assert.equal(await e2e.stop(third), 0, 'the directory is free once the first stopped')
+})
+
+test('a damaged, foreign or newer data directory is refused at start with how to recover, and left untouched', async (t) => {
+  const e2e = new E2E(t)
+  // A real log to damage: a few decisions, then a clean stop.
+  const realDir = join(e2e.dir(), 'data')
+  const real = await e2e.start({ DATA_DIR: realDir, OUTPUT: `file:${join(realDir, '..', 'out.jsonl')}` })
+  for (let i = 0; i < 300; i++) {
+    const answer = await postLikeRequests(real.url, '/log_decision', {
+      key: `real-${i}`,
+      action: 'a',
+      probability: 1,
+      context: 'x'.repeat(200),
+    })
+    assert.equal(answer.status, 200)
+  }
+  assert.equal(await e2e.stop(real), 0)
+  const realBytes = readFileSync(join(realDir, 'banditjoin.db'))
+  const newer = join(e2e.dir(), 'newer')
+  mkdirSync(newer)
+  writeFileSync(join(newer, 'banditjoin.db'), realBytes)
+  const db = openSqlite(join(newer, 'banditjoin.db'))
+  db.prepare("UPDATE meta SET value = ? WHERE name = 'format_version'").run(String(FORMAT_VERSION + 1))
+  db.close()
+  const foreign = join(e2e.dir(), 'foreign')
+  mkdirSync(foreign)
+  const other = openSqlite(join(foreign, 'banditjoin.db'))
+  other.exec('CREATE TABLE accounts (id INTEGER)')
+  other.close()
+  const cases: [string, string, Buffer | undefined, RegExp][] = [
+    ['random bytes', e2e.dir(), randomBytes(32_768), /cannot be opened as a banditjoin log/],
+    ['a copy cut in half', e2e.dir(), realBytes.subarray(0, realBytes.length >> 1), /cannot be opened/],
+    ['a copy cut at 8 KiB', e2e.dir(), realBytes.subarray(0, 8192), /cannot be opened/],
+    ['another program’s SQLite file', foreign, undefined, /other tables \(accounts\)/],
+    [
+      'a newer format version',
+      newer,
+      undefined,
+      /newer than this banditjoin understands.*run a newer banditjoin/,
+    ],
+  ]
+  for (const [what, dir, bytes, reason] of cases) {
+    const file = join(dir, 'banditjoin.db')
+    if (bytes !== undefined) writeFileSync(file, bytes)
+    const before = readFileSync(file)
+    const run = await runCli(['serve'], { DATA_DIR: dir, OUTPUT: 'stdout' })
+    assert.equal(run.code, 2, `${what}: ${run.stderr}`)
+    assert.match(run.stderr, reason, what)
+    assert.match(run.stderr, new RegExp(file.replaceAll('/', '\\/')), `${what}: names the file`)
+    if (!/newer/.test(what))
+      assert.match(run.stderr, /move the data directory away .*or restore it from a backup/, what)
+    assert.doesNotMatch(run.stderr, /banditjoin is ready/)
+    assert.deepEqual(readFileSync(file), before, `${what}: the file was changed`)
+  }
 })

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import { E2E, send, sleep, waitFor } from '../helpers/e2e-http.js'
 import { Load, seededRandom } from '../helpers/e2e-load.js'
 import { readJoined } from '../helpers/e2e-tail.js'
+import { type DeadLine, type JoinedLine, rewardAccounting, violations } from '../helpers/oracle.js'
 import { readJsonLines } from '../helpers/service.js'
 
 // SPEC §4: a 200 survives kill -9 at any moment, and after a restart every acknowledged decision
@@ -12,100 +13,6 @@ import { readJsonLines } from '../helpers/service.js'
 
 const E = 500
 const G = 500
-/** Tolerance between this process's clock and the service's (both follow the same wall clock). */
-const CLOCK_MARGIN_MS = 50
-
-interface JoinedLine {
-  key: string
-  action: unknown
-  probability: unknown
-  context: unknown
-  reward: number
-  reward_count: number
-  decision_insert_ms: number
-  reward_delta_ms: number | null
-  emitted_ms: number
-}
-
-const popcount = (mask: number) => mask.toString(2).replaceAll('0', '').length
-
-/** Every way the output can contradict what the client was told, as readable lines. */
-function violations(load: Load, records: JoinedLine[]): string[] {
-  const found: string[] = []
-  const seen = new Set<string>()
-  let previousInsertMs = 0
-  for (const r of records) {
-    if (seen.has(r.key)) found.push(`${r.key} emitted twice`)
-    seen.add(r.key)
-    const sent = load.decisions.get(r.key)
-    if (sent === undefined) {
-      found.push(`${r.key} emitted but never sent`)
-      continue
-    }
-    if (sent.outcome === 'refused') found.push(`${r.key} emitted although it was refused`)
-    if (r.emitted_ms < r.decision_insert_ms + E)
-      found.push(`${r.key} emitted ${r.emitted_ms - r.decision_insert_ms} ms after insert, before E`)
-    if (r.decision_insert_ms < previousInsertMs) found.push(`${r.key} is out of due-time order`)
-    previousInsertMs = r.decision_insert_ms
-    const { action, probability, context } = sent.body
-    try {
-      assert.deepEqual(
-        { action: r.action, probability: r.probability, context: r.context },
-        { action, probability, context },
-      )
-    } catch {
-      found.push(`${r.key} does not echo its decision: ${JSON.stringify(r)}`)
-    }
-    // REWARD_AGG=sum of distinct powers of two: the reward says exactly which rewards counted.
-    const rewards = load.rewardsOf(r.key)
-    const sentMask = rewards.reduce((mask, w) => mask | w.reward, 0)
-    const mustCount = rewards
-      .filter(
-        (w) => w.outcome === 'acked' && (w.ackMs as number) < r.decision_insert_ms + E - CLOCK_MARGIN_MS,
-      )
-      .reduce((mask, w) => mask | w.reward, 0)
-    if ((r.reward & mustCount) !== mustCount)
-      found.push(`${r.key}: reward ${r.reward} misses acknowledged rewards ${mustCount}`)
-    if ((r.reward & ~sentMask) !== 0) found.push(`${r.key}: reward ${r.reward} counts rewards never sent`)
-    if (popcount(r.reward) !== r.reward_count)
-      found.push(`${r.key}: reward ${r.reward} with reward_count ${r.reward_count}`)
-    if (r.reward_count === 0 && r.reward_delta_ms !== null)
-      found.push(`${r.key}: reward_delta_ms without reward`)
-  }
-  for (const d of load.decisions.values()) {
-    if (d.outcome === 'acked' && !seen.has(d.key)) found.push(`${d.key} was acknowledged but never emitted`)
-  }
-  return found
-}
-
-interface DeadLine {
-  type: string
-  key: string
-  reward: number
-  reason: string
-}
-
-/** Nothing is silently lost: an acknowledged reward either counts or is dead-lettered, exactly once. */
-function rewardAccounting(load: Load, records: JoinedLine[], deadLetters: DeadLine[]): string[] {
-  const found: string[] = []
-  const counted = new Map(records.map((r) => [r.key, r.reward]))
-  const lettered = new Set<string>()
-  for (const d of deadLetters) {
-    const id = `${d.key}/${d.reward}`
-    if (d.type !== 'reward') found.push(`unexpected dead letter ${JSON.stringify(d)}`)
-    else if (!['late', 'orphan'].includes(d.reason)) found.push(`${id} dead-lettered as ${d.reason}`)
-    if (lettered.has(id)) found.push(`${id} dead-lettered twice`)
-    lettered.add(id)
-    if (((counted.get(d.key) ?? 0) & d.reward) !== 0) found.push(`${id} both counted and dead-lettered`)
-  }
-  for (const w of load.rewards) {
-    const id = `${w.key}/${w.reward}`
-    const isCounted = ((counted.get(w.key) ?? 0) & w.reward) !== 0
-    if (w.outcome === 'acked' && !isCounted && !lettered.has(id)) found.push(`${id} acknowledged, then lost`)
-  }
-  return found
-}
-
 test('kill -9 in the middle of a concurrent load loses no acknowledged decision or reward and emits nothing twice, across restarts', async (t) => {
   const seed = Number(process.env.BANDITJOIN_CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31))
   t.diagnostic(`seed ${seed} (BANDITJOIN_CRASH_SEED replays it)`)
@@ -143,7 +50,7 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
     random,
     onAck: () => {
       if (killedAtMs !== 0 || Date.now() < loadStartedMs + E + 100) return
-      if (load.decisions.size < killAfterDecisions) return
+      if (load.ledger.decisions.size < killAfterDecisions) return
       first.process.kill('SIGKILL')
       killedAtMs = Date.now()
       inFlightAtKill = load.inFlight - 1 // besides the one just answered
@@ -155,14 +62,14 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   assert.notEqual(killedAtMs, 0, `the load ended before the kill, after ${Date.now() - loadStartedMs} ms`)
   assert.equal(await first.exited, 'SIGKILL')
   const outAtKill = readJsonLines(output).length
-  const decisions = [...load.decisions.values()]
+  const decisions = [...load.ledger.decisions.values()]
   const count = (outcome: string) => decisions.filter((d) => d.outcome === outcome).length
   const acked = count('acked')
   t.diagnostic(
     `killed after ${killedAtMs - loadStartedMs} ms and ${load.requests} requests with ${inFlightAtKill} in flight: ` +
       `decisions acked ${acked} of ${decisions.length} sent, ` +
       `unknown ${count('unknown')}, refused ${count('refused')}; rewards acked ` +
-      `${load.rewards.filter((r) => r.outcome === 'acked').length} of ${load.rewards.length}; ` +
+      `${load.ledger.count('acked').rewards} of ${load.ledger.rewards.length}; ` +
       `${outAtKill} records were out before the kill`,
   )
   assert.equal(count('refused'), 0, 'nothing was refused under this load')
@@ -182,9 +89,9 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   )
   await sleep(Math.max(0, restartedMs + E + 1000 - Date.now()))
   const records = readJsonLines(output) as JoinedLine[]
-  assert.deepEqual(violations(load, records).slice(0, 20), [])
+  assert.deepEqual(violations(load.ledger, records, E).slice(0, 20), [])
   const deadLetters = readJsonLines(deadLetter) as DeadLine[]
-  assert.deepEqual(rewardAccounting(load, records, deadLetters).slice(0, 20), [])
+  assert.deepEqual(rewardAccounting(load.ledger, records, deadLetters).slice(0, 20), [])
   t.diagnostic(
     `${records.length} records after the restart (${records.length - acked} unacknowledged ones), ` +
       `${deadLetters.length} dead letters`,

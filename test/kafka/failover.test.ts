@@ -11,9 +11,10 @@ import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { Load, seededRandom } from '../helpers/e2e-load.js'
+import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
 import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
 import { TopicReader } from '../helpers/kafka-topic.js'
+import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
 import { type ChildService, spawnService } from '../helpers/service.js'
 
 const E = 2000
@@ -22,30 +23,15 @@ const SESSION_MS = 3000
 /** What the survivor may take beyond the session timeout to own and recover the partitions. */
 const TAKEOVER_MARGIN_MS = 10_000
 const PARTITIONS = 6
-/** The broker and this process share the machine's clock. */
-const CLOCK_MARGIN_MS = 50
-
-interface Joined {
-  key: string
-  action: unknown
-  probability: unknown
-  context: unknown
-  reward: number
-  reward_count: number
-  decision_insert_ms: number
-  emitted_ms: number
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const popcount = (mask: number) => mask.toString(2).replaceAll('0', '').length
 
 let cluster: KafkaCluster | undefined
 const services: ChildService[] = []
-let reader: TopicReader | undefined
+let readers: TopicReader[] = []
 
 after(async () => {
   for (const s of services) s.process.kill('SIGKILL')
-  await reader?.close()
+  await Promise.all(readers.map((r) => r.close()))
   await cluster?.stop()
 })
 
@@ -78,13 +64,18 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   }
   const [doomed, survivor] = [await spawnService(env), await spawnService(env)]
   services.push(doomed as ChildService, survivor as ChildService)
-  reader = new TopicReader(cluster.bootstrap, 'failover.joined')
-  await reader.start()
+  const joined = new TopicReader(cluster.bootstrap, 'failover.joined')
+  const deadLetters = new TopicReader(cluster.bootstrap, 'failover.dead-letters')
+  readers = [joined, deadLetters]
+  await Promise.all(readers.map((r) => r.start()))
 
+  const ledger = new Ledger()
   const loads = [doomed, survivor].map(
-    (s) =>
+    (s, i) =>
       new Load({
         base: (s as ChildService).url,
+        ledger,
+        keyPrefix: `instance-${i}`,
         decisions: 1_000_000,
         concurrency: 8,
         batchEvery: 10,
@@ -106,56 +97,26 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   loads[1]?.stop()
   await Promise.all(running)
 
-  const decisions = new Map(loads.flatMap((load) => [...load.decisions]))
-  const acked = [...decisions.values()].filter((d) => d.outcome === 'acked')
+  const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
   assert.ok(acked.length > 500, `only ${acked.length} decisions acknowledged`)
   const deadline = Date.now() + 90_000
-  const emittedKeys = () => new Set(reader?.lines().map((r) => r.key))
+  const emittedKeys = () => new Set(joined.lines().map((r) => r.key))
   while (acked.some((d) => !emittedKeys().has(d.key)) && Date.now() < deadline) await sleep(250)
-  // Anything still to come (a duplicate, say) has had the time a record takes.
+  // Anything still to come (a duplicate, a dead letter) has had the time a record takes.
   await sleep(E + G)
 
-  const records = reader.lines() as unknown as Joined[]
-  const found: string[] = []
-  const seen = new Set<string>()
-  const lastInsertByPartition = new Map<number, number>()
-  records.forEach((r, i) => {
-    if (seen.has(r.key)) found.push(`${r.key} emitted twice`)
-    seen.add(r.key)
-    const partition = reader?.partitions[i] as number
-    if (r.decision_insert_ms < (lastInsertByPartition.get(partition) ?? 0))
-      found.push(`${r.key} out of due-time order in partition ${partition}`)
-    lastInsertByPartition.set(partition, r.decision_insert_ms)
-    if (r.emitted_ms < r.decision_insert_ms + E) found.push(`${r.key} emitted before its due time`)
-    const sent = decisions.get(r.key)
-    if (sent === undefined) {
-      found.push(`${r.key} emitted but never sent`)
-      return
-    }
-    if (sent.outcome === 'refused') found.push(`${r.key} emitted although refused`)
-    const { action, probability, context } = sent.body
-    if (
-      JSON.stringify([r.action, r.probability, r.context]) !== JSON.stringify([action, probability, context])
-    )
-      found.push(`${r.key} does not echo its decision`)
-    const rewards = loads.flatMap((load) => load.rewardsOf(r.key))
-    const mustCount = rewards
-      .filter(
-        (w) => w.outcome === 'acked' && (w.ackMs as number) < r.decision_insert_ms + E - CLOCK_MARGIN_MS,
-      )
-      .reduce((mask, w) => mask | w.reward, 0)
-    const sentMask = rewards.reduce((mask, w) => mask | w.reward, 0)
-    if ((r.reward & mustCount) !== mustCount)
-      found.push(`${r.key}: reward ${r.reward} misses acknowledged ${mustCount}`)
-    if ((r.reward & ~sentMask) !== 0 || popcount(r.reward) !== r.reward_count)
-      found.push(`${r.key}: reward ${r.reward} (count ${r.reward_count}) counts rewards never sent`)
-  })
-  for (const d of acked) if (!seen.has(d.key)) found.push(`${d.key} acknowledged but never emitted`)
+  const records = joined.lines() as unknown as JoinedLine[]
+  const found = [
+    ...violations(ledger, records, E, (i) => joined.partitions[i] as number),
+    ...rewardAccounting(ledger, records, deadLetters.lines() as unknown as DeadLine[]),
+  ]
+  const counts = tally(ledger, records)
   const takeoverMs =
     (fullAssignmentAt(survivor as ChildService, killedAt) ?? Number.POSITIVE_INFINITY) - killedAt
   t.diagnostic(
-    `${acked.length} decisions and ${loads.reduce((n, l) => n + l.rewards.filter((w) => w.outcome === 'acked').length, 0)} rewards acknowledged, ` +
-      `${records.length} records read; survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms after the kill (session ${SESSION_MS} ms)`,
+    `${acked.length} decisions and ${ledger.count('acked').rewards} rewards acknowledged, ${records.length} records read ` +
+      `(missing ${counts.missing}, duplicated ${counts.duplicated}, unacknowledged ${counts.unacknowledged}); ` +
+      `survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms after the kill (session ${SESSION_MS} ms)`,
   )
   if (found.length > 0) {
     const log = join(tmpdir(), `banditjoin-failover-${process.pid}.log`)

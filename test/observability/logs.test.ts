@@ -53,6 +53,32 @@ describe('the service log (JSON lines on standard error)', () => {
     assert.equal(config.expUnitMs, 1234)
   })
 
+  it('never writes the API key, at any log level, whatever the requests carry', async (t) => {
+    const key = 'k3y-that-must-not-leak-0123456789'
+    const child = await spawn(t, { API_KEY: key, LOG_LEVEL: 'trace', MAX_PENDING: '1', EXP_UNIT_MS: '200' })
+    const request = async (path: string, authorization: string, body: string, type = 'application/json') => {
+      const res = await fetch(`${child.url}${path}`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': type },
+        body,
+      })
+      await res.text()
+      return res.status
+    }
+    const good = `Bearer ${key}`
+    assert.equal(await request('/log_decision', good, JSON.stringify(decisionBody('first'))), 200)
+    assert.equal(await request('/log_decision', good, JSON.stringify(decisionBody('full'))), 503)
+    assert.equal(await request('/events', good, '{"type":"nope"}\n', 'application/x-ndjson'), 422)
+    assert.equal(await request('/log_reward', good, '{oops'), 400)
+    for (const wrong of [`Bearer ${key}x`, `Bearer ${key.slice(1)}`, key, `Basic ${key}`])
+      assert.equal(await request('/log_reward', wrong, '{"key":"first","reward":1}'), 401)
+    await sleep(500)
+    await stop(child)
+    assert.ok(child.stderr().length > 0)
+    assert.equal(child.stderr().includes(key), false, 'the key is in the log')
+    assert.equal(child.stdout().includes(key), false, 'the key is in the output')
+  })
+
   it('logs a refused batch once with its first error, and nothing for single requests', async (t) => {
     const child = await spawn(t)
     const before = logLines(child).length
@@ -85,6 +111,28 @@ describe('the service log (JSON lines on standard error)', () => {
     assert.match(String(on[0]?.reason), /MAX_PENDING=1/)
     assert.equal(off.length, 1)
     assert.equal(off[0]?.refusedRequests, 2)
+  })
+
+  it('logs back-pressure once while 503s and 200s alternate, and off once the 503s have stopped', async (t) => {
+    const child = await spawn(t, { MAX_PENDING: '1', EXP_UNIT_MS: '60000' })
+    assert.equal(await post(child, '/log_decision', decisionBody('held')), 200)
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await post(child, '/log_decision', decisionBody(`full-${i}`)), 503)
+      // A reward for a pending decision is never refused for capacity.
+      assert.equal(await post(child, '/log_reward', { key: 'held', reward: i }), 200)
+    }
+    await sleep(100)
+    const pressure = () => logLines(child).filter((l) => l.msg.startsWith('back-pressure'))
+    assert.deepEqual(
+      pressure().map((l) => l.msg),
+      ['back-pressure on: ingest answers 503 with Retry-After'],
+    )
+    await sleep(600)
+    assert.equal(await post(child, '/log_reward', { key: 'held', reward: 99 }), 200)
+    await sleep(100)
+    const off = pressure().filter((l) => l.msg.startsWith('back-pressure off'))
+    assert.equal(off.length, 1)
+    assert.equal(off[0]?.refusedRequests, 10)
   })
 
   it('logs how many events recovery replayed when the service restarts on its log', async (t) => {

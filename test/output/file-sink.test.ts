@@ -1,10 +1,20 @@
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import {
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import type { OutputLine } from '../../src/log/types.js'
 import { FileSink } from '../../src/output/file-sink.js'
+import { smallFilesystem } from '../helpers/small-fs.js'
 
 /** A path in a fresh directory removed after the test, and a place to collect warnings. */
 function setup(t: TestContext): { path: string; warnings: string[]; warn: (message: string) => void } {
@@ -199,4 +209,31 @@ test('a position saved after a reopen restarts on the new file', (t) => {
   again.write(lines(4, 4))
   assert.equal(readFileSync(path, 'utf8'), text(lines(3, 4)))
   assert.deepEqual(warnings, [])
+})
+
+test('a write that fails part way on a full disk leaves no partial line, and the lines are written whole later', (t) => {
+  const mounted = smallFilesystem(t, 64 * 1024)
+  if (typeof mounted !== 'string') {
+    t.skip(mounted.skip)
+    return
+  }
+  const path = join(mounted, 'joined.jsonl')
+  const s = sink(t, path, 'records', undefined, 0, () => {})
+  const first = lines(1, 10)
+  s.write(first)
+  // Fill every free page: what is left is the rest of the file's last page, less than the next write.
+  const filler = join(mounted, 'filler')
+  const free = statfsSync(mounted)
+  writeFileSync(filler, Buffer.alloc(free.bavail * free.bsize))
+  const big = Array.from({ length: 40 }, (_, i) => ({
+    seq: 11 + i,
+    line: `{"n":${11 + i},"pad":"${'p'.repeat(200)}"}`,
+  }))
+  assert.throws(() => s.write(big), /ENOSPC/)
+  assert.equal(readFileSync(path, 'utf8'), text(first), 'the part that was written is cut off again')
+  assert.equal(s.position().seq, 10)
+  rmSync(filler)
+  s.write(big)
+  assert.equal(readFileSync(path, 'utf8'), text([...first, ...big]))
+  assert.equal(s.position().offset, statSync(path).size)
 })

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { type AddressInfo, connect } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { BanditJoinError } from '../../src/errors.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
@@ -134,4 +134,41 @@ test('a subscriber gets the retained records from its position page by page, the
   )
   assert.equal(tail.subscribers, 1)
   await reader.cancel()
+})
+
+test('a subscriber that never reads is disconnected once more than maxBufferedBytes wait for it', async (t) => {
+  const log = openLog(t, scratchDir(t))
+  const tail = new JoinedTail(log, { maxBufferedBytes: 256 * 1024, keepAliveMs: 15_000, pageSize: 10 })
+  t.after(() => tail.close())
+  let closedOnServer = false
+  const server = createServer((_request, response) => {
+    response.on('close', () => {
+      closedOnServer = true
+    })
+    void tail.subscribe(response, tail.startSeq(undefined))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const client = connect((server.address() as AddressInfo).port, '127.0.0.1')
+  t.after(() => client.destroy())
+  client.pause()
+  client.write('GET /joined HTTP/1.1\r\nhost: x\r\n\r\n')
+  while (tail.subscribers === 0) await new Promise((resolve) => setTimeout(resolve, 10))
+  // 1 MiB at a time; the kernel's socket buffers take a few MiB before the tail's own buffer grows.
+  let seq = 0
+  while (tail.subscribers > 0 && seq < 256) {
+    const records = recordLines(seq + 1, 16, (s) => s).map((r) => ({
+      ...r,
+      line: `{"x":"${'y'.repeat(65_536)}"}`,
+    }))
+    seq += records.length
+    tail.publish(records)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  assert.equal(tail.subscribers, 0, `still subscribed after ${seq} records of 64 KiB`)
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(closedOnServer, 'the response was destroyed')
 })

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import type { EventType } from '../../engine/types.js'
 import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
 import type { Ingestor } from '../../ingest/ingestor.js'
@@ -67,6 +67,8 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   app.post(
     '/log_override',
     {
+      // The documented form is the original's (?key=); a JSON body {"key"} is also accepted.
+      config: { swaggerTransform: requireKeyInQuery },
       schema: {
         summary:
           'Same as /override_decision, with `key` as a query parameter (as the original sends it) or in a JSON body',
@@ -107,6 +109,11 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   )
 }
 
+function requireKeyInQuery({ schema, url }: { schema: FastifySchema; url: string }) {
+  const querystring = { ...(schema.querystring as object), required: ['key'] }
+  return { url, schema: { ...schema, querystring } }
+}
+
 async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string, unknown>) {
   const event = toIncomingEvent(type, body, deps.limits)
   const [admission] = deps.ingestor.admit([event])
@@ -119,24 +126,30 @@ async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string,
   return { ok: true }
 }
 
-/** Every line is checked as if sent alone; one refusal refuses the whole batch (SPEC §1). */
+/**
+ * Every line is checked as if sent alone; one refusal refuses the whole batch (SPEC §1). Lines
+ * are taken one at a time (not split all at once), so that a body of millions of tiny lines
+ * costs no array of them and one line past MAX_BATCH_EVENTS ends the work.
+ */
 async function ingestBatch(deps: IngestDeps, text: string) {
-  const lines = text.split('\n')
   const events: IncomingEvent[] = []
   const lineOf: number[] = []
   const errors: LineError[] = []
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] as string
+  for (let start = 0, number = 1; start <= text.length; number++) {
+    const newline = text.indexOf('\n', start)
+    const end = newline < 0 ? text.length : newline
+    const line = text.slice(start, end)
+    start = end + 1
     if (line.trim() === '') continue
     if (events.length + errors.length >= deps.maxBatchEvents) {
       throw tooLarge(`batch has more than MAX_BATCH_EVENTS=${deps.maxBatchEvents} events`)
     }
     try {
       events.push(eventFromLine(line, deps.limits))
-      lineOf.push(i + 1)
+      lineOf.push(number)
     } catch (error) {
       if (!(error instanceof BanditJoinError)) throw error
-      errors.push({ line: i + 1, error })
+      errors.push({ line: number, error })
     }
   }
   const admissions = deps.ingestor.admit(events)

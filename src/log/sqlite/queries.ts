@@ -38,7 +38,11 @@ export function inTransaction<T>(db: SqlDatabase, work: () => T): T {
     db.exec('COMMIT')
     return result
   } catch (error) {
-    if (db.isOpen) db.exec('ROLLBACK')
+    try {
+      if (db.isOpen) db.exec('ROLLBACK')
+    } catch {
+      // SQLite rolled back by itself (disk full, I/O error): the first error says why.
+    }
     throw error
   }
 }

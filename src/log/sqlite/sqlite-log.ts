@@ -202,11 +202,10 @@ export class SqliteLog implements EventLog {
     this.replies.clear()
   }
 
-  /** WAL mode, the format version checked, the schema in place. */
+  /** The file checked (only read until then: a refused file is left as it was), WAL mode, the schema in place. */
   private prepareFile(): void {
     let version: number | undefined
     try {
-      this.db.exec('PRAGMA journal_mode = WAL')
       const rows = this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()
       const tables = (rows as { name: string }[]).map((row) => row.name)
       if (tables.includes('meta')) version = readMeta<number>(this.db, 'format_version')
@@ -218,6 +217,11 @@ export class SqliteLog implements EventLog {
       throw dataDirError(
         `${this.path} has data format version ${version}, newer than this banditjoin understands (${FORMAT_VERSION}); run a newer banditjoin`,
       )
+    }
+    try {
+      this.db.exec('PRAGMA journal_mode = WAL')
+    } catch (error) {
+      throw openError(this.path, error)
     }
     this.db.exec(SCHEMA)
     if (version === undefined) writeMeta(this.db, 'format_version', FORMAT_VERSION)

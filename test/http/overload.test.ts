@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { postJson, waitFor } from '../helpers/e2e-http.js'
+import { postHead, RawConnection } from '../helpers/raw-http.js'
+import { type InProcessService, startInProcess } from '../helpers/service.js'
+
+// Issue #5 §3: beyond the in-flight limits an ingest request gets 503 with Retry-After before its
+// body is read, so that memory stays bounded; what was admitted is answered and logged; once the
+// load drops, requests are taken again by themselves. Deterministic: requests are held in flight
+// (head received, body not yet sent) instead of being raced.
+
+const LIMITS = { requests: 20, bodyBytes: 64 * 1024 }
+
+const decisionBody = (key: string, pad = 0) =>
+  JSON.stringify({ key, action: 1, probability: 1, context: 'x'.repeat(pad) })
+
+describe('in-flight limits', () => {
+  let svc: InProcessService
+  let url: string
+  before(async () => {
+    svc = await startInProcess({ MAX_CONTEXT_BYTES: '200000' }, { overrides: { inflightLimits: LIMITS } })
+    await svc.service.app.listen({ port: 0, host: '127.0.0.1' })
+    url = svc.service.address()
+  })
+  after(() => svc.close())
+
+  /** A request admitted (its head answered with 100 Continue) whose body is not sent yet. */
+  async function held(key: string, pad = 0): Promise<{ finish(): Promise<number> }> {
+    const body = decisionBody(key, pad)
+    const connection = await RawConnection.open(url)
+    connection.write(postHead('/log_decision', Buffer.byteLength(body), { expect: '100-continue' }))
+    await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
+    return {
+      finish: async () => {
+        connection.write(body)
+        const answer = await connection.response()
+        connection.destroy()
+        return answer.status
+      },
+    }
+  }
+
+  async function refusedAtOnce(body: string): Promise<void> {
+    const before = svc.loggedEvents()
+    const connection = await RawConnection.open(url)
+    // Only the head: the answer comes before the body is read.
+    connection.write(postHead('/log_decision', Buffer.byteLength(body)))
+    const answer = await connection.response()
+    connection.destroy()
+    assert.equal(answer.status, 503, answer.body)
+    assert.equal(answer.headers['retry-after'], '1')
+    assert.match((JSON.parse(answer.body) as { error: string }).error, /too much in flight/)
+    assert.equal(svc.loggedEvents(), before, 'nothing was logged')
+  }
+
+  it('refuses the request beyond the request limit with 503 and Retry-After, answers the admitted ones, then takes requests again', async () => {
+    const admitted = await Promise.all(Array.from({ length: LIMITS.requests }, (_, i) => held(`held-${i}`)))
+    await refusedAtOnce(decisionBody('one-too-many'))
+    const before = svc.loggedEvents()
+    assert.deepEqual(
+      await Promise.all(admitted.map((r) => r.finish())),
+      admitted.map(() => 200),
+    )
+    assert.equal(svc.loggedEvents(), before + LIMITS.requests, 'every admitted request was logged')
+    const again = await postJson(url, '/log_decision', JSON.parse(decisionBody('after-the-load')))
+    assert.equal(again.status, 200, again.text)
+  })
+
+  it('refuses a body that would take the declared bytes in flight beyond the limit', async () => {
+    const big = await held('big', 40 * 1024)
+    await refusedAtOnce(decisionBody('too-big-now', 30 * 1024))
+    assert.equal(await big.finish(), 200)
+    const alone = await postJson(url, '/log_decision', JSON.parse(decisionBody('big-alone', 100 * 1024)))
+    assert.equal(alone.status, 200, 'one request is let in whatever its size')
+  })
+
+  it('gives back the places of pipelined requests whose connection closed before their answers', async () => {
+    // Answers go out in order: behind a GET /joined stream, the decisions' answers never start.
+    const before = svc.loggedEvents()
+    const pipelined = await RawConnection.open(url)
+    const decisions = Array.from({ length: LIMITS.requests }, (_, i) => {
+      const body = decisionBody(`pipelined-${i}`)
+      return postHead('/log_decision', Buffer.byteLength(body)) + body
+    })
+    pipelined.write(`GET /joined HTTP/1.1\r\nhost: banditjoin\r\n\r\n${decisions.join('')}`)
+    await waitFor('the pipelined decisions logged', () =>
+      svc.loggedEvents() === before + LIMITS.requests ? true : undefined,
+    )
+    await refusedAtOnce(decisionBody('behind-the-pipeline'))
+    pipelined.destroy()
+    await waitFor('the places given back', async () => {
+      const answer = await postJson(url, '/log_decision', JSON.parse(decisionBody(`retry-${Date.now()}`)))
+      return answer.status === 200 ? true : undefined
+    })
+  })
+
+  it('does not count other routes, nor the requests it refused', async () => {
+    const admitted = await Promise.all(Array.from({ length: LIMITS.requests }, (_, i) => held(`more-${i}`)))
+    const health = await fetch(`${url}/readyz`)
+    assert.equal(health.status, 200)
+    for (let i = 0; i < 3; i++) await refusedAtOnce(decisionBody(`refused-${i}`))
+    await Promise.all(admitted.map((r) => r.finish()))
+    assert.equal((await postJson(url, '/log_reward', { key: 'more-0', reward: 1 })).status, 200)
+  })
+})

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict'
+import { rmSync, statfsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { openSqlite } from '../../src/log/sqlite/driver.js'
+import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
+import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
+import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
+import { readJsonLines } from '../helpers/service.js'
+import { smallFilesystem } from '../helpers/small-fs.js'
+
+// Issue #5 §5: the data directory and the outputs on a small filesystem that fills up: writes
+// fail with 503, nothing acknowledged is lost, nothing is corrupted, and the service takes events
+// again by itself once there is room.
+
+const E = 300
+const SIZE_BYTES = 8 * 1024 * 1024
+
+test('a full disk answers 503 and loses or corrupts nothing acknowledged; the service resumes when space returns', async (t) => {
+  const mounted = smallFilesystem(t, SIZE_BYTES)
+  const e2e = new E2E(t)
+  if (typeof mounted !== 'string') {
+    t.skip(mounted.skip)
+    return
+  }
+  const output = join(mounted, 'joined.jsonl')
+  const deadLetter = join(mounted, 'dead.jsonl')
+  const env = {
+    DATA_DIR: join(mounted, 'data'),
+    OUTPUT: `file:${output}`,
+    DEAD_LETTER: `file:${deadLetter}`,
+    DURABILITY: 'power',
+    EXP_UNIT_MS: String(E),
+    EARLY_REWARD_MS: String(E),
+    REWARD_AGG: 'sum',
+  }
+  const service = await e2e.start(env)
+  const ledger = new Ledger()
+  const random = seededRandom(5)
+  const load = (prefix: string) =>
+    new Load({
+      base: service.url,
+      ledger,
+      keyPrefix: prefix,
+      decisions: Number.MAX_SAFE_INTEGER,
+      concurrency: 8,
+      batchEvery: 20,
+      batchSize: 20,
+      lateRewardAfterMs: E + 100,
+      random,
+    })
+
+  // Leave 256 KiB free, then load until the disk is full and requests are being refused.
+  const filler = join(mounted, 'filler')
+  const { bavail, bsize } = statfsSync(mounted)
+  writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 256 * 1024)))
+  const full = load('full')
+  const fullRun = full.run()
+  await waitFor('requests refused for want of space', () =>
+    ledger.count('refused').decisions >= 20 ? true : undefined,
+  )
+  full.stop()
+  await fullRun
+  const refused = await postJson(service.url, '/log_decision', {
+    key: 'no-room',
+    action: 1,
+    probability: 1,
+    context: 'x'.repeat(60_000),
+  })
+  assert.equal(refused.status, 503, refused.text)
+  assert.equal(refused.headers['retry-after'], '5')
+  assert.match((refused.json as { error: string }).error, /the log cannot be written: .*(full|space)/i)
+  const ready = await fetch(`${service.url}/readyz`)
+  assert.equal(ready.status, 503, 'not ready while the log cannot be written')
+  const full1 = { acked: ledger.count('acked'), refused: ledger.count('refused') }
+  t.diagnostic(`disk full: ${JSON.stringify(full1)}`)
+
+  // Room again: the service takes events by itself.
+  rmSync(filler)
+  await waitFor('a decision accepted again', async () => {
+    const answer = await postJson(service.url, '/log_decision', {
+      key: `room-${Date.now()}`,
+      action: 1,
+      probability: 1,
+      context: 1,
+    })
+    return answer.status === 200 ? true : undefined
+  })
+  const after = load('after')
+  const afterRun = after.run()
+  await sleep(1000)
+  after.stop()
+  await afterRun
+  assert.equal(await e2e.stop(service), 0)
+
+  // Nothing acknowledged is missing or twice, the log passes SQLite's integrity check.
+  const db = openSqlite(join(mounted, 'data', 'banditjoin.db'))
+  try {
+    assert.deepEqual(db.prepare('PRAGMA integrity_check').all(), [{ integrity_check: 'ok' }])
+  } finally {
+    db.close()
+  }
+  const restarted = await e2e.start(env)
+  const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
+  await waitFor('every acknowledged decision in the output', () => {
+    const keys = new Set((readJsonLines(output) as JoinedLine[]).map((r) => r.key))
+    return acked.every((d) => keys.has(d.key)) ? true : undefined
+  })
+  await sleep(2 * E + 500)
+  const records = (readJsonLines(output) as JoinedLine[]).filter((r) => ledger.decisions.has(r.key))
+  const deadLetters = readJsonLines(deadLetter) as DeadLine[]
+  assert.deepEqual(violations(ledger, records, E).slice(0, 20), [])
+  assert.deepEqual(rewardAccounting(ledger, records, deadLetters).slice(0, 20), [])
+  const counts = tally(ledger, records)
+  t.diagnostic(
+    `acknowledged ${acked.length} decisions and ${ledger.count('acked').rewards} rewards, refused ${ledger.count('refused').decisions} decisions; ` +
+      `missing ${counts.missing}, duplicated ${counts.duplicated}`,
+  )
+  assert.equal(await e2e.stop(restarted), 0)
+})
