@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
 import { invalidEvent, tooLarge } from '../errors.js'
@@ -123,23 +123,25 @@ function toDecision(
     const problem = dsjsonProblem({ action, probability, context, actions, probabilities })
     if (problem !== undefined) throw invalidEvent(problem)
   }
-  const fields = { key, action, probability, context, actions, probabilities, model, timestamp, deferred }
-  const { timestamp: _ignored, ...compared } = fields
   return {
     type: 'decision',
     key: key as string,
     deferred: deferred === true,
-    fingerprint: createHash('sha256').update(canonicalJson(compared)).digest('base64'),
-    body: `{"key":${JSON.stringify(key)},"action":${JSON.stringify(action)},"probability":${probability},"context":${contextText}${optionalFields({ actions, probabilities, model, timestamp, deferred })}}`,
+    fingerprint: hash('sha256', identityText(value), 'base64'),
+    body: `{"key":${JSON.stringify(key)},"action":${JSON.stringify(action)},"probability":${probability},"context":${contextText}${optionalField('actions', actions)}${optionalField('probabilities', probabilities)}${optionalField('model', model)}${optionalField('timestamp', timestamp)}${optionalField('deferred', deferred)}}`,
   }
 }
 
-function optionalFields(fields: Record<string, unknown>): string {
-  let text = ''
-  for (const [name, value] of Object.entries(fields)) {
-    if (value !== undefined) text += `,${JSON.stringify(name)}:${JSON.stringify(value)}`
-  }
-  return text
+const optionalField = (name: string, value: unknown) =>
+  value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`
+
+/**
+ * canonicalJson of the compared fields (all but `timestamp`, absent ones as `undefined`), spelt
+ * out in its sorted key order: the text whose hash logs hold as fingerprints, so it must not change.
+ */
+function identityText(value: Record<string, unknown>): string {
+  const { key, action, probability, context, actions, probabilities, model, deferred } = value
+  return `{"action":${canonicalJson(action)},"actions":${canonicalJson(actions)},"context":${canonicalJson(context)},"deferred":${canonicalJson(deferred)},"key":${canonicalJson(key)},"model":${canonicalJson(model)},"probabilities":${canonicalJson(probabilities)},"probability":${canonicalJson(probability)}}`
 }
 
 function checkCandidates(
