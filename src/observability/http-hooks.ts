@@ -15,34 +15,51 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
   const errors = new WeakMap<FastifyRequest, Error>()
   const refusedBatches = new Throttle(1000)
   const pressure = new BackPressure(logger)
-  app.addHook('onError', async (request, _reply, error) => {
+  // Callback hooks: an async hook costs a promise per request.
+  app.addHook('onError', (request, _reply, error, done) => {
     errors.set(request, error)
+    done()
   })
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  const durations = new LabelledChildren(metrics.httpDuration)
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
-    metrics.httpDuration.observe(
-      { route, method: request.method, status_code: String(status) },
-      reply.elapsedTime / 1000,
-    )
-    if (!Object.hasOwn(INGEST_ROUTE_TYPES, route)) return
-    if (status >= 400) metrics.live.refused()
-    const error = errors.get(request)
-    if (status === 503) pressure.refused(route, error)
-    else if (status < 300) pressure.accepted()
-    if (route === '/events' && status >= 400 && status !== 503) {
-      refusedBatches.run((suppressed) =>
-        logger.warn(
-          {
-            statusCode: status,
-            error: truncate(error?.message ?? ''),
-            ...(suppressed > 0 && { suppressed }),
-          },
-          'refused a batch',
-        ),
-      )
+    durations.of(route, request.method, status).observe(reply.elapsedTime / 1000)
+    if (Object.hasOwn(INGEST_ROUTE_TYPES, route)) {
+      if (status >= 400) metrics.live.refused()
+      const error = errors.get(request)
+      if (status === 503) pressure.refused(route, error)
+      else if (status < 300) pressure.accepted()
+      if (route === '/events' && status >= 400 && status !== 503) {
+        refusedBatches.run((suppressed) =>
+          logger.warn(
+            {
+              statusCode: status,
+              error: truncate(error?.message ?? ''),
+              ...(suppressed > 0 && { suppressed }),
+            },
+            'refused a batch',
+          ),
+        )
+      }
     }
+    done()
   })
+}
+
+/** The histogram's child for each (route, method, status), looked up once: prom-client's label lookup is slow. */
+class LabelledChildren {
+  private readonly children = new Map<string, { observe(value: number): void }>()
+  constructor(private readonly histogram: Metrics['httpDuration']) {}
+  of(route: string, method: string, status: number): { observe(value: number): void } {
+    const id = `${status} ${method} ${route}`
+    let child = this.children.get(id)
+    if (child === undefined) {
+      child = this.histogram.labels({ route, method, status_code: String(status) })
+      this.children.set(id, child)
+    }
+    return child
+  }
 }
 
 const truncate = (text: string) =>
