@@ -1,13 +1,8 @@
-import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
-import type { CommitBatch, CompactOptions, CompactResult, JoinCheckpoint } from '../types.js'
+import type { JoinSettings } from '../../engine/types.js'
+import type { CompactOptions, CompactResult, JoinCheckpoint } from '../types.js'
 import type { SqlDatabase } from './driver.js'
+import type { UnpackedBatch } from './packed-batch.js'
 import { firstIdWhereAtLeast, inTransaction, readMeta, writeMeta } from './queries.js'
-import { KIND } from './schema.js'
-
-export function kindOf(event: LoggedEvent): number {
-  if (event.type === 'decision') return event.deferred ? KIND.deferredDecision : KIND.decision
-  return KIND[event.type]
-}
 
 /** The running byte total of the records before this one (total_bytes includes its line and newline). */
 const BYTES_BEFORE_RECORD = 'total_bytes - length(CAST(line AS BLOB)) - 1'
@@ -37,19 +32,11 @@ export class LogWrites {
   }
 
   /** Events, released lines, sink positions and the checkpoint in one transaction. */
-  commit(batch: CommitBatch): JoinCheckpoint {
+  commit(batch: UnpackedBatch): JoinCheckpoint {
     let recordBytes = this.recordBytes
     const checkpoint = inTransaction(this.db, () => {
-      for (const e of batch.events) {
-        this.insertEvent.run(
-          e.pos,
-          e.insertMs,
-          kindOf(e),
-          e.key,
-          e.body,
-          e.type === 'decision' ? e.fingerprint : null,
-        )
-      }
+      for (const e of batch.events)
+        this.insertEvent.run(e.pos, e.insertMs, e.kind, e.key, e.body, e.fingerprint)
       for (const r of batch.records) {
         recordBytes += Buffer.byteLength(r.line) + 1
         this.insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
