@@ -11,7 +11,7 @@ import {
   replayHorizonMs,
 } from './engine/types.js'
 import { BanditJoinError, overloaded } from './errors.js'
-import type { IncomingEvent } from './ingest/validate.js'
+import { type IncomingEvent, toLoggedEvent } from './ingest/validate.js'
 import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
 import type { Metrics } from './metrics.js'
 import { logReplayProgress } from './observability/replay-progress.js'
@@ -204,17 +204,12 @@ export class Joiner {
     })
   }
 
-  /**
-   * Logs admitted events; resolves once they are durable. The events become the logged events:
-   * they are given their position and time in place (callers hand them over).
-   */
+  /** Logs admitted events; resolves once they are durable. */
   append(events: readonly IncomingEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve()
     const insertMs = this.clock.now()
     for (const event of events) {
-      const logged = event as LoggedEvent
-      logged.pos = this.nextPos++
-      logged.insertMs = insertMs
+      const logged = toLoggedEvent(event, this.nextPos++, insertMs)
       this.queue.push(logged)
       if (logged.type === 'decision') this.inflight.set(logged.key, logged.fingerprint)
     }

@@ -13,6 +13,25 @@ export type IncomingEvent = LoggedEvent extends infer E
     : never
   : never
 
+/**
+ * The logged event: built field by field, so that it holds every field in the object itself (an
+ * object given fields after it was made keeps them in a second, out-of-object array, and a
+ * pending decision is held for its whole window).
+ */
+export function toLoggedEvent(event: IncomingEvent, pos: number, insertMs: number): LoggedEvent {
+  const { key, body } = event
+  switch (event.type) {
+    case 'decision': {
+      const { deferred, fingerprint } = event
+      return { type: 'decision', pos, insertMs, key, body, deferred, fingerprint }
+    }
+    case 'reward':
+      return { type: 'reward', pos, insertMs, key, body, reward: event.reward, id: event.id }
+    default:
+      return { type: event.type, pos, insertMs, key, body }
+  }
+}
+
 export interface IngestLimits {
   maxContextBytes: number
   /** With dsjson, decisions it cannot express are refused (SPEC §4). @default 'json' */
@@ -128,7 +147,24 @@ function toDecision(
     key: key as string,
     deferred: deferred === true,
     fingerprint: hash('sha256', identityText(value), 'base64'),
-    body: `{"key":${JSON.stringify(key)},"action":${JSON.stringify(action)},"probability":${probability},"context":${contextText}${optionalField('actions', actions)}${optionalField('probabilities', probabilities)}${optionalField('model', model)}${optionalField('timestamp', timestamp)}${optionalField('deferred', deferred)}}`,
+    // Joined, not concatenated: one flat string, where a concatenation is a tree of pieces that a
+    // pending decision would hold for its whole window (hundreds of bytes more per decision).
+    body: [
+      '{"key":',
+      JSON.stringify(key),
+      ',"action":',
+      JSON.stringify(action),
+      ',"probability":',
+      probability,
+      ',"context":',
+      contextText,
+      optionalField('actions', actions),
+      optionalField('probabilities', probabilities),
+      optionalField('model', model),
+      optionalField('timestamp', timestamp),
+      optionalField('deferred', deferred),
+      '}',
+    ].join(''),
   }
 }
 
