@@ -70,8 +70,22 @@ function inspect(root: unknown): void {
   }
 }
 
+/** Quoted object keys: contexts repeat the same few feature names, and quoting is most of the cost. */
+const quotedKeys = new Map<string, string>()
+const MAX_QUOTED_KEYS = 10_000
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key)
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted)
+  }
+  return quoted
+}
+
 /** JSON text with object keys sorted at every level: equal for values equal as JSON. */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   if (value === null || typeof value !== 'object') return JSON.stringify(value)
   let text: string
   if (Array.isArray(value)) {
@@ -84,7 +98,7 @@ export function canonicalJson(value: unknown): string {
   text = '{'
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string
-    text += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(record[key])}`
+    text += `${i === 0 ? '' : ','}${quotedKey(key)}:${canonicalJson(record[key])}`
   }
   return `${text}}`
 }
