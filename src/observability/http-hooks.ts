@@ -20,11 +20,13 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
     errors.set(request, error)
     done()
   })
-  const durations = new LabelledChildren(metrics.httpDuration)
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
-    durations.of(route, request.method, status).observe(reply.elapsedTime / 1000)
+    metrics.httpDuration.observe(
+      { route, method: request.method, status_code: String(status) },
+      reply.elapsedTime / 1000,
+    )
     if (Object.hasOwn(INGEST_ROUTE_TYPES, route)) {
       if (status >= 400) metrics.live.refused()
       const error = errors.get(request)
@@ -45,21 +47,6 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
     }
     done()
   })
-}
-
-/** The histogram's child for each (route, method, status), looked up once: prom-client's label lookup is slow. */
-class LabelledChildren {
-  private readonly children = new Map<string, { observe(value: number): void }>()
-  constructor(private readonly histogram: Metrics['httpDuration']) {}
-  of(route: string, method: string, status: number): { observe(value: number): void } {
-    const id = `${status} ${method} ${route}`
-    let child = this.children.get(id)
-    if (child === undefined) {
-      child = this.histogram.labels({ route, method, status_code: String(status) })
-      this.children.set(id, child)
-    }
-    return child
-  }
 }
 
 const truncate = (text: string) =>
