@@ -12,7 +12,7 @@ import {
 } from './engine/types.js'
 import { BanditJoinError, overloaded, shuttingDown } from './errors.js'
 import type { Admission, Ingestor } from './ingest/ingestor.js'
-import type { IncomingEvent } from './ingest/validate.js'
+import { type IncomingEvent, toLoggedEvent } from './ingest/validate.js'
 import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
 import type { Metrics } from './metrics.js'
 import { logReplayProgress } from './observability/replay-progress.js'
@@ -43,9 +43,17 @@ export interface JoinerOptions {
  */
 const COMPACT_ROWS_PER_CALL = 20_000
 
-interface Waiter {
-  resolve(): void
-  reject(error: unknown): void
+/** The requests whose events go into one commit: all answered when it settles. */
+class Waiter {
+  readonly done: Promise<void>
+  resolve!: () => void
+  reject!: (error: unknown) => void
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve
+      this.reject = reject
+    })
+  }
 }
 
 /** Collects what the engine releases during one cycle and counts what it observes. */
@@ -89,7 +97,8 @@ export class Joiner implements Ingestor {
   private engine: JoinEngine
   private readonly collector: CycleCollector
   private queue: LoggedEvent[] = []
-  private waiters: Waiter[] = []
+  /** Created by the first append of a cycle, shared by every append of that cycle. */
+  private waiter: Waiter | undefined
   /** Decisions admitted but not yet applied to the engine, by key: fingerprint. */
   private readonly inflight = new Map<string, string>()
   private nextPos: number
@@ -195,13 +204,13 @@ export class Joiner implements Ingestor {
     if (events.length === 0) return Promise.resolve()
     const insertMs = this.clock.now()
     for (const event of events) {
-      const logged = { ...event, pos: this.nextPos++, insertMs } as LoggedEvent
+      const logged = toLoggedEvent(event, this.nextPos++, insertMs)
       this.queue.push(logged)
       if (logged.type === 'decision') this.inflight.set(logged.key, logged.fingerprint)
     }
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }))
+    this.waiter ??= new Waiter()
     this.schedule()
-    return done
+    return this.waiter.done
   }
 
   /**
@@ -267,9 +276,9 @@ export class Joiner implements Ingestor {
     this.immediate = undefined
     if (this.committing !== undefined) return
     const events = this.queue
-    const waiters = this.waiters
+    const waiter = this.waiter
     this.queue = []
-    this.waiters = []
+    this.waiter = undefined
     this.inflight.clear()
     const timeMs = this.clock.now()
     for (const event of events) this.engine.apply(event)
@@ -302,12 +311,11 @@ export class Joiner implements Ingestor {
           this.metrics.commitDuration.observe((performance.now() - started) / 1000)
           this.metrics.commitEvents.observe(events.length)
           for (const position of sinkPositions) this.persisted.set(position.name, position)
-          for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
           this.metrics.committed(events, records.length, timeMs)
-          for (const waiter of waiters) waiter.resolve()
+          waiter?.resolve()
           this.deliver(records, deadLetters)
         },
-        (error: unknown) => this.failCycle(error, waiters),
+        (error: unknown) => this.failCycle(error, waiter),
       )
       .finally(() => {
         this.committing = undefined
@@ -338,7 +346,7 @@ export class Joiner implements Ingestor {
    * A failed commit (disk full, I/O error) changed nothing durable: refuse what it carried
    * with 503 and rebuild the engine from the log, which no longer matches the one in memory.
    */
-  private failCycle(error: unknown, waiters: Waiter[]): void {
+  private failCycle(error: unknown, waiter: Waiter | undefined): void {
     this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
     this.metrics.commitFailed(error)
     const refusal = new BanditJoinError(
@@ -351,8 +359,9 @@ export class Joiner implements Ingestor {
       },
     )
     // Events admitted since were judged against the state that just failed: refuse them too.
-    for (const waiter of [...waiters, ...this.waiters]) waiter.reject(refusal)
-    this.waiters = []
+    waiter?.reject(refusal)
+    this.waiter?.reject(refusal)
+    this.waiter = undefined
     this.queue = []
     this.inflight.clear()
     this.collector.records = []

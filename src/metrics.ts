@@ -169,6 +169,10 @@ export class Metrics {
 
   /** One successful commit: its events, the records it released, at log time `timeMs`. */
   committed(events: readonly { type: string }[], records: number, timeMs: number): void {
+    // Counted first, then one counter update per type: a labelled inc() per event is costly.
+    const counts: Record<string, number> = { decision: 0, reward: 0, override: 0, activate: 0 }
+    for (const event of events) counts[event.type] = (counts[event.type] ?? 0) + 1
+    for (const type in counts) if (counts[type]) this.eventsAccepted.inc({ type }, counts[type])
     this.health.commitSucceeded()
     this.live.committed(events, records, timeMs)
   }

@@ -8,7 +8,9 @@ import {
   waitForPending,
 } from '../lib/pending-log.js'
 import { removeTempDir } from '../lib/resources.js'
+import { startWorker } from '../lib/workers.js'
 import { met, num, ratio, row, stat } from '../report/format.js'
+import type { PendingMemoryConfig, PendingMemoryResult } from '../workers/pending-memory.js'
 import type { Scenario, TableRow } from './types.js'
 
 const HEAP_USED = 'banditjoin_nodejs_heap_size_used_bytes'
@@ -23,7 +25,7 @@ export const memory: Scenario = {
   id: 'memory',
   title: 'Memory per pending decision',
   method:
-    'A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with 1,000,000 decisions (quick: 200,000; 150-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected.',
+    'A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with 1,000,000 decisions (quick: 200,000; 150-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected; so a worker (--expose-gc) also puts the same count of decisions through the service ingest into an engine and reads heap and RSS after a forced GC: the state itself.',
   async run(context) {
     const count = pendingCount(context.options.quick)
     let rssBefore = 0
@@ -41,11 +43,19 @@ export const memory: Scenario = {
       await sleep(1000)
       const rssAfter = rssBytes(server.pid)
       const heapAfter = await heapUsed(server.url)
+      const state = await startWorker<PendingMemoryResult>(
+        'pending-memory',
+        { decisions: count } satisfies PendingMemoryConfig,
+        { nodeArgs: ['--expose-gc'], timeoutMs: 300_000 },
+      ).result
+      if (state.pending !== count) throw new Error(`worker: ${state.pending} pending, expected ${count}`)
       measured = true
       return {
         figures: {
           rss_per_decision_bytes: (rssAfter - rssBefore) / count,
           heap_per_decision_bytes: (heapAfter - heapBefore) / count,
+          state_heap_per_decision_bytes: state.heapPerDecision,
+          state_rss_per_decision_bytes: state.rssPerDecision,
           decision_json_bytes: log.decisionJsonBytes,
           limit_bytes: 1.3 * log.decisionJsonBytes + 100,
           rss_after_bytes: rssAfter,
@@ -91,6 +101,10 @@ export const memory: Scenario = {
         `RSS per pending decision (bytes), ${num(s.pending?.median)} pending`,
       ),
       perDecision('heap_per_decision_bytes', 'heap used per pending decision (bytes)'),
+      perDecision(
+        'state_heap_per_decision_bytes',
+        'after a forced GC: heap per pending decision, ingest + engine alone (bytes)',
+      ),
       row(view, memory.id, {
         measure: 'RSS with all pending (MB); load rate (decisions/s)',
         banditjoin: `${num((s.rss_after_bytes?.median ?? Number.NaN) / 2 ** 20)}; ${stat(s.load_per_s)}`,

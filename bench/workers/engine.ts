@@ -6,7 +6,7 @@
  */
 import { JoinEngine } from '../../src/engine/engine.js'
 import { type EngineSink, type JoinSettings, keyMemoryMs, type LoggedEvent } from '../../src/engine/types.js'
-import { toIncomingEvent } from '../../src/ingest/validate.js'
+import { toIncomingEvent, toLoggedEvent } from '../../src/ingest/validate.js'
 import { decisionJson, keyPrefix, rewardJson } from '../lib/bodies.js'
 import { workerMain } from '../lib/worker-main.js'
 
@@ -39,9 +39,10 @@ const START_MS = 1_800_000_000_000
 function buildLog(config: EngineConfig): LoggedEvent[] {
   const prefix = keyPrefix()
   const events: LoggedEvent[] = []
+  // Logged events of the same shape as the service's, so the engine runs as it does there.
   const push = (event: ReturnType<typeof toIncomingEvent>) => {
     const pos = events.length + 1
-    events.push({ ...event, pos, insertMs: START_MS + Math.floor(pos / config.eventsPerMs) } as LoggedEvent)
+    events.push(toLoggedEvent(event, pos, START_MS + Math.floor(pos / config.eventsPerMs)))
   }
   for (let n = 0; n < config.decisions; n++) {
     const key = `${prefix}-${n}`

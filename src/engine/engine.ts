@@ -1,79 +1,13 @@
-import { createAccumulator, type RewardAccumulator } from './aggregate.js'
+import { DecisionState } from './decision-state.js'
 import { Fifo } from './fifo.js'
 import {
   type DecisionEvent,
   type EngineSink,
   type FollowUpEvent,
-  type JoinOutcome,
   type JoinSettings,
   keyMemoryMs,
   type LoggedEvent,
-  type RewardEvent,
 } from './types.js'
-
-/**
- * A decision whose key is remembered: pending inside its window, collecting what counts for
- * it, then (after emission) kept without its details until due + H (SPEC §3).
- */
-class DecisionState {
-  pending = true
-  rewardCount = 0
-  lastRewardMs = 0
-  overridden = false
-  activated = false
-  readonly key: string
-  readonly pos: number
-  readonly insertMs: number
-  readonly fingerprint: string
-  /** The logged decision; dropped once emitted, when only the key and fingerprint still matter. */
-  event: DecisionEvent | undefined
-  private accumulator: RewardAccumulator | undefined
-  private rewardIds: Set<string> | undefined
-
-  constructor(
-    event: DecisionEvent,
-    readonly dueMs: number,
-  ) {
-    this.event = event
-    this.key = event.key
-    this.pos = event.pos
-    this.insertMs = event.insertMs
-    this.fingerprint = event.fingerprint
-  }
-
-  /** Counts a reward once per id; returns false for a repeated id. */
-  count(reward: RewardEvent, settings: JoinSettings): boolean {
-    if (reward.id !== undefined) {
-      this.rewardIds ??= new Set()
-      if (this.rewardIds.has(reward.id)) return false
-      this.rewardIds.add(reward.id)
-    }
-    this.accumulator ??= createAccumulator(settings.rewardAgg)
-    this.accumulator.add(reward.reward)
-    this.rewardCount++
-    this.lastRewardMs = reward.insertMs
-    return true
-  }
-
-  outcome(settings: JoinSettings): JoinOutcome {
-    if (this.accumulator === undefined) {
-      return { reward: settings.defaultReward, rewardCount: 0, rewardDeltaMs: null }
-    }
-    return {
-      reward: this.accumulator.result(),
-      rewardCount: this.rewardCount,
-      rewardDeltaMs: this.lastRewardMs - this.insertMs,
-    }
-  }
-
-  /** After emission: the key stays remembered, the rest can go. */
-  forgetDetails(): void {
-    this.pending = false
-    this.event = undefined
-    this.accumulator = undefined
-    this.rewardIds = undefined
-  }
-}
 
 /** A reward, override or activation that came before any decision with its key. */
 interface HeldEvent {
@@ -189,7 +123,8 @@ export class JoinEngine {
         decisionReady &&
         (!heldReady ||
           decision.dueMs < this.orphanAtMs(held) ||
-          (decision.dueMs === this.orphanAtMs(held) && decision.pos < held.event.pos))
+          (decision.dueMs === this.orphanAtMs(held) &&
+            (decision.event as DecisionEvent).pos < held.event.pos))
       if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as DecisionState)
       else this.releaseHeld(this.heldQueue.shift() as HeldEvent)
     }
@@ -221,7 +156,8 @@ export class JoinEngine {
     const pending = new DecisionState(event, event.insertMs + this.settings.expUnitMs)
     this.decisions.set(event.key, pending)
     this.pendingQueue.push(pending)
-    const held = this.heldByKey.get(event.key)
+    // A held event is counted until claimed or released: none counted, no list to look up.
+    const held = this.heldCount === 0 ? undefined : this.heldByKey.get(event.key)
     if (held !== undefined) {
       this.heldByKey.delete(event.key)
       for (const h of held) {
@@ -240,7 +176,8 @@ export class JoinEngine {
     }
     if (known !== undefined) {
       if (event.type === 'reward') {
-        this.sink.observe({ kind: 'reward_late', delayMs: event.insertMs - known.insertMs })
+        const decisionMs = known.dueMs - this.settings.expUnitMs
+        this.sink.observe({ kind: 'reward_late', delayMs: event.insertMs - decisionMs })
       }
       this.sink.deadLetter({ event, reason: 'late', releaseMs: event.insertMs })
       return
@@ -258,19 +195,20 @@ export class JoinEngine {
     switch (event.type) {
       case 'reward':
         if (pending.count(event, this.settings)) {
-          this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - pending.insertMs })
+          const decisionMs = (pending.event as DecisionEvent).insertMs
+          this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - decisionMs })
         } else {
           this.sink.observe({ kind: 'reward_repeated' })
         }
         return
       case 'override':
         if (pending.overridden) this.sink.observe({ kind: 'no_effect', type: 'override' })
-        pending.overridden = true
+        pending.markOverridden()
         return
       case 'activate':
         if (!pending.event?.deferred || pending.activated)
           this.sink.observe({ kind: 'no_effect', type: 'activate' })
-        pending.activated = true
+        pending.markActivated()
         return
     }
   }
@@ -278,7 +216,7 @@ export class JoinEngine {
   private releaseDecision(state: DecisionState): void {
     const event = state.event as DecisionEvent
     const { dueMs } = state
-    const outcome = state.outcome(this.settings)
+    const outcome = state.outcome(this.settings, event.insertMs)
     if (state.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
     else if (event.deferred && !state.activated) {
       this.sink.deadLetter({ event, reason: 'not_activated', releaseMs: dueMs, outcome })

@@ -113,10 +113,11 @@ export function listeningAddress(app: FastifyInstance): string {
  */
 function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (request.headers['content-type'] === undefined && hasBody(request)) {
       request.headers['content-type'] = isBatch(request) ? NDJSON_TYPES[0] : 'application/json'
     }
+    done()
   })
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (isBatch(request)) return done(wrongType(request, 'application/x-ndjson'))

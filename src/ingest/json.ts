@@ -17,11 +17,28 @@ export function parseJsonText(text: string): unknown {
   } catch (error) {
     throw new BanditJoinError('BJ_ERR_MALFORMED_JSON', `malformed JSON: ${(error as Error).message}`, 400)
   }
-  inspect(value)
+  // The common case costs one walk without allocation; only a refused value is walked again to say where.
+  if (!isAcceptable(value, 0)) inspect(value)
   return value
 }
 
-/** Walks the value without recursion (depth is bounded only after this check). */
+/** Whether `inspect` would accept the value; recursion is bounded by MAX_JSON_DEPTH. */
+function isAcceptable(value: unknown, depth: number): boolean {
+  if (typeof value === 'number') return Number.isFinite(value)
+  if (value === null || typeof value !== 'object') return true
+  if (depth >= MAX_JSON_DEPTH) return false
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isAcceptable(value[i], depth + 1)) return false
+    return true
+  }
+  for (const key in value) {
+    if (FORBIDDEN_KEYS.has(key) || !isAcceptable((value as Record<string, unknown>)[key], depth + 1))
+      return false
+  }
+  return true
+}
+
+/** Walks the value without recursion (depth is bounded only after this check), naming the first problem. */
 function inspect(root: unknown): void {
   const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: '', depth: 0 }]
   for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
@@ -53,11 +70,35 @@ function inspect(root: unknown): void {
   }
 }
 
+/** Quoted object keys: contexts repeat the same few feature names, and quoting is most of the cost. */
+const quotedKeys = new Map<string, string>()
+const MAX_QUOTED_KEYS = 10_000
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key)
+  if (quoted === undefined) {
+    quoted = JSON.stringify(key)
+    if (quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted)
+  }
+  return quoted
+}
+
 /** JSON text with object keys sorted at every level: equal for values equal as JSON. */
 export function canonicalJson(value: unknown): string {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
   if (value === null || typeof value !== 'object') return JSON.stringify(value)
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  let text: string
+  if (Array.isArray(value)) {
+    text = '['
+    for (let i = 0; i < value.length; i++) text += `${i === 0 ? '' : ','}${canonicalJson(value[i])}`
+    return `${text}]`
+  }
   const record = value as Record<string, unknown>
   const keys = Object.keys(record).sort()
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`
+  text = '{'
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string
+    text += `${i === 0 ? '' : ','}${quotedKey(key)}:${canonicalJson(record[key])}`
+  }
+  return `${text}}`
 }

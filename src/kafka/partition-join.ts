@@ -1,13 +1,6 @@
 import { JoinEngine } from '../engine/engine.js'
-import type {
-  DeadLetter,
-  EngineSink,
-  JoinedRecord,
-  JoinSettings,
-  LoggedEvent,
-  Observation,
-} from '../engine/types.js'
-import type { IncomingEvent } from '../ingest/validate.js'
+import type { DeadLetter, EngineSink, JoinedRecord, JoinSettings, Observation } from '../engine/types.js'
+import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { DISCARD } from '../recovery.js'
 
 /** One record of an events partition, as the join reads it. */
@@ -84,8 +77,7 @@ export class PartitionJoin implements EngineSink {
     this.checkpoint.offset = record.offset + 1
     if (record.value !== null) {
       const event = this.decodeRecord(record)
-      if (event !== undefined)
-        this.engine.apply({ ...event, pos: record.offset, insertMs: timeMs } as LoggedEvent)
+      if (event !== undefined) this.engine.apply(toLoggedEvent(event, record.offset, timeMs))
     }
     // Every later record is stamped at or after timeMs, so everything due by then is final.
     this.engine.advanceTo(timeMs)
@@ -93,7 +85,7 @@ export class PartitionJoin implements EngineSink {
 
   /** Applies a decision from before the replay horizon, only for the key memory it leaves (recovery.ts). */
   applyEarlier(record: PartitionRecord, event: IncomingEvent): void {
-    this.engine.apply({ ...event, pos: record.offset, insertMs: record.timestampMs } as LoggedEvent)
+    this.engine.apply(toLoggedEvent(event, record.offset, record.timestampMs))
   }
 
   decodeRecord(record: PartitionRecord): IncomingEvent | undefined {

@@ -15,33 +15,37 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
   const errors = new WeakMap<FastifyRequest, Error>()
   const refusedBatches = new Throttle(1000)
   const pressure = new BackPressure(logger)
-  app.addHook('onError', async (request, _reply, error) => {
+  // Callback hooks: an async hook costs a promise per request.
+  app.addHook('onError', (request, _reply, error, done) => {
     errors.set(request, error)
+    done()
   })
-  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
     const status = reply.statusCode
     metrics.httpDuration.observe(
       { route, method: request.method, status_code: String(status) },
       reply.elapsedTime / 1000,
     )
-    if (!Object.hasOwn(INGEST_ROUTE_TYPES, route)) return
-    if (status >= 400) metrics.live.refused()
-    const error = errors.get(request)
-    if (status === 503) pressure.refused(route, error)
-    else if (status < 300) pressure.accepted()
-    if (route === '/events' && status >= 400 && status !== 503) {
-      refusedBatches.run((suppressed) =>
-        logger.warn(
-          {
-            statusCode: status,
-            error: truncate(error?.message ?? ''),
-            ...(suppressed > 0 && { suppressed }),
-          },
-          'refused a batch',
-        ),
-      )
+    if (Object.hasOwn(INGEST_ROUTE_TYPES, route)) {
+      if (status >= 400) metrics.live.refused()
+      const error = errors.get(request)
+      if (status === 503) pressure.refused(route, error)
+      else if (status < 300) pressure.accepted()
+      if (route === '/events' && status >= 400 && status !== 503) {
+        refusedBatches.run((suppressed) =>
+          logger.warn(
+            {
+              statusCode: status,
+              error: truncate(error?.message ?? ''),
+              ...(suppressed > 0 && { suppressed }),
+            },
+            'refused a batch',
+          ),
+        )
+      }
     }
+    done()
   })
 }
 

@@ -83,6 +83,20 @@ test('fingerprints are equal whatever the key order, the timestamp or unknown fi
   assert.equal(decision({ ...FULL, context: { features: [1, 2], user: 'u' } }).fingerprint, base)
 })
 
+// Logs hold fingerprints: a retried decision must still match the one an earlier version logged.
+test('fingerprints are those earlier versions logged (SHA-256 of the canonical JSON of the compared fields)', () => {
+  assert.equal(decision(FULL).fingerprint, 'YCfgrGLnnsZdkr3trwEeX8l87tiETzzas5utLst5t+s=')
+  const plain = { key: 'k', action: 'a', probability: 1, context: '{"user":7}' }
+  assert.equal(decision(plain).fingerprint, 'aBd5GveNMBSVxfy0So01ypK3mIkOLxuCewcAXTRji58=')
+  const unusual = {
+    key: 'é\u0000',
+    action: 'a',
+    probability: 1e-7,
+    context: { b: [{ y: null, x: -0 }], a: '\u2028' },
+  }
+  assert.equal(decision(unusual).fingerprint, 'Plf8zmO7Td3C/EguCIU5i6oeSRih9JzCqSE3Hmiq6ls=')
+})
+
 test('fingerprints differ when any compared field differs', () => {
   const base = decision(FULL).fingerprint
   const variants: Record<string, unknown>[] = [

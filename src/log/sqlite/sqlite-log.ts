@@ -15,6 +15,7 @@ import type {
 } from '../types.js'
 import { openSqlite, type SqlDatabase, type SqlStatement } from './driver.js'
 import { type DirectoryLock, lockDirectory } from './lock.js'
+import { packBatch } from './packed-batch.js'
 import { firstIdWhereAtLeast, readMeta, writeMeta } from './queries.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
@@ -135,7 +136,10 @@ export class SqliteLog implements EventLog {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    this.checkpointValue = (await this.ask({ op: 'commit', batch })) as JoinCheckpoint
+    const packed = packBatch(batch)
+    this.checkpointValue = (await this.ask({ op: 'commit', batch: packed }, [
+      packed.numbers.buffer,
+    ])) as JoinCheckpoint
     const last = batch.events.at(-1)
     if (last !== undefined) this.nextPosValue = last.pos + 1
   }
@@ -181,11 +185,11 @@ export class SqliteLog implements EventLog {
     }
   }
 
-  private ask(request: Request): Promise<unknown> {
+  private ask(request: Request, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextRequestId++
     return new Promise((resolve, reject) => {
       this.replies.set(id, { resolve, reject })
-      this.writer.postMessage({ ...request, id })
+      this.writer.postMessage({ ...request, id }, transfer)
     })
   }
 

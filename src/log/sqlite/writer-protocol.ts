@@ -1,5 +1,6 @@
 import type { JoinSettings } from '../../engine/types.js'
-import type { CommitBatch, CompactOptions } from '../types.js'
+import type { CompactOptions } from '../types.js'
+import type { PackedBatch } from './packed-batch.js'
 
 /** What the writer thread is started with. */
 export interface WriterSetup {
@@ -8,7 +9,7 @@ export interface WriterSetup {
 }
 
 export type WriterRequest =
-  | { id: number; op: 'commit'; batch: CommitBatch }
+  | { id: number; op: 'commit'; batch: PackedBatch }
   | { id: number; op: 'compact'; options: CompactOptions; lastPos: number }
   | { id: number; op: 'resetSettings'; settings: JoinSettings; lastPos: number }
   | { id: number; op: 'close' }

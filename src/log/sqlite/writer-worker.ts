@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { openSqlite } from './driver.js'
+import { unpackBatch } from './packed-batch.js'
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
 import { LogWrites } from './writes.js'
 
@@ -16,7 +17,7 @@ parentPort?.postMessage({ id: 0, ok: true, result: 'ready' } satisfies WriterRep
 function handle(request: WriterRequest): unknown {
   switch (request.op) {
     case 'commit':
-      return writes.commit(request.batch)
+      return writes.commit(unpackBatch(request.batch))
     case 'compact':
       return writes.compact(request.options, request.lastPos)
     case 'resetSettings':

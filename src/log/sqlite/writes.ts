@@ -1,32 +1,54 @@
-import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
-import type { CommitBatch, CompactOptions, CompactResult, JoinCheckpoint } from '../types.js'
+import type { JoinSettings } from '../../engine/types.js'
+import type { CompactOptions, CompactResult, JoinCheckpoint } from '../types.js'
 import type { SqlDatabase } from './driver.js'
+import type { EventRow, UnpackedBatch } from './packed-batch.js'
 import { firstIdWhereAtLeast, inTransaction, readMeta, writeMeta } from './queries.js'
-import { KIND } from './schema.js'
-
-export function kindOf(event: LoggedEvent): number {
-  if (event.type === 'decision') return event.deferred ? KIND.deferredDecision : KIND.decision
-  return KIND[event.type]
-}
+import { RowInserter } from './row-inserter.js'
 
 /** The running byte total of the records before this one (total_bytes includes its line and newline). */
 const BYTES_BEFORE_RECORD = 'total_bytes - length(CAST(line AS BLOB)) - 1'
 
+/** A record as the records table stores it: with the running byte total up to its end. */
+interface RecordRow {
+  seq: number
+  emittedMs: number
+  totalBytes: number
+  line: string
+}
+
 /** Every write to the log, on one connection (the writer thread's). */
 export class LogWrites {
-  private readonly insertEvent
-  private readonly insertRecord
+  private readonly insertEvents: RowInserter<EventRow>
+  private readonly insertRecords: RowInserter<RecordRow>
   private readonly insertDeadLetter
   private readonly saveCheckpoint
   private readonly saveSink
   private recordBytes: number
 
   constructor(private readonly db: SqlDatabase) {
-    this.insertEvent = db.prepare(
-      'INSERT INTO events (pos, insert_ms, kind, key, body, fingerprint) VALUES (?, ?, ?, ?, ?, ?)',
+    this.insertEvents = new RowInserter<EventRow>(
+      db,
+      'events',
+      ['pos', 'insert_ms', 'kind', 'key', 'body', 'fingerprint'],
+      (e, args, at) => {
+        args[at] = e.pos
+        args[at + 1] = e.insertMs
+        args[at + 2] = e.kind
+        args[at + 3] = e.key
+        args[at + 4] = e.body
+        args[at + 5] = e.fingerprint
+      },
     )
-    this.insertRecord = db.prepare(
-      'INSERT INTO records (seq, emitted_ms, total_bytes, line) VALUES (?, ?, ?, ?)',
+    this.insertRecords = new RowInserter<RecordRow>(
+      db,
+      'records',
+      ['seq', 'emitted_ms', 'total_bytes', 'line'],
+      (r, args, at) => {
+        args[at] = r.seq
+        args[at + 1] = r.emittedMs
+        args[at + 2] = r.totalBytes
+        args[at + 3] = r.line
+      },
     )
     this.insertDeadLetter = db.prepare('INSERT INTO dead_letters (seq, line) VALUES (?, ?)')
     this.saveCheckpoint = db.prepare("INSERT OR REPLACE INTO meta (name, value) VALUES ('checkpoint', ?)")
@@ -37,23 +59,16 @@ export class LogWrites {
   }
 
   /** Events, released lines, sink positions and the checkpoint in one transaction. */
-  commit(batch: CommitBatch): JoinCheckpoint {
+  commit(batch: UnpackedBatch): JoinCheckpoint {
     let recordBytes = this.recordBytes
     const checkpoint = inTransaction(this.db, () => {
-      for (const e of batch.events) {
-        this.insertEvent.run(
-          e.pos,
-          e.insertMs,
-          kindOf(e),
-          e.key,
-          e.body,
-          e.type === 'decision' ? e.fingerprint : null,
-        )
-      }
-      for (const r of batch.records) {
-        recordBytes += Buffer.byteLength(r.line) + 1
-        this.insertRecord.run(r.seq, r.emittedMs, recordBytes, r.line)
-      }
+      this.insertEvents.insert(batch.events)
+      this.insertRecords.insert(
+        batch.records.map((r) => {
+          recordBytes += Buffer.byteLength(r.line) + 1
+          return { seq: r.seq, emittedMs: r.emittedMs, totalBytes: recordBytes, line: r.line }
+        }),
+      )
       for (const d of batch.deadLetters) this.insertDeadLetter.run(d.seq, d.line)
       for (const s of batch.sinkPositions) this.saveSink.run(s.name, s.seq, s.offset, s.fileId)
       const next: JoinCheckpoint = { ...batch.checkpoint, recordBytes }
