@@ -43,6 +43,9 @@ export interface JoinerOptions {
  */
 const COMPACT_ROWS_PER_CALL = 20_000
 
+/** How long a stop waits for outputs (a slow standard output) to take what they were given. */
+const OUTPUT_FLUSH_MS = 2000
+
 /** The requests whose events go into one commit: all answered when it settles. */
 class Waiter {
   readonly done: Promise<void>
@@ -128,7 +131,9 @@ export class Joiner implements Ingestor {
     this.nextPos = log.nextPos
     for (const sink of sinks) {
       this.persisted.set(sink.name, sink.position())
-      sink.onWritable(() => this.writeToSink(sink, []))
+      sink.onWritable(() => {
+        if (!this.closing) this.writeToSink(sink, [])
+      })
     }
     this.lastCompactMs = clock.now()
     this.catchUpSinks()
@@ -232,9 +237,9 @@ export class Joiner implements Ingestor {
 
   /**
    * Stops accepting, commits what was accepted, persists the outputs' positions (once what they
-   * were given has left the process, waiting at most `outputFlushMs`) and closes the log.
+   * were given has left the process, waiting at most OUTPUT_FLUSH_MS) and closes the log.
    */
-  async close(outputFlushMs = 2000): Promise<void> {
+  async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
     clearInterval(this.maintenance)
@@ -243,7 +248,7 @@ export class Joiner implements Ingestor {
     this.lastSinkSyncMs = 0
     await this.flush()
     // The last cycle's writes to the outputs: persist where they stand too.
-    await Promise.all(this.sinks.map((sink) => sink.flush(outputFlushMs)))
+    await Promise.all(this.sinks.map((sink) => sink.flush(OUTPUT_FLUSH_MS)))
     this.lastSinkSyncMs = 0
     await this.flush()
     for (const sink of this.sinks) sink.close()

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { waitFor } from './e2e-http.js'
 import type { Ledger } from './e2e-load.js'
+import { readJoined } from './e2e-tail.js'
+import { readJsonLines } from './service.js'
 
 /**
  * The independent oracle of SPEC §3-4 for end-to-end runs: from what clients were told (a
@@ -37,6 +41,51 @@ export interface Tally {
   duplicated: number
   /** Records of decisions that were sent but never acknowledged (allowed, at most once). */
   unacknowledged: number
+}
+
+/**
+ * A run the oracle checks, in `dir`: the service's environment (a file output and dead letters,
+ * REWARD_AGG=sum, DURABILITY=power) and what it wrote.
+ */
+export class OracleFiles {
+  readonly output: string
+  readonly deadLetter: string
+  readonly env: Record<string, string>
+
+  constructor(dir: string, windowMs: number, earlyRewardMs: number) {
+    this.output = join(dir, 'joined.jsonl')
+    this.deadLetter = join(dir, 'dead.jsonl')
+    this.env = {
+      DATA_DIR: join(dir, 'data'),
+      OUTPUT: `file:${this.output}`,
+      DEAD_LETTER: `file:${this.deadLetter}`,
+      DURABILITY: 'power',
+      EXP_UNIT_MS: String(windowMs),
+      EARLY_REWARD_MS: String(earlyRewardMs),
+      REWARD_AGG: 'sum',
+    }
+  }
+
+  records(): JoinedLine[] {
+    return readJsonLines(this.output) as JoinedLine[]
+  }
+
+  deadLetters(): DeadLine[] {
+    return readJsonLines(this.deadLetter) as DeadLine[]
+  }
+
+  /** Waits until every decision acknowledged so far is in the output (the oracle says which are not, after). */
+  async everyAcknowledgedOut(ledger: Ledger, timeoutMs: number): Promise<void> {
+    const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
+    await waitFor(
+      'every acknowledged decision in the output',
+      () => {
+        const keys = new Set(this.records().map((r) => r.key))
+        return acked.every((d) => keys.has(d.key)) ? true : undefined
+      },
+      timeoutMs,
+    ).catch(() => undefined)
+  }
 }
 
 const popcount = (mask: number) => mask.toString(2).replaceAll('0', '').length
@@ -141,4 +190,18 @@ export function rewardAccounting(
     if (w.outcome === 'acked' && !isCounted && !lettered.has(id)) found.push(`${id} acknowledged, then lost`)
   }
   return found
+}
+
+/** The live tail from 1 holds the file's records, numbered 1..N without gaps or duplicates. */
+export async function tailMatches(url: string, records: readonly JoinedLine[]): Promise<string[]> {
+  const tail = await readJoined(url, 1, records.length)
+  const found: string[] = []
+  if (tail.length !== records.length)
+    found.push(`the tail has ${tail.length} records, the file ${records.length}`)
+  tail.forEach(({ seq, ...record }, i) => {
+    if (seq !== i + 1) found.push(`tail record ${i + 1} has seq ${seq}`)
+    if (JSON.stringify(record) !== JSON.stringify(records[i]))
+      found.push(`tail record ${seq} differs from the file`)
+  })
+  return found.slice(0, 20)
 }

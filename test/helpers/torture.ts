@@ -1,9 +1,7 @@
-import { join } from 'node:path'
-import { sleep, waitFor } from './e2e-http.js'
+import { sleep } from './e2e-http.js'
 import { Ledger, Load, seededRandom } from './e2e-load.js'
-import { readJoined } from './e2e-tail.js'
-import { type DeadLine, type JoinedLine, rewardAccounting, type Tally, tally, violations } from './oracle.js'
-import { type ChildService, readJsonLines, spawnService, tempDir } from './service.js'
+import { OracleFiles, rewardAccounting, type Tally, tailMatches, tally, violations } from './oracle.js'
+import { type ChildService, spawnService, tempDir } from './service.js'
 
 /**
  * The crash loop of issue #5: cycles of concurrent load against the built service, each ended at
@@ -48,17 +46,7 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
   const random = seededRandom(options.seed)
   const maxCycleMs = options.maxCycleMs ?? 2000
   const dir = tempDir('banditjoin-torture-')
-  const output = join(dir.path, 'joined.jsonl')
-  const deadLetter = join(dir.path, 'dead.jsonl')
-  const env = {
-    DATA_DIR: join(dir.path, 'data'),
-    OUTPUT: `file:${output}`,
-    DEAD_LETTER: `file:${deadLetter}`,
-    DURABILITY: 'power',
-    EXP_UNIT_MS: String(E),
-    EARLY_REWARD_MS: String(G),
-    REWARD_AGG: 'sum',
-  }
+  const run = new OracleFiles(dir.path, E, G)
   const ledger = new Ledger()
   const found: string[] = []
   let running: ChildService | undefined
@@ -67,7 +55,7 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
   let requests = 0
   try {
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
-      running = await spawnService(env)
+      running = await spawnService(run.env)
       const service = running
       const load = new Load({
         base: service.url,
@@ -102,21 +90,13 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
       // Down for a while, so that decisions fall due while nothing runs.
       await sleep(Math.floor(random() * E))
     }
-    running = await spawnService(env)
+    running = await spawnService(run.env)
     const final = running
-    const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
-    await waitFor(
-      'every acknowledged decision in the output',
-      () => {
-        const keys = new Set((readJsonLines(output) as JoinedLine[]).map((r) => r.key))
-        return acked.every((d) => keys.has(d.key)) ? true : undefined
-      },
-      30_000,
-    ).catch(() => undefined) // the oracle says which are missing
+    await run.everyAcknowledgedOut(ledger, 30_000)
     // Late rewards and anything emitted twice would come out within this time.
     await sleep(E + G + 1000)
-    const records = readJsonLines(output) as JoinedLine[]
-    const deadLetters = readJsonLines(deadLetter) as DeadLine[]
+    const records = run.records()
+    const deadLetters = run.deadLetters()
     found.push(...violations(ledger, records, E), ...rewardAccounting(ledger, records, deadLetters))
     found.push(...(await tailMatches(final.url, records)))
     final.process.kill('SIGTERM')
@@ -153,20 +133,6 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
     }
     dir.remove()
   }
-}
-
-/** The live tail from 1 holds the file's records, numbered 1..N without gaps or duplicates. */
-async function tailMatches(url: string, records: readonly JoinedLine[]): Promise<string[]> {
-  const tail = await readJoined(url, 1, records.length)
-  const found: string[] = []
-  if (tail.length !== records.length)
-    found.push(`the tail has ${tail.length} records, the file ${records.length}`)
-  tail.forEach(({ seq, ...record }, i) => {
-    if (seq !== i + 1) found.push(`tail record ${i + 1} has seq ${seq}`)
-    if (JSON.stringify(record) !== JSON.stringify(records[i]))
-      found.push(`tail record ${seq} differs from the file`)
-  })
-  return found.slice(0, 20)
 }
 
 const lastLines = (service: ChildService) => service.stderr().trimEnd().split('\n').slice(-5).join('\n')

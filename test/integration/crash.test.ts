@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { E2E, send, sleep, waitFor } from '../helpers/e2e-http.js'
+import { E2E, send, sleep } from '../helpers/e2e-http.js'
 import { Load, seededRandom } from '../helpers/e2e-load.js'
-import { readJoined } from '../helpers/e2e-tail.js'
-import { type DeadLine, type JoinedLine, rewardAccounting, violations } from '../helpers/oracle.js'
-import { readJsonLines } from '../helpers/service.js'
+import { OracleFiles, rewardAccounting, tailMatches, violations } from '../helpers/oracle.js'
 
 // SPEC §4: a 200 survives kill -9 at any moment, and after a restart every acknowledged decision
 // is emitted exactly once to a file output, with every acknowledged reward that counts.
@@ -18,19 +15,8 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   t.diagnostic(`seed ${seed} (BANDITJOIN_CRASH_SEED replays it)`)
   const random = seededRandom(seed)
   const e2e = new E2E(t)
-  const dir = e2e.dir()
-  const output = join(dir, 'joined.jsonl')
-  const deadLetter = join(dir, 'dead.jsonl')
-  const env = {
-    DATA_DIR: join(dir, 'data'),
-    OUTPUT: `file:${output}`,
-    DEAD_LETTER: `file:${deadLetter}`,
-    DURABILITY: 'power',
-    EXP_UNIT_MS: String(E),
-    EARLY_REWARD_MS: String(G),
-    REWARD_AGG: 'sum',
-    LOG_LEVEL: 'info',
-  }
+  const run = new OracleFiles(e2e.dir(), E, G)
+  const { output, deadLetter, env } = run
   const first = await e2e.start(env)
 
   // Kill at a random moment, once records are coming out (after E) and 30-90% of the decisions
@@ -61,7 +47,7 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   await load.run()
   assert.notEqual(killedAtMs, 0, `the load ended before the kill, after ${Date.now() - loadStartedMs} ms`)
   assert.equal(await first.exited, 'SIGKILL')
-  const outAtKill = readJsonLines(output).length
+  const outAtKill = run.records().length
   const decisions = [...load.ledger.decisions.values()]
   const count = (outcome: string) => decisions.filter((d) => d.outcome === outcome).length
   const acked = count('acked')
@@ -79,18 +65,11 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   // Restart: everything acknowledged comes out once, including what fell due while down.
   const second = await e2e.start(env)
   const restartedMs = Date.now()
-  await waitFor(
-    'every acknowledged decision in the output',
-    () => {
-      const keys = new Set((readJsonLines(output) as JoinedLine[]).map((r) => r.key))
-      return decisions.every((d) => d.outcome !== 'acked' || keys.has(d.key)) ? true : undefined
-    },
-    20_000,
-  )
+  await run.everyAcknowledgedOut(load.ledger, 20_000)
   await sleep(Math.max(0, restartedMs + E + 1000 - Date.now()))
-  const records = readJsonLines(output) as JoinedLine[]
+  const records = run.records()
   assert.deepEqual(violations(load.ledger, records, E).slice(0, 20), [])
-  const deadLetters = readJsonLines(deadLetter) as DeadLine[]
+  const deadLetters = run.deadLetters()
   assert.deepEqual(rewardAccounting(load.ledger, records, deadLetters).slice(0, 20), [])
   t.diagnostic(
     `${records.length} records after the restart (${records.length - acked} unacknowledged ones), ` +
@@ -98,17 +77,7 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   )
 
   // The live tail from 1 has the same records, numbered 1..N without gaps or duplicates.
-  const tail = await readJoined(second.url, 1, records.length)
-  assert.equal(tail.length, records.length, 'the tail has as many records as the file')
-  assert.deepEqual(
-    tail.map((r) => r.seq),
-    records.map((_, i) => i + 1),
-    'seq runs 1..N',
-  )
-  assert.deepEqual(
-    tail.map(({ seq: _seq, ...rest }) => rest),
-    records,
-  )
+  assert.deepEqual(await tailMatches(second.url, records), [])
 
   // Another kill -9 and restart: nothing is emitted again.
   const fileText = readFileSync(output, 'utf8')
@@ -120,10 +89,6 @@ test('kill -9 in the middle of a concurrent load loses no acknowledged decision 
   assert.equal(readFileSync(deadLetter, 'utf8'), deadText, 'so are the dead letters')
   const beyond = await send(`${third.url}/joined?from=${records.length + 2}`, 'GET', {})
   assert.equal(beyond.status, 400, 'no record was added after the last one')
-  const again = await readJoined(third.url, 1, records.length)
-  assert.deepEqual(
-    again.map((r) => r.seq),
-    tail.map((r) => r.seq),
-  )
+  assert.deepEqual(await tailMatches(third.url, records), [])
   assert.equal(await e2e.stop(third), 0)
 })

@@ -5,8 +5,7 @@ import { test } from 'node:test'
 import { openSqlite } from '../../src/log/sqlite/driver.js'
 import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
-import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
-import { readJsonLines } from '../helpers/service.js'
+import { OracleFiles, rewardAccounting, tally, violations } from '../helpers/oracle.js'
 import { smallFilesystem } from '../helpers/small-fs.js'
 
 // Issue #5 §5: the data directory and the outputs on a small filesystem that fills up: writes
@@ -23,26 +22,16 @@ test('a full disk answers 503 and loses or corrupts nothing acknowledged; the se
     t.skip(mounted.skip)
     return
   }
-  const output = join(mounted, 'joined.jsonl')
-  const deadLetter = join(mounted, 'dead.jsonl')
-  const env = {
-    DATA_DIR: join(mounted, 'data'),
-    OUTPUT: `file:${output}`,
-    DEAD_LETTER: `file:${deadLetter}`,
-    DURABILITY: 'power',
-    EXP_UNIT_MS: String(E),
-    EARLY_REWARD_MS: String(E),
-    REWARD_AGG: 'sum',
-  }
-  const service = await e2e.start(env)
+  const run = new OracleFiles(mounted, E, E)
+  const service = await e2e.start(run.env)
   const ledger = new Ledger()
   const random = seededRandom(5)
-  const load = (prefix: string) =>
+  const load = (prefix: string, decisions: number) =>
     new Load({
       base: service.url,
       ledger,
       keyPrefix: prefix,
-      decisions: Number.MAX_SAFE_INTEGER,
+      decisions,
       concurrency: 8,
       batchEvery: 20,
       batchSize: 20,
@@ -54,7 +43,7 @@ test('a full disk answers 503 and loses or corrupts nothing acknowledged; the se
   const filler = join(mounted, 'filler')
   const { bavail, bsize } = statfsSync(mounted)
   writeFileSync(filler, Buffer.alloc(Math.max(0, bavail * bsize - 256 * 1024)))
-  const full = load('full')
+  const full = load('full', Number.MAX_SAFE_INTEGER)
   const fullRun = full.run()
   await waitFor('requests refused for want of space', () =>
     ledger.count('refused').decisions >= 20 ? true : undefined,
@@ -86,34 +75,32 @@ test('a full disk answers 503 and loses or corrupts nothing acknowledged; the se
     })
     return answer.status === 200 ? true : undefined
   })
-  const after = load('after')
-  const afterRun = after.run()
-  await sleep(1000)
-  after.stop()
-  await afterRun
+  // A bounded load: the room that came back (8 MiB) is not filled again.
+  await load('after', 1000).run()
   assert.equal(await e2e.stop(service), 0)
 
   // Nothing acknowledged is missing or twice, the log passes SQLite's integrity check.
   const db = openSqlite(join(mounted, 'data', 'banditjoin.db'))
   try {
-    assert.deepEqual(db.prepare('PRAGMA integrity_check').all(), [{ integrity_check: 'ok' }])
+    const rows = db.prepare('PRAGMA integrity_check').all() as { integrity_check: string }[]
+    assert.deepEqual(
+      rows.map((row) => row.integrity_check),
+      ['ok'],
+    )
   } finally {
     db.close()
   }
-  const restarted = await e2e.start(env)
-  const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
-  await waitFor('every acknowledged decision in the output', () => {
-    const keys = new Set((readJsonLines(output) as JoinedLine[]).map((r) => r.key))
-    return acked.every((d) => keys.has(d.key)) ? true : undefined
-  })
+  const restarted = await e2e.start(run.env)
+  await run.everyAcknowledgedOut(ledger, 10_000)
   await sleep(2 * E + 500)
-  const records = (readJsonLines(output) as JoinedLine[]).filter((r) => ledger.decisions.has(r.key))
-  const deadLetters = readJsonLines(deadLetter) as DeadLine[]
+  // The probes sent to see the service take events again are not in the ledger.
+  const records = run.records().filter((r) => ledger.decisions.has(r.key))
+  const deadLetters = run.deadLetters()
   assert.deepEqual(violations(ledger, records, E).slice(0, 20), [])
   assert.deepEqual(rewardAccounting(ledger, records, deadLetters).slice(0, 20), [])
   const counts = tally(ledger, records)
   t.diagnostic(
-    `acknowledged ${acked.length} decisions and ${ledger.count('acked').rewards} rewards, refused ${ledger.count('refused').decisions} decisions; ` +
+    `acknowledged ${ledger.count('acked').decisions} decisions and ${ledger.count('acked').rewards} rewards, refused ${ledger.count('refused').decisions} decisions; ` +
       `missing ${counts.missing}, duplicated ${counts.duplicated}`,
   )
   assert.equal(await e2e.stop(restarted), 0)
