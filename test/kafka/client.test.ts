@@ -101,6 +101,20 @@ function stringConsumer(cluster: KafkaCluster, groupId: string, fixed = true) {
     : new Consumer<string, string, string, string>(options)
 }
 
+/**
+ * A transactional producer of strings with a fresh transactional id. Back-to-back transactions
+ * wait on CONCURRENT_TRANSACTIONS retries: a short retry delay keeps them quick.
+ */
+function transactionalProducer(cluster: KafkaCluster, clientId = 'tx') {
+  return new Producer({
+    ...clientOptions(cluster, clientId),
+    serializers: stringSerializers,
+    transactionalId: uid('tx'),
+    ...TRANSACTIONAL_PRODUCER_DEFAULTS,
+    retryDelay: 20,
+  })
+}
+
 /** Kafka 4.4.0's own partition for `decision-0` .. `decision-23` over 6 partitions, i.e.
  * Utils.toPositive(Utils.murmur2(key)) % 6 as the Java producer's default partitioner computes it. */
 const JAVA_PARTITIONS_OF_6 = [4, 2, 1, 2, 0, 5, 2, 0, 2, 3, 0, 1, 2, 0, 0, 5, 5, 5, 5, 5, 5, 1, 3, 0]
@@ -349,14 +363,7 @@ describe('@platformatic/kafka 1.x on a 1-broker Kafka', { timeout: 240_000 }, ()
     })
 
     const member = stringConsumer(cluster, groupId)
-    const txProducer = new Producer({
-      ...clientOptions(cluster, 'joiner'),
-      serializers: stringSerializers,
-      transactionalId: uid('tx'),
-      ...TRANSACTIONAL_PRODUCER_DEFAULTS,
-      // Back-to-back transactions wait on CONCURRENT_TRANSACTIONS retries: keep the delay short.
-      retryDelay: 20,
-    })
+    const txProducer = transactionalProducer(cluster, 'joiner')
     const reader = stringConsumer(cluster, uid('learner'))
     try {
       const stream = await member.consume({
@@ -435,12 +442,7 @@ describe('@platformatic/kafka 1.x on a 1-broker Kafka', { timeout: 240_000 }, ()
     await admin.createTopics({ topics: [input, output], partitions: 1, replicas: 1 })
     await producer.send({ messages: [{ topic: input, key: 'a', value: 'a' }] })
     const member = stringConsumer(cluster, groupId)
-    const txProducer = new Producer({
-      ...clientOptions(cluster, 'tx'),
-      serializers: stringSerializers,
-      transactionalId: uid('tx'),
-      ...TRANSACTIONAL_PRODUCER_DEFAULTS,
-    })
+    const txProducer = transactionalProducer(cluster)
     try {
       const [message] = await take(
         await member.consume({ topics: [input], mode: 'earliest', autocommit: false }),
@@ -466,13 +468,7 @@ describe('@platformatic/kafka 1.x on a 1-broker Kafka', { timeout: 240_000 }, ()
     await producer.send({ messages: [{ topic: input, key: 'a', value: 'a' }] })
     const member = stringConsumer(cluster, groupId)
     const plain = stringConsumer(cluster, groupId, false)
-    const txProducer = new Producer({
-      ...clientOptions(cluster, 'tx'),
-      serializers: stringSerializers,
-      transactionalId: uid('tx'),
-      ...TRANSACTIONAL_PRODUCER_DEFAULTS,
-      retryDelay: 20,
-    })
+    const txProducer = transactionalProducer(cluster)
     try {
       await take(await member.consume({ topics: [input], mode: 'earliest', autocommit: false }), 1)
       const rounds = 10
@@ -508,13 +504,7 @@ describe('@platformatic/kafka 1.x on a 1-broker Kafka', { timeout: 240_000 }, ()
     await admin.createTopics({ topics: [topic, input], partitions: 1, replicas: 1 })
     await producer.send({ messages: [{ topic: input, key: 'a', value: 'a' }] })
     const member = stringConsumer(cluster, groupId)
-    const txProducer = new Producer({
-      ...clientOptions(cluster, 'tx'),
-      serializers: stringSerializers,
-      transactionalId: uid('tx'),
-      ...TRANSACTIONAL_PRODUCER_DEFAULTS,
-      retryDelay: 20,
-    })
+    const txProducer = transactionalProducer(cluster)
     const fixed = stringConsumer(cluster, uid('g'))
     const plain = stringConsumer(cluster, uid('g'), false)
     try {
