@@ -34,7 +34,8 @@ export class KafkaJoin {
   private readonly started = new Map<number, PartitionOwner>()
   private consumer: Member | undefined
   private stream: Stream | undefined
-  private joinedAtMs = 0
+  /** Since when heartbeats fail (the coordinator may be gone), if they do. */
+  private heartbeatsFailingSinceMs: number | undefined
   private assigned = new Set<number>()
   private running: Promise<void> | undefined
   private watchdog: NodeJS.Timeout | undefined
@@ -60,7 +61,13 @@ export class KafkaJoin {
     consumer.on('consumer:group:join', () => {
       if (this.consumer === consumer) this.assign()
     })
-    this.joinedAtMs = Date.now()
+    consumer.on('consumer:heartbeat:error', () => {
+      if (this.consumer === consumer) this.heartbeatsFailingSinceMs ??= Date.now()
+    })
+    consumer.on('consumer:heartbeat:end', () => {
+      if (this.consumer === consumer) this.heartbeatsFailingSinceMs = undefined
+    })
+    this.heartbeatsFailingSinceMs = undefined
     try {
       this.stream = await consumer.consume({
         topics: [this.deps.topics.events],
@@ -76,15 +83,20 @@ export class KafkaJoin {
     return this.stream
   }
 
-  /** No heartbeat answered for a session: the group has moved on without this member. */
+  /**
+   * Heartbeats failing for a whole session: the group has moved on without this member, and a
+   * member whose coordinator died never finds the new one. (A rebalance sends no heartbeats, and
+   * fails none: it does not count.)
+   */
   private checkMembership(): void {
-    const last = this.consumer?.lastHeartbeat?.getTime() ?? this.joinedAtMs
-    if (this.closing || Date.now() - Math.max(last, this.joinedAtMs) < this.deps.sessionTimeoutMs) return
+    const since = this.heartbeatsFailingSinceMs
+    if (this.closing || since === undefined || Date.now() - since < this.deps.sessionTimeoutMs) return
     this.logger.warn(
-      { lastHeartbeat: new Date(last).toISOString() },
-      'heartbeats unanswered; joining the group anew',
+      { failingSince: new Date(since).toISOString() },
+      'heartbeats failing; joining the group anew',
     )
-    this.stream?.destroy(new Error('heartbeats unanswered for a whole session'))
+    this.heartbeatsFailingSinceMs = undefined
+    this.stream?.destroy(new Error('heartbeats failed for a whole session'))
   }
 
   get partitions(): number[] {
