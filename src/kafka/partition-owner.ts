@@ -99,7 +99,9 @@ export class PartitionOwner {
       const transaction = await producer.beginTransaction()
       const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
       const join = await recover(deps, reader)
-      return new PartitionOwner(deps, join, producer, reader, transaction)
+      const owner = new PartitionOwner(deps, join, producer, reader, transaction)
+      await owner.catchUp(await reader.endOffset())
+      return owner
     } catch (error) {
       await producer.close().catch(() => {})
       throw error
@@ -121,14 +123,23 @@ export class PartitionOwner {
   /** Applies a record of the group's stream (after what this owner missed, if the stream is ahead). */
   async accept(message: StringMessage): Promise<void> {
     const offset = Number(message.offset)
-    const { position } = this.join
-    if (offset < position.offset || this.closed) return
-    if (offset > position.offset) {
-      for await (const batch of this.reader.read(position.offset, offset)) {
-        for (const record of batch) this.join.apply(record)
-      }
-    }
+    if (offset < this.join.position.offset || this.closed) return
+    await this.catchUp(offset)
     this.join.apply(recordOf(message))
+    this.scheduleFlush()
+    this.armTick()
+  }
+
+  /**
+   * Reads what the group's stream will not bring: records up to `offset` that it delivered
+   * while this partition had no owner here (or before this owner's commit failed).
+   */
+  private async catchUp(offset: number): Promise<void> {
+    const from = this.join.position.offset
+    if (offset <= from) return
+    for await (const batch of this.reader.read(from, offset)) {
+      for (const record of batch) this.join.apply(record)
+    }
     this.scheduleFlush()
     this.armTick()
   }

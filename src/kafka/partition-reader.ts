@@ -21,7 +21,12 @@ export class KafkaPartitionReader implements PartitionReader {
   async offsetForTime(timeMs: number): Promise<number> {
     const at = await this.listOffset(BigInt(Math.max(0, Math.floor(timeMs))))
     // -1: no record stamped at or after timeMs; the end of the partition then.
-    return at >= 0 ? at : this.listOffset(-1n)
+    return at >= 0 ? at : this.endOffset()
+  }
+
+  /** The offset the next record will get. */
+  endOffset(): Promise<number> {
+    return this.listOffset(-1n)
   }
 
   async *read(from: number, to: number): AsyncIterable<readonly PartitionRecord[]> {

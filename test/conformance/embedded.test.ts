@@ -22,6 +22,7 @@ conformance(
       url: service.url,
       records: async () => readJsonLines(records) as Line[],
       deadLetters: async () => readJsonLines(deadLetters) as Line[],
+      log: () => service.stderr(),
     }
   },
   async () => {

@@ -17,6 +17,8 @@ export interface JoinBackend {
   records(): Promise<Line[]>
   /** Every dead letter output so far. */
   deadLetters(): Promise<Line[]>
+  /** The service's own log (standard error), to show when a scenario fails. */
+  log(): string
 }
 
 /** The settings the scenarios are written for. */
@@ -26,13 +28,26 @@ const G = 1000
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function waitFor<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+/** The service's warnings and errors, the last few: what a failed scenario's message shows. */
+function warnings(log: string): string {
+  const lines = log.split('\n').filter((line) => /"level":(40|50|60)/.test(line))
+  return lines.slice(-10).join('\n')
+}
+
+async function waitFor<T>(
+  backend: JoinBackend,
+  what: string,
+  read: () => Promise<T>,
+  done: (value: T) => boolean,
+): Promise<T> {
   const deadline = Date.now() + 30_000
   for (;;) {
     const value = await read()
     if (done(value)) return value
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}`)
+      throw new Error(
+        `timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}\nthe service's last warnings:\n${warnings(backend.log())}`,
+      )
     await sleep(100)
   }
 }
@@ -58,6 +73,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
   const lettersOf = async (k: string) => (await backend.deadLetters()).filter((d) => d.key === k)
   const oneRecord = async (k: string) => {
     const [record, ...more] = await waitFor(
+      backend,
       `the record of ${k}`,
       () => recordsOf(k),
       (r) => r.length > 0,
@@ -68,6 +84,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
   const letter = async (k: string, reason: string) =>
     (
       await waitFor(
+        backend,
         `a ${reason} dead letter of ${k}`,
         () => lettersOf(k),
         (d) => d.some((l) => l.reason === reason),
@@ -197,6 +214,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
       await sleep(30)
     }
     await waitFor(
+      backend,
       'the ordered records',
       () => backend.records(),
       (all) => keys.every((k) => all.some((r) => r.key === k)),

@@ -30,6 +30,7 @@ conformance(
       url: service.url,
       records: async () => records.lines() as Line[],
       deadLetters: async () => deadLetters.lines() as Line[],
+      log: () => service.stderr(),
     }
   },
   async () => {
