@@ -25,6 +25,13 @@ type Transaction = Awaited<ReturnType<StringProducer['beginTransaction']>>
 
 /** A partition whose offsets moved on is committed at least this often, even with nothing to emit. */
 const IDLE_COMMIT_MS = 1000
+/**
+ * A commit that has not settled by then is taken as failed (and the owner replaced): a client
+ * call that never answers must not leave the partition's output stuck.
+ */
+const COMMIT_TIMEOUT_MS = 30_000
+/** How often an owner checks that nothing released waits uncommitted and nothing due waits unticked. */
+const WATCHDOG_MS = 1000
 /** A tick that did not carry the partition's time past a due time is sent again after this. */
 const TICK_RETRY_MS = 100
 
@@ -66,6 +73,7 @@ export class PartitionOwner {
   private flushTimer: NodeJS.Immediate | undefined
   private idleTimer: NodeJS.Timeout | undefined
   private tickTimer: NodeJS.Timeout | undefined
+  private readonly watchdog: NodeJS.Timeout
   private closed = false
 
   private constructor(
@@ -79,6 +87,12 @@ export class PartitionOwner {
     this.committed = join.position
     this.collector = new CycleCollector(deps.metrics)
     join.setOutput(this.collector, (invalid) => this.reportInvalid(invalid))
+    // Self-healing against a lost wake-up: what is released gets committed, what is due gets ticked.
+    this.watchdog = setInterval(() => {
+      if (this.collector.records.length + this.collector.deadLetters.length > 0) this.scheduleFlush()
+      if ((this.join.engine.nextReleaseMs() ?? Number.POSITIVE_INFINITY) <= Date.now()) this.armTick()
+    }, WATCHDOG_MS)
+    this.watchdog.unref()
     this.armTick()
     // Decisions that fell due while nobody owned the partition go out now.
     this.scheduleFlush()
@@ -100,7 +114,9 @@ export class PartitionOwner {
       const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
       const join = await recover(deps, reader)
       const owner = new PartitionOwner(deps, join, producer, reader, transaction)
-      await owner.catchUp(await reader.endOffset())
+      const end = await reader.endOffset()
+      deps.logger.debug({ partition, from: join.position.offset, to: end }, 'partition owner catching up')
+      await owner.catchUp(end)
       return owner
     } catch (error) {
       await producer.close().catch(() => {})
@@ -162,6 +178,7 @@ export class PartitionOwner {
 
   private stopTimers(): void {
     this.closed = true
+    clearInterval(this.watchdog)
     clearTimeout(this.tickTimer)
     clearTimeout(this.idleTimer)
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer)
@@ -213,13 +230,15 @@ export class PartitionOwner {
     this.transaction = undefined
     try {
       if (transaction instanceof Error) throw transaction
-      if (messages.length > 0) await transaction.send({ messages })
       const { timeMs, lastCollisionMs } = position
       const metadata = encodeCommittedState({ timeMs, lastCollisionMs, settings: this.deps.settings })
-      await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
-        { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
-      ])
-      await transaction.commit()
+      await withinMs(COMMIT_TIMEOUT_MS, async () => {
+        if (messages.length > 0) await transaction.send({ messages })
+        await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
+          { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
+        ])
+        await transaction.commit()
+      })
       this.committed = position
       this.lastCommitMs = Date.now()
       metrics.recordsEmitted.inc(records.length)
@@ -276,6 +295,18 @@ export class PartitionOwner {
         value: record.value,
       }),
     )
+  }
+}
+
+async function withinMs(ms: number, work: () => Promise<void>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the commit did not settle within ${ms} ms`)), ms)
+  })
+  try {
+    await Promise.race([work(), timeout])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
