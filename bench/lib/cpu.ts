@@ -64,22 +64,28 @@ export class RssPeak {
   }
 }
 
+/** CPU-seconds used so far by several processes together. */
+function groupCpuSeconds(pids: number | readonly number[]): number {
+  return (typeof pids === 'number' ? [pids] : pids).reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+}
+
 /**
  * Cores used by some processes over a window: CPU-seconds per wall-second between start() and
- * stop(), for each named pid; and `other`: what the rest of the machine used meanwhile (anything
- * but these processes, e.g. another job on the same machine disturbing the figures).
+ * stop(), for each named pid (or group of pids, summed); and `other`: what the rest of the machine
+ * used meanwhile (anything but these processes, e.g. another job on the same machine disturbing
+ * the figures).
  */
 export class CpuMeter {
   private startCpu = new Map<string, number>()
   private startWall = 0
   private startBusy = 0
 
-  constructor(private readonly pids: Record<string, number>) {}
+  constructor(private readonly pids: Record<string, number | readonly number[]>) {}
 
   start(): void {
     this.startWall = performance.now()
     this.startBusy = machineBusySeconds()
-    for (const [name, pid] of Object.entries(this.pids)) this.startCpu.set(name, cpuSeconds(pid))
+    for (const [name, pids] of Object.entries(this.pids)) this.startCpu.set(name, groupCpuSeconds(pids))
   }
 
   /** Cores used by each process since start(), by the rest of the machine (`other`), and the window's length. */
@@ -88,8 +94,8 @@ export class CpuMeter {
     const busy = (machineBusySeconds() - this.startBusy) / seconds
     const cores: Record<string, number> = {}
     let ours = 0
-    for (const [name, pid] of Object.entries(this.pids)) {
-      cores[name] = (cpuSeconds(pid) - (this.startCpu.get(name) ?? 0)) / seconds
+    for (const [name, pids] of Object.entries(this.pids)) {
+      cores[name] = (groupCpuSeconds(pids) - (this.startCpu.get(name) ?? 0)) / seconds
       ours += cores[name] ?? 0
     }
     return { cores, other: Math.max(0, busy - ours), seconds }

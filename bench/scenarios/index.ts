@@ -3,6 +3,9 @@ import { batchPower } from './batch.js'
 import { decisionRewardPower, decisionRewardProcess } from './decision-reward.js'
 import { disk } from './disk.js'
 import { engine } from './engine.js'
+import { kafkaFailover } from './kafka-failover.js'
+import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
+import { kafkaThroughput1, kafkaThroughput3 } from './kafka-throughput.js'
 import { lateness } from './lateness.js'
 import { memory } from './memory.js'
 import { output } from './output.js'
@@ -23,4 +26,10 @@ export const SCENARIOS: readonly Scenario[] = [
   restart,
   output,
   overload,
+  // The Kafka mode (issue 4), last: each starts and stops its own brokers.
+  kafkaThroughput1,
+  kafkaThroughput3,
+  kafkaLateness1,
+  kafkaLateness3,
+  kafkaFailover,
 ]

@@ -9,7 +9,8 @@ import { Samples, tail } from '../lib/stats.js'
 import { workerMain } from '../lib/worker-main.js'
 
 export interface AutocannonConfig {
-  url: string
+  /** Several URLs share the connections round-robin. */
+  url: string | string[]
   /** `decision-reward`: single events (two decisions, then a reward for the second); `batch`: NDJSON of `batchLines` events. */
   profile: 'decision-reward' | 'batch'
   connections: number

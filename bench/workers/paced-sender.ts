@@ -9,7 +9,8 @@ import { Samples, tail } from '../lib/stats.js'
 import { workerMain } from '../lib/worker-main.js'
 
 export interface SenderConfig {
-  url: string
+  /** Several URLs: batches go to them round-robin. */
+  url: string | string[]
   mode: 'paced' | 'bulk'
   batchSize: number
   concurrency: number
@@ -77,7 +78,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 class Sender {
   private readonly agent: Agent
-  private readonly url: URL
+  private readonly urls: URL[]
+  private turn = 0
   private readonly prefix = keyPrefix()
   private next = 0
   acked = 0
@@ -87,8 +89,8 @@ class Sender {
   decisionBytes = 0
   lastAnswerMs = 0
 
-  constructor(base: string, concurrency: number) {
-    this.url = new URL(base)
+  constructor(base: string | string[], concurrency: number) {
+    this.urls = (typeof base === 'string' ? [base] : base).map((url) => new URL(url))
     this.agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   }
 
@@ -103,8 +105,9 @@ class Sender {
 
   /** Sends one batch; retries 503s if asked to. */
   async send(body: string, decisions: number, retry: boolean): Promise<void> {
+    const url = this.urls[this.turn++ % this.urls.length] as URL
     for (;;) {
-      const answer = await post(this.agent, this.url, body)
+      const answer = await post(this.agent, url, body)
       this.lastAnswerMs = Date.now()
       if (answer.status === 200) {
         this.acked += decisions
