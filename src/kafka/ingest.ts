@@ -3,6 +3,7 @@ import { BanditJoinError, overloaded } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { eventLine, type IncomingEvent } from '../ingest/validate.js'
 import type { Metrics } from '../metrics.js'
+import { chunksByBytes } from './chunks.js'
 import { sendWithFailover } from './client-fixes.js'
 
 interface Message {
@@ -112,12 +113,11 @@ export class KafkaIngestor implements Ingestor {
       this.queuedEvents = 0
       this.inFlightEvents = events
       try {
-        // Explicit partitions and a failover-aware send: a dead leader must not hang ingest.
-        await sendWithFailover(
-          this.producer,
-          { messages: waiting.flatMap((w) => w.messages) },
-          SEND_TIMEOUT_MS,
-        )
+        // Explicit partitions and a failover-aware send: a dead leader must not hang ingest. A large
+        // batch goes in several requests (so a 503 may leave part of it logged: see README).
+        for (const chunk of chunksByBytes(waiting.flatMap((w) => w.messages))) {
+          await sendWithFailover(this.producer, { messages: chunk }, SEND_TIMEOUT_MS)
+        }
         for (const { resolve } of waiting) resolve()
       } catch (error) {
         const refusal = new BanditJoinError(

@@ -5,6 +5,7 @@ import { BanditJoinError } from '../errors.js'
 import { CycleCollector } from '../joiner.js'
 import type { Metrics } from '../metrics.js'
 import { deadLetterLine, recordLine } from '../output/format.js'
+import { chunksByBytes } from './chunks.js'
 import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
 import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import {
@@ -233,7 +234,8 @@ export class PartitionOwner {
       const { timeMs, lastCollisionMs } = position
       const metadata = encodeCommittedState({ timeMs, lastCollisionMs, settings: this.deps.settings })
       await withinMs(COMMIT_TIMEOUT_MS, async () => {
-        if (messages.length > 0) await transaction.send({ messages })
+        // One request per chunk, in order (a backlog released at takeover is larger than a batch may be).
+        for (const chunk of chunksByBytes(messages)) await transaction.send({ messages: chunk })
         await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
           { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
         ])

@@ -136,3 +136,27 @@ test('one produce request at a time: what arrives meanwhile goes in the next one
   sends[1]?.settle()
   await Promise.all([second, ticked])
 })
+
+test('what exceeds one request (a broker refuses batches over message.max.bytes) goes in several, in order', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100_000, new Metrics())
+  const big = (key: string): IncomingEvent => ({
+    type: 'reward',
+    key,
+    reward: 1,
+    body: `{"key":"${key}","reward":1,"id":"${'x'.repeat(100_000)}"}`,
+  })
+  const done = ingest.append([big('a'), big('b'), big('c'), big('d')])
+  await tick()
+  sends[0]?.settle()
+  await tick()
+  sends[1]?.settle()
+  await done
+  assert.deepEqual(
+    sends.map((s) => s.messages.map((m) => m.key)),
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+  )
+})
