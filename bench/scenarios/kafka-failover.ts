@@ -93,10 +93,15 @@ async function failover(
   }
 }
 
+/** In the median run, a dead partition never emitted again. */
+function stuck(s: Summary, f: Failover): boolean {
+  return (s[figure(f, 'stuck_partitions')]?.median ?? 0) > 0
+}
+
 /** The time until every dead partition emitted again, or "never" if one did not (in the median run). */
 function resumed(s: Summary, f: Failover): string {
-  const stuck = s[figure(f, 'stuck_partitions')]?.median ?? 0
-  return stuck > 0 ? `never (${num(stuck)} partitions)` : num(s[figure(f, 'resumed_ms')]?.median)
+  if (!stuck(s, f)) return num(s[figure(f, 'resumed_ms')]?.median)
+  return `never (${num(s[figure(f, 'stuck_partitions')]?.median)} partitions)`
 }
 
 function runsStuck(s: Summary, f: Failover): number {
@@ -134,11 +139,11 @@ export const kafkaFailover: Scenario = {
         row(view, ID, {
           measure: `${label}: kill → survivor owns all partitions / every dead partition emits again (ms)`,
           banditjoin: `${num(get('takeover_ms')?.median)} / ${resumed(s, f)}`,
-          reference: `session ${num(f.sessionMs)} ms; runs with a partition that never emitted again: ${num(runsStuck(s, f))}`,
+          reference: `session ${num(f.sessionMs)} ms; a dead partition never emitted again in ${num(runsStuck(s, f))} of ${num(s[figure(f, 'stuck_partitions')]?.values.length)} runs`,
         }),
         row(view, ID, {
           measure: `${label}: largest emission gap, dead / surviving partitions (ms); latest record of a dead partition`,
-          banditjoin: `${num(get('gap_dead_ms')?.median)} / ${num(get('gap_alive_ms')?.median)}; ${num(get('late_dead_max_ms')?.median)} ms after due`,
+          banditjoin: `${num(get('gap_dead_ms')?.median)} / ${num(get('gap_alive_ms')?.median)}; ${stuck(s, f) ? 'n/a' : `${num(get('late_dead_max_ms')?.median)} ms after due`}`,
         }),
         row(view, ID, {
           measure: `${label}: decisions/s acked; missing / duplicated records (worst run)`,
