@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { LoggedEvent } from '../../src/engine/types.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
 import {
@@ -228,4 +231,23 @@ test('resetSettings drops the events but positions keep increasing, also after a
   await third.commit(batch({ timeMs: 400, recordSeq: 0, deadLetterSeq: 0 }, { events: [next] }))
   assert.deepEqual(plain(third.replayFrom(0)), plain([next]))
   assert.equal(third.nextPos, 9)
+})
+
+test('the write-ahead log is copied into the database file beside the commits, not by them', async (t) => {
+  const dataDir = scratchDir(t)
+  const log = openLog(t, dataDir)
+  const dbFile = join(dataDir, 'banditjoin.db')
+  const sizeBefore = statSync(dbFile).size
+  // 4,000 decisions (about 400 KiB): far below the 16 MiB past which a commit checkpoints itself.
+  const events = new Events()
+  for (let i = 0; i < 20; i++) {
+    const decisions = Array.from({ length: 200 }, (_, j) => events.decision(`k${i}-${j}`, i))
+    await log.commit(batch({ timeMs: i, recordSeq: 0, deadLetterSeq: 0 }, { events: decisions }))
+  }
+  const deadline = Date.now() + 5000
+  while (statSync(dbFile).size < sizeBefore + 256 * 1024 && Date.now() < deadline) await sleep(50)
+  assert.ok(
+    statSync(dbFile).size >= sizeBefore + 256 * 1024,
+    `the database file grew from ${sizeBefore} to only ${statSync(dbFile).size} bytes`,
+  )
 })

@@ -94,3 +94,13 @@ export function isLockedError(error: unknown): boolean {
   const { code, errcode } = error as { code?: string; errcode?: number }
   return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || errcode === 5 || errcode === 6
 }
+
+/**
+ * A connection of the log's own threads (writer, checkpointer): waits for locks instead of
+ * failing, and syncs as the durability asks (power: every commit fsync'd).
+ */
+export function openForWriting(path: string, durability: 'power' | 'process'): SqlDatabase {
+  const db = openSqlite(path, { busyTimeoutMs: 5000 })
+  db.exec(`PRAGMA synchronous = ${durability === 'power' ? 'FULL' : 'NORMAL'}`)
+  return db
+}

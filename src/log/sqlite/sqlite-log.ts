@@ -18,7 +18,7 @@ import { type DirectoryLock, lockDirectory } from './lock.js'
 import { packBatch } from './packed-batch.js'
 import { firstIdWhereAtLeast, readMeta, writeMeta } from './queries.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
-import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
+import type { CheckpointerSetup, WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
 
 export interface SqliteLogOptions {
   dataDir: string
@@ -37,6 +37,9 @@ interface EventRow {
 
 type Request = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never
 
+/** How often the checkpointer thread copies the write-ahead log into the database file. */
+const CHECKPOINT_INTERVAL_MS = 100
+
 const EMPTY_CHECKPOINT: JoinCheckpoint = { timeMs: 0, recordSeq: 0, recordBytes: 0, deadLetterSeq: 0 }
 
 const dataDirError = (message: string, cause?: unknown) =>
@@ -52,6 +55,8 @@ export class SqliteLog implements EventLog {
   private readonly lock: DirectoryLock
   private readonly db: SqlDatabase
   private readonly writer: Worker
+  private readonly checkpointer: Worker
+  private readonly checkpointerExited: Promise<unknown>
   private readonly replies = new Map<
     number,
     { resolve(value: unknown): void; reject(error: unknown): void }
@@ -111,6 +116,13 @@ export class SqliteLog implements EventLog {
     this.writer = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: setup })
     this.writer.on('message', (reply: WriterReply) => this.settle(reply))
     this.writer.on('error', (error) => this.failAll(error))
+    const checkpointerSetup: CheckpointerSetup = { ...setup, intervalMs: CHECKPOINT_INTERVAL_MS }
+    this.checkpointer = new Worker(new URL('./checkpointer-worker.js', import.meta.url), {
+      workerData: checkpointerSetup,
+    })
+    this.checkpointerExited = new Promise((resolve) => this.checkpointer.once('exit', resolve))
+    // Without it commits checkpoint by themselves (past the writer's threshold): slower, not wrong.
+    this.checkpointer.on('error', () => {})
   }
 
   /** Resolves once the writer thread is ready; rejects if it cannot open the log. */
@@ -179,6 +191,8 @@ export class SqliteLog implements EventLog {
     } catch {
       // A writer that never opened has nothing to close.
     } finally {
+      this.checkpointer.postMessage('close')
+      await this.checkpointerExited
       await this.writer.terminate()
       this.db.close()
       this.lock.release()

@@ -8,6 +8,12 @@ export interface WriterSetup {
   durability: 'power' | 'process'
 }
 
+/** What the checkpointer thread is started with. */
+export interface CheckpointerSetup extends WriterSetup {
+  /** How often it copies the write-ahead log into the database file. */
+  intervalMs: number
+}
+
 export type WriterRequest =
   | { id: number; op: 'commit'; batch: PackedBatch }
   | { id: number; op: 'compact'; options: CompactOptions; lastPos: number }

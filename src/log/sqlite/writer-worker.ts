@@ -3,14 +3,17 @@
  * fsyncs (group commit) run beside the main thread instead of blocking it.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { openSqlite } from './driver.js'
+import { openForWriting } from './driver.js'
 import { unpackBatch } from './packed-batch.js'
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
 import { LogWrites } from './writes.js'
 
 const setup = workerData as WriterSetup
-const db = openSqlite(setup.path, { busyTimeoutMs: 5000 })
-db.exec(`PRAGMA synchronous = ${setup.durability === 'power' ? 'FULL' : 'NORMAL'}`)
+const WAL_PAGES_BEFORE_COMMIT_CHECKPOINTS = 4096
+const db = openForWriting(setup.path, setup.durability)
+// The checkpointer thread copies the WAL back; a commit checkpoints only past this many pages
+// (16 MiB), to reset a WAL that concurrent checkpoints never leave fully copied at a quiet moment.
+db.exec(`PRAGMA wal_autocheckpoint = ${WAL_PAGES_BEFORE_COMMIT_CHECKPOINTS}`)
 const writes = new LogWrites(db)
 parentPort?.postMessage({ id: 0, ok: true, result: 'ready' } satisfies WriterReply)
 
