@@ -13,7 +13,13 @@ import {
 import { BanditJoinError, overloaded, shuttingDown } from './errors.js'
 import type { Admission, Ingestor } from './ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from './ingest/validate.js'
-import type { EventLog, OutputLine, RecordLine, SinkPosition } from './log/types.js'
+import {
+  type EventLog,
+  isUncommittedAfterFailure,
+  type OutputLine,
+  type RecordLine,
+  type SinkPosition,
+} from './log/types.js'
 import type { Metrics } from './metrics.js'
 import { logReplayProgress } from './observability/replay-progress.js'
 import { deadLetterLine, recordLine } from './output/format.js'
@@ -45,6 +51,12 @@ const COMPACT_ROWS_PER_CALL = 20_000
 
 /** How long a stop waits for outputs (a slow standard output) to take what they were given. */
 const OUTPUT_FLUSH_MS = 2000
+
+/**
+ * Commits in flight at once: while the writer thread syncs one, the next is already queued for
+ * it, instead of the writer idling for a round trip to the main thread between commits.
+ */
+const MAX_COMMITS_IN_FLIGHT = 2
 
 /** The requests whose events go into one commit: all answered when it settles. */
 class Waiter {
@@ -112,8 +124,11 @@ export class Joiner implements Ingestor {
   private lastCompactMs: number
   private readonly persisted = new Map<string, SinkPosition>()
   private closing = false
-  /** The commit in flight: one at a time, so the log's order is the order of cycles. */
-  private committing: Promise<void> | undefined
+  /** Commits asked of the log and not settled yet, oldest first (the log applies them in order). */
+  private readonly commits: Promise<void>[] = []
+  /** The last record and dead letter positions given out, committed or in flight. */
+  private lastRecordSeq: number
+  private lastDeadLetterSeq: number
   /** After a failed commit, cycles wait until then (the disk may be full). */
   private pausedUntilMs = 0
 
@@ -129,6 +144,8 @@ export class Joiner implements Ingestor {
     this.collector = new CycleCollector(metrics)
     this.engine = rebuildEngine(log, options.settings, this.collector, logReplayProgress(logger))
     this.nextPos = log.nextPos
+    this.lastRecordSeq = log.checkpoint.recordSeq
+    this.lastDeadLetterSeq = log.checkpoint.deadLetterSeq
     for (const sink of sinks) {
       this.persisted.set(sink.name, sink.position())
       sink.onWritable(() => {
@@ -255,15 +272,20 @@ export class Joiner implements Ingestor {
     await this.log.close()
   }
 
-  /** Runs a cycle now (after the one in flight) and waits for its commit. */
+  /** Runs a cycle now (after those in flight) and waits for its commit. */
   async flush(): Promise<void> {
-    while (this.committing) await this.committing
+    await this.settled()
     this.cycle()
-    while (this.committing) await this.committing
+    await this.settled()
+  }
+
+  /** Resolves once no commit is in flight. */
+  private async settled(): Promise<void> {
+    while (this.commits.length > 0) await this.commits.at(-1)
   }
 
   private schedule(): void {
-    if (this.committing !== undefined || this.closing) return
+    if (this.commits.length >= MAX_COMMITS_IN_FLIGHT || this.closing) return
     if (this.queue.length > 0) {
       this.immediate ??= setImmediate(() => this.cycle())
       return
@@ -279,7 +301,7 @@ export class Joiner implements Ingestor {
 
   private cycle(): void {
     this.immediate = undefined
-    if (this.committing !== undefined) return
+    if (this.commits.length >= MAX_COMMITS_IN_FLIGHT) return
     const events = this.queue
     const waiter = this.waiter
     this.queue = []
@@ -304,12 +326,12 @@ export class Joiner implements Ingestor {
       deadLetters,
       checkpoint: {
         timeMs,
-        recordSeq: records.at(-1)?.seq ?? this.log.checkpoint.recordSeq,
-        deadLetterSeq: deadLetters.at(-1)?.seq ?? this.log.checkpoint.deadLetterSeq,
+        recordSeq: this.lastRecordSeq,
+        deadLetterSeq: this.lastDeadLetterSeq,
       },
       sinkPositions,
     }
-    this.committing = this.log
+    const commit = this.log
       .commit(batch)
       .then(
         () => {
@@ -323,9 +345,10 @@ export class Joiner implements Ingestor {
         (error: unknown) => this.failCycle(error, waiter),
       )
       .finally(() => {
-        this.committing = undefined
+        this.commits.shift()
         this.schedule()
       })
+    this.commits.push(commit)
   }
 
   private format(
@@ -333,16 +356,14 @@ export class Joiner implements Ingestor {
     letters: DeadLetter[],
   ): { records: RecordLine[]; deadLetters: OutputLine[] } {
     const emittedMs = this.clock.now()
-    let recordSeq = this.log.checkpoint.recordSeq
     const records = released.map((r) => {
       this.metrics.emissionLateness.observe((emittedMs - r.dueMs) / 1000)
-      return { seq: ++recordSeq, emittedMs, line: recordLine(r, emittedMs) }
+      return { seq: ++this.lastRecordSeq, emittedMs, line: recordLine(r, emittedMs) }
     })
-    let deadLetterSeq = this.log.checkpoint.deadLetterSeq
     for (const letter of letters) this.metrics.deadLetters.inc({ reason: letter.reason })
     this.metrics.released(letters)
     const deadLetters = this.options.keepDeadLetters
-      ? letters.map((d) => ({ seq: ++deadLetterSeq, line: deadLetterLine(d, emittedMs) }))
+      ? letters.map((d) => ({ seq: ++this.lastDeadLetterSeq, line: deadLetterLine(d, emittedMs) }))
       : []
     return { records, deadLetters }
   }
@@ -352,7 +373,6 @@ export class Joiner implements Ingestor {
    * with 503 and rebuild the engine from the log, which no longer matches the one in memory.
    */
   private failCycle(error: unknown, waiter: Waiter | undefined): void {
-    this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
     this.metrics.commitFailed(error)
     const refusal = new BanditJoinError(
       'BJ_ERR_UNAVAILABLE',
@@ -363,8 +383,11 @@ export class Joiner implements Ingestor {
         retryAfterSeconds: 5,
       },
     )
-    // Events admitted since were judged against the state that just failed: refuse them too.
     waiter?.reject(refusal)
+    // A commit sent after the one that failed: the engine it was built on is already rebuilt.
+    if (isUncommittedAfterFailure(error)) return
+    this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
+    // Events admitted since were judged against the state that just failed: refuse them too.
     this.waiter?.reject(refusal)
     this.waiter = undefined
     this.queue = []
@@ -373,6 +396,8 @@ export class Joiner implements Ingestor {
     this.collector.deadLetters = []
     this.engine = rebuildEngine(this.log, this.options.settings, this.collector)
     this.nextPos = this.log.nextPos
+    this.lastRecordSeq = this.log.checkpoint.recordSeq
+    this.lastDeadLetterSeq = this.log.checkpoint.deadLetterSeq
     this.pausedUntilMs = this.clock.now() + 1000
   }
 
@@ -458,7 +483,7 @@ export class Joiner implements Ingestor {
     if (now - this.lastCompactMs >= this.options.compactIntervalMs) {
       this.lastCompactMs = now
       // After the cycle just started, so that the sink positions it persists count.
-      void (this.committing ?? Promise.resolve()).then(() => this.compact(now))
+      void (this.commits.at(-1) ?? Promise.resolve()).then(() => this.compact(now))
     }
   }
 

@@ -42,6 +42,13 @@ export interface CommitBatch {
 
 export type OutputStream = 'records' | 'deadLetters'
 
+/** The code of a commit refused because an earlier one, still unreported when it was asked for, failed. */
+export const UNCOMMITTED_AFTER_FAILURE = 'BJ_UNCOMMITTED_AFTER_FAILURE'
+
+export function isUncommittedAfterFailure(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === UNCOMMITTED_AFTER_FAILURE
+}
+
 /**
  * The durable, ordered event log and the outputs joined from it, in domain terms (no driver
  * handles). The embedded implementation is SQLite; see DESIGN.md.
@@ -56,7 +63,9 @@ export interface EventLog {
   replayFrom(fromMs: number): Iterable<LoggedEvent>
   /**
    * Makes the batch durable (as the durability setting says), or rejects, changing nothing.
-   * Commits are applied in the order they are asked for.
+   * Commits are applied in the order they are asked for, and several may be in flight: once one
+   * fails, those asked for before its failure was reported fail too, with UNCOMMITTED_AFTER_FAILURE
+   * (they were built on what failed).
    */
   commit(batch: CommitBatch): Promise<void>
   /** Retained lines of an output from `fromSeq` on, at most `limit`. */

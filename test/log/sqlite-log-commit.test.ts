@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { LoggedEvent } from '../../src/engine/types.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
+import { isUncommittedAfterFailure } from '../../src/log/types.js'
 import {
   batch,
   deadLetterLines,
@@ -250,4 +251,25 @@ test('the write-ahead log is copied into the database file beside the commits, n
     statSync(dbFile).size >= sizeBefore + 256 * 1024,
     `the database file grew from ${sizeBefore} to only ${statSync(dbFile).size} bytes`,
   )
+})
+
+test('commits in flight behind a failed one are refused, those asked for after it was reported are not', async (t) => {
+  const log = openLog(t, scratchDir(t))
+  const events = new Events()
+  const first = events.decision('a', 1)
+  await log.commit(batch({ timeMs: 1, recordSeq: 0, deadLetterSeq: 0 }, { events: [first] }))
+  const checkpoint = log.checkpoint
+  // Both asked for at once: the first fails (a position already logged), the second is fine on its own.
+  const failing = log.commit(
+    batch({ timeMs: 2, recordSeq: 0, deadLetterSeq: 0 }, { events: [{ ...first, insertMs: 2 }] }),
+  )
+  const behind = events.decision('b', 3)
+  const refused = log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: [behind] }))
+  await assert.rejects(failing, (error: { code?: string }) => !isUncommittedAfterFailure(error))
+  await assert.rejects(refused, (error: { code?: string }) => isUncommittedAfterFailure(error))
+  assert.deepEqual(log.checkpoint, checkpoint)
+  assert.deepEqual(plain(log.replayFrom(0)), plain([first]))
+
+  await log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: [behind] }))
+  assert.deepEqual(plain(log.replayFrom(0)), plain([first, behind]))
 })

@@ -3,15 +3,16 @@ import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
 import { BanditJoinError } from '../../errors.js'
-import type {
-  CommitBatch,
-  CompactOptions,
-  CompactResult,
-  EventLog,
-  JoinCheckpoint,
-  OutputStream,
-  RecordLine,
-  SinkPosition,
+import {
+  type CommitBatch,
+  type CompactOptions,
+  type CompactResult,
+  type EventLog,
+  isUncommittedAfterFailure,
+  type JoinCheckpoint,
+  type OutputStream,
+  type RecordLine,
+  type SinkPosition,
 } from '../types.js'
 import { openSqlite, type SqlDatabase, type SqlStatement } from './driver.js'
 import { type DirectoryLock, lockDirectory } from './lock.js'
@@ -67,6 +68,8 @@ export class SqliteLog implements EventLog {
   private checkpointValue: JoinCheckpoint = EMPTY_CHECKPOINT
   private settingsValue: JoinSettings | undefined
   private nextPosValue = 1
+  /** Commits that failed so far, as the writer counts them (see EventLog.commit). */
+  private commitFailures = 0
   private readonly reads: {
     eventsFrom: SqlStatement
     recordsFrom: SqlStatement
@@ -149,9 +152,15 @@ export class SqliteLog implements EventLog {
 
   async commit(batch: CommitBatch): Promise<void> {
     const packed = packBatch(batch)
-    this.checkpointValue = (await this.ask({ op: 'commit', batch: packed }, [
-      packed.numbers.buffer,
-    ])) as JoinCheckpoint
+    try {
+      this.checkpointValue = (await this.ask(
+        { op: 'commit', batch: packed, failuresSeen: this.commitFailures },
+        [packed.numbers.buffer],
+      )) as JoinCheckpoint
+    } catch (error) {
+      if (!isUncommittedAfterFailure(error)) this.commitFailures++
+      throw error
+    }
     const last = batch.events.at(-1)
     if (last !== undefined) this.nextPosValue = last.pos + 1
   }

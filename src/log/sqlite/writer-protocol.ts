@@ -15,7 +15,8 @@ export interface CheckpointerSetup extends WriterSetup {
 }
 
 export type WriterRequest =
-  | { id: number; op: 'commit'; batch: PackedBatch }
+  /** `failuresSeen`: failed commits the sender knew of; one sent before a failure was known is refused. */
+  | { id: number; op: 'commit'; batch: PackedBatch; failuresSeen: number }
   | { id: number; op: 'compact'; options: CompactOptions; lastPos: number }
   | { id: number; op: 'resetSettings'; settings: JoinSettings; lastPos: number }
   | { id: number; op: 'close' }

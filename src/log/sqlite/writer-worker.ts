@@ -3,6 +3,7 @@
  * fsyncs (group commit) run beside the main thread instead of blocking it.
  */
 import { parentPort, workerData } from 'node:worker_threads'
+import { UNCOMMITTED_AFTER_FAILURE } from '../types.js'
 import { openForWriting } from './driver.js'
 import { unpackBatch } from './packed-batch.js'
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
@@ -15,12 +16,24 @@ const db = openForWriting(setup.path, setup.durability)
 // (16 MiB), to reset a WAL that concurrent checkpoints never leave fully copied at a quiet moment.
 db.exec(`PRAGMA wal_autocheckpoint = ${WAL_PAGES_BEFORE_COMMIT_CHECKPOINTS}`)
 const writes = new LogWrites(db)
+/** Commits that failed so far (see WriterRequest's failuresSeen). */
+let failures = 0
 parentPort?.postMessage({ id: 0, ok: true, result: 'ready' } satisfies WriterReply)
 
 function handle(request: WriterRequest): unknown {
   switch (request.op) {
     case 'commit':
-      return writes.commit(unpackBatch(request.batch))
+      if (request.failuresSeen < failures) {
+        throw Object.assign(new Error('not committed: an earlier commit failed'), {
+          code: UNCOMMITTED_AFTER_FAILURE,
+        })
+      }
+      try {
+        return writes.commit(unpackBatch(request.batch))
+      } catch (error) {
+        failures++
+        throw error
+      }
     case 'compact':
       return writes.compact(request.options, request.lastPos)
     case 'resetSettings':
