@@ -35,6 +35,11 @@ const COMMIT_TIMEOUT_MS = 30_000
 const WATCHDOG_MS = 1000
 /** A tick that did not carry the partition's time past a due time is sent again after this. */
 const TICK_RETRY_MS = 100
+/**
+ * A due time the group's stream has not carried the partition past for this long (its ticks did
+ * not come back through it): the owner reads the partition itself, up to its end.
+ */
+const STREAM_STALL_MS = 1000
 
 export interface OwnerDeps {
   partition: number
@@ -76,6 +81,8 @@ export class PartitionOwner {
   private tickTimer: NodeJS.Timeout | undefined
   private readonly watchdog: NodeJS.Timeout
   private closed = false
+  /** Reading the partition (the stream's records, catch-ups) one at a time, in offset order. */
+  private reading: Promise<void> = Promise.resolve()
 
   private constructor(
     private readonly deps: OwnerDeps,
@@ -117,7 +124,7 @@ export class PartitionOwner {
       const owner = new PartitionOwner(deps, join, producer, reader, transaction)
       const end = await reader.endOffset()
       deps.logger.debug({ partition, from: join.position.offset, to: end }, 'partition owner catching up')
-      await owner.catchUp(end)
+      await owner.oneAtATime(() => owner.catchUp(end))
       return owner
     } catch (error) {
       await producer.close().catch(() => {})
@@ -138,13 +145,22 @@ export class PartitionOwner {
   }
 
   /** Applies a record of the group's stream (after what this owner missed, if the stream is ahead). */
-  async accept(message: StringMessage): Promise<void> {
-    const offset = Number(message.offset)
-    if (offset < this.join.position.offset || this.closed) return
-    await this.catchUp(offset)
-    this.join.apply(recordOf(message))
-    this.scheduleFlush()
-    this.armTick()
+  accept(message: StringMessage): Promise<void> {
+    return this.oneAtATime(async () => {
+      const offset = Number(message.offset)
+      if (offset < this.join.position.offset || this.closed) return
+      await this.catchUp(offset)
+      this.join.apply(recordOf(message))
+      this.scheduleFlush()
+      this.armTick()
+    })
+  }
+
+  /** Runs `read` after the reads before it, so that no record is applied twice or out of order. */
+  private oneAtATime(read: () => Promise<void>): Promise<void> {
+    const next = this.reading.then(read)
+    this.reading = next.catch(() => {})
+    return next
   }
 
   /**
@@ -271,13 +287,23 @@ export class PartitionOwner {
     this.tickTimer = setTimeout(() => this.tick(next), Math.max(0, next - Date.now()))
   }
 
-  private tick(dueMs: number): void {
+  private tick(dueMs: number, firstTickMs = Date.now()): void {
     if (this.closed || this.join.position.timeMs >= dueMs) return
     const { partition, tick, logger } = this.deps
     tick(partition).catch((error: unknown) =>
       logger.warn({ err: error, partition }, 'tick not sent; will retry'),
     )
-    this.tickTimer = setTimeout(() => this.tick(dueMs), TICK_RETRY_MS)
+    if (Date.now() - firstTickMs >= STREAM_STALL_MS) {
+      firstTickMs = Date.now()
+      logger.info(
+        { partition, dueMs },
+        "the group's stream brings no ticks back; reading the partition directly",
+      )
+      void this.oneAtATime(async () => this.catchUp(await this.reader.endOffset())).catch((error: unknown) =>
+        logger.warn({ err: error, partition }, 'reading the partition directly failed; will retry'),
+      )
+    }
+    this.tickTimer = setTimeout(() => this.tick(dueMs, firstTickMs), TICK_RETRY_MS)
   }
 
   private reportInvalid({ record, error }: InvalidRecord): void {

@@ -19,6 +19,8 @@ export interface JoinBackend {
   deadLetters(): Promise<Line[]>
   /** The service's own log (standard error), to show when a scenario fails. */
   log(): string
+  /** What a fresh reader of the outputs finds for `key`, to tell a slow reader from a service that emitted nothing. */
+  freshlyRead?(key: string): Promise<string>
 }
 
 /** The settings the scenarios are written for. */
@@ -28,15 +30,15 @@ const G = 1000
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** The service's warnings and errors, the last few: what a failed scenario's message shows. */
-function warnings(log: string): string {
-  const lines = log.split('\n').filter((line) => /"level":(40|50|60)/.test(line))
-  return lines.slice(-10).join('\n')
+/** The service's last log lines: what a failed scenario's message shows. */
+function lastLines(log: string): string {
+  return log.trimEnd().split('\n').slice(-40).join('\n')
 }
 
 async function waitFor<T>(
   backend: JoinBackend,
   what: string,
+  key: string,
   read: () => Promise<T>,
   done: (value: T) => boolean,
 ): Promise<T> {
@@ -44,10 +46,12 @@ async function waitFor<T>(
   for (;;) {
     const value = await read()
     if (done(value)) return value
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
+      const fresh = backend.freshlyRead === undefined ? '' : `\n${await backend.freshlyRead(key)}`
       throw new Error(
-        `timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}\nthe service's last warnings:\n${warnings(backend.log())}`,
+        `timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}${fresh}\nthe service's last log lines:\n${lastLines(backend.log())}`,
       )
+    }
     await sleep(100)
   }
 }
@@ -75,6 +79,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
     const [record, ...more] = await waitFor(
       backend,
       `the record of ${k}`,
+      k,
       () => recordsOf(k),
       (r) => r.length > 0,
     )
@@ -86,6 +91,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
       await waitFor(
         backend,
         `a ${reason} dead letter of ${k}`,
+        k,
         () => lettersOf(k),
         (d) => d.some((l) => l.reason === reason),
       )
@@ -216,6 +222,7 @@ export function conformance(open: () => Promise<JoinBackend>, close: () => Promi
     await waitFor(
       backend,
       'the ordered records',
+      keys[0] as string,
       () => backend.records(),
       (all) => keys.every((k) => all.some((r) => r.key === k)),
     )

@@ -20,6 +20,7 @@ conformance(
       KAFKA_BROKERS: cluster.bootstrap,
       KAFKA_PARTITIONS: '3',
       KAFKA_TOPIC_PREFIX: 'conformance',
+      LOG_LEVEL: 'debug',
     })
     const records = new TopicReader(cluster.bootstrap, 'conformance.joined')
     const deadLetters = new TopicReader(cluster.bootstrap, 'conformance.dead-letters')
@@ -31,6 +32,25 @@ conformance(
       records: async () => records.lines() as Line[],
       deadLetters: async () => deadLetters.lines() as Line[],
       log: () => service.stderr(),
+      freshlyRead: async (key) => {
+        const fresh = [
+          new TopicReader(cluster.bootstrap, 'conformance.joined'),
+          new TopicReader(cluster.bootstrap, 'conformance.events'),
+        ]
+        await Promise.all(fresh.map((r) => r.start()))
+        await new Promise((resolve) => setTimeout(resolve, 3000))
+        await Promise.all(fresh.map((r) => r.close()))
+        const [joined, events] = fresh.map((r) =>
+          r.values.flatMap((value, i) =>
+            String(value).includes(key) ? [`partition ${r.partitions[i]}: ${value}`] : [],
+          ),
+        )
+        const ticks = (fresh[1] as TopicReader).partitions.filter(
+          (_, i) => !(fresh[1] as TopicReader).values[i],
+        )
+        const ticksPerPartition = [0, 1, 2].map((p) => ticks.filter((t) => t === p).length)
+        return `a fresh reader finds in the joined topic: ${JSON.stringify(joined)}; in the events topic: ${JSON.stringify(events)}, and ticks per partition ${JSON.stringify(ticksPerPartition)}`
+      },
     }
   },
   async () => {
