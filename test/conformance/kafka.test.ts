@@ -8,6 +8,8 @@ import { TopicReader } from '../helpers/kafka-topic.js'
 import { type ChildService, spawnService } from '../helpers/service.js'
 import { conformance, type Line, SCENARIO_ENV } from './join-scenarios.js'
 
+const PARTITIONS = 3
+
 let cluster: KafkaCluster
 let service: ChildService
 let readers: TopicReader[] = []
@@ -18,7 +20,7 @@ conformance(
     service = await spawnService({
       ...SCENARIO_ENV,
       KAFKA_BROKERS: cluster.bootstrap,
-      KAFKA_PARTITIONS: '3',
+      KAFKA_PARTITIONS: String(PARTITIONS),
       KAFKA_TOPIC_PREFIX: 'conformance',
       LOG_LEVEL: 'debug',
     })
@@ -33,10 +35,9 @@ conformance(
       deadLetters: async () => deadLetters.lines() as Line[],
       log: () => service.stderr(),
       freshlyRead: async (key) => {
-        const fresh = [
-          new TopicReader(cluster.bootstrap, 'conformance.joined'),
-          new TopicReader(cluster.bootstrap, 'conformance.events'),
-        ]
+        const joinedTopic = new TopicReader(cluster.bootstrap, 'conformance.joined')
+        const eventsTopic = new TopicReader(cluster.bootstrap, 'conformance.events')
+        const fresh = [joinedTopic, eventsTopic]
         await Promise.all(fresh.map((r) => r.start()))
         await new Promise((resolve) => setTimeout(resolve, 3000))
         await Promise.all(fresh.map((r) => r.close()))
@@ -45,10 +46,10 @@ conformance(
             String(value).includes(key) ? [`partition ${r.partitions[i]}: ${value}`] : [],
           ),
         )
-        const ticks = (fresh[1] as TopicReader).partitions.filter(
-          (_, i) => !(fresh[1] as TopicReader).values[i],
-        )
-        const ticksPerPartition = [0, 1, 2].map((p) => ticks.filter((t) => t === p).length)
+        // A tick is a record with no value.
+        const ticksPerPartition = Array.from({ length: PARTITIONS }, (_, p) =>
+          eventsTopic.partitions.filter((q, i) => q === p && !eventsTopic.values[i]),
+        ).map((ticks) => ticks.length)
         return `a fresh reader finds in the joined topic: ${JSON.stringify(joined)}; in the events topic: ${JSON.stringify(events)}, and ticks per partition ${JSON.stringify(ticksPerPartition)}`
       },
     }

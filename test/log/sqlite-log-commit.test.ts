@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict'
 import { statSync } from 'node:fs'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { LoggedEvent } from '../../src/engine/types.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
 import { isUncommittedAfterFailure } from '../../src/log/types.js'
+import { waitFor } from '../helpers/http-client.js'
 import {
   batch,
   deadLetterLines,
@@ -235,21 +234,18 @@ test('resetSettings drops the events but positions keep increasing, also after a
 })
 
 test('the write-ahead log is copied into the database file beside the commits, not by them', async (t) => {
-  const dataDir = scratchDir(t)
-  const log = openLog(t, dataDir)
-  const dbFile = join(dataDir, 'banditjoin.db')
-  const sizeBefore = statSync(dbFile).size
+  const log = openLog(t, scratchDir(t))
+  const sizeBefore = statSync(log.path).size
   // 4,000 decisions (about 400 KiB): far below the 16 MiB past which a commit checkpoints itself.
   const events = new Events()
   for (let i = 0; i < 20; i++) {
     const decisions = Array.from({ length: 200 }, (_, j) => events.decision(`k${i}-${j}`, i))
     await log.commit(batch({ timeMs: i, recordSeq: 0, deadLetterSeq: 0 }, { events: decisions }))
   }
-  const deadline = Date.now() + 5000
-  while (statSync(dbFile).size < sizeBefore + 256 * 1024 && Date.now() < deadline) await sleep(50)
-  assert.ok(
-    statSync(dbFile).size >= sizeBefore + 256 * 1024,
-    `the database file grew from ${sizeBefore} to only ${statSync(dbFile).size} bytes`,
+  await waitFor(
+    () => statSync(log.path).size >= sizeBefore + 256 * 1024,
+    `the database file to grow 256 KiB past its ${sizeBefore} bytes`,
+    5000,
   )
 })
 
