@@ -20,9 +20,8 @@
  *    MessagesStream calls) and 4 in `fetch()`: a fetch that fails for a transient reason (network,
  *    unknown node, retriable Kafka error) answers an empty response after a pause and drops the
  *    cached metadata, so the stream's next fetch goes to the new leader at the same offsets.
- * 5. Producers do not survive the death of a partition leader: a send is retried on the leader
- *    of the metadata it started with, and an idempotent producer retries without end, so the
- *    send hangs forever. Give such producers finite `retries` and send with sendWithFailover().
+ * 5. (Fixed in 2.x: a send's retries now take fresh metadata and reach the new leader; the
+ *    cluster test's leader kill, which used a failover wrapper before, now sends plainly.)
  * 6. Clients cache their group / transaction coordinator's node id for their lifetime (never
  *    reset on NOT_COORDINATOR or a dead connection): when that node dies, heartbeats, offset
  *    commits and EndTxn fail for good. Not fixed here: close such a client and create a new one
@@ -54,7 +53,6 @@ import {
   type Offsets,
   offsetFetchV9,
   type Producer,
-  type SendOptions,
   txnOffsetCommitV4,
 } from '@platformatic/kafka'
 
@@ -119,7 +117,7 @@ export function applyLogAppendTime(response: FetchResponse): void {
 export function dropAbortedRecords(response: FetchResponse): void {
   for (const topic of response.responses) {
     for (const partition of topic.partitions) {
-      if (partition.records === undefined || partition.abortedTransactions.length === 0) continue
+      if (!partition.records || !partition.abortedTransactions?.length) continue
       const pending = [...partition.abortedTransactions].sort((a, b) =>
         a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0,
       )
@@ -353,37 +351,4 @@ async function groupCoordinator<K, V, HK, HV>(
     } catch {}
   }
   throw new Error(`no reachable coordinator for group ${groupId}`)
-}
-
-/**
- * producer.send() that rides out a partition leader's death (fix 5): the producer must have
- * finite `retries` and every message an explicit `partition`. A failed send is repeated, without
- * the partitions it did write (error.produced) and on fresh metadata, until `timeoutMs`. Safe with
- * an idempotent producer: a failed partition's sequence numbers are not consumed, so a batch the
- * dead leader did replicate is deduplicated by the new one.
- */
-export async function sendWithFailover<K, V, HK, HV>(
-  producer: Producer<K, V, HK, HV>,
-  options: SendOptions<K, V, HK, HV>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  if (options.messages.some((m) => typeof m.partition !== 'number')) {
-    throw new Error('sendWithFailover needs an explicit partition on every message')
-  }
-  const deadline = Date.now() + timeoutMs
-  let messages = options.messages
-  for (;;) {
-    try {
-      await producer.send({ ...options, messages })
-      return
-    } catch (error) {
-      if (finalKafkaError(error) || Date.now() > deadline) throw error
-      const produced = (error as { produced?: { offsets?: { topic: string; partition: number }[] } }).produced
-      const done = new Set((produced?.offsets ?? []).map((o) => `${o.topic}:${o.partition}`))
-      messages = messages.filter((m) => !done.has(`${m.topic}:${m.partition}`))
-      if (messages.length === 0) return
-      producer.clearMetadata()
-      await sleep(FETCH_PAUSE_MS)
-    }
-  }
 }

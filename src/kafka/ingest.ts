@@ -4,7 +4,6 @@ import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { eventLine, type IncomingEvent } from '../ingest/validate.js'
 import type { Metrics } from '../metrics.js'
 import { chunksByBytes } from './chunks.js'
-import { sendWithFailover } from './client-fixes.js'
 
 interface Message {
   topic: string
@@ -13,8 +12,13 @@ interface Message {
   value?: string
 }
 
-/** How long a produce request may take (a leader election included) before ingest answers 503. */
-const SEND_TIMEOUT_MS = 20_000
+/**
+ * How long a request waits for the brokers' acknowledgement (a leader election or a broker restart
+ * included) before it is answered 503. The send itself goes on: its events may still be logged,
+ * as with any 503 whose outcome the client cannot know, and a retry within H is an identical
+ * duplicate that the partition owner drops.
+ */
+export const ACK_TIMEOUT_MS = 10_000
 
 /**
  * The partition of a decision key as Java's default partitioner computes it (murmur2, sign bit
@@ -112,21 +116,30 @@ export class KafkaIngestor implements Ingestor {
       const events = this.queuedEvents
       this.queuedEvents = 0
       this.inFlightEvents = events
+      const refuse = (reason: string, cause?: unknown) => {
+        const refusal = new BanditJoinError(
+          'BJ_ERR_UNAVAILABLE',
+          `the Kafka brokers did not acknowledge the events: ${reason}`,
+          503,
+          { cause, retryAfterSeconds: 1 },
+        )
+        for (const { reject } of waiting) reject(refusal)
+      }
+      const overdue = setTimeout(() => refuse(`no answer within ${ACK_TIMEOUT_MS} ms`), ACK_TIMEOUT_MS)
       try {
-        // Explicit partitions and a failover-aware send: a dead leader must not hang ingest. A large
-        // batch goes in several requests (so a 503 may leave part of it logged: see README).
+        // Each request is sent once: the library's own retries keep the producer id and sequence
+        // numbers, so the broker drops a batch it already has. Sending a failed request again would
+        // not: after a failed send the library takes a new producer id, and a batch that was written
+        // but not acknowledged would be logged twice. A large batch goes in several requests (so a
+        // 503 may leave part of it logged: see README).
         for (const chunk of chunksByBytes(waiting.flatMap((w) => w.messages))) {
-          await sendWithFailover(this.producer, { messages: chunk }, SEND_TIMEOUT_MS)
+          await this.producer.send({ messages: chunk })
         }
         for (const { resolve } of waiting) resolve()
       } catch (error) {
-        const refusal = new BanditJoinError(
-          'BJ_ERR_UNAVAILABLE',
-          `the Kafka brokers did not acknowledge the events: ${(error as Error).message}`,
-          503,
-          { cause: error, retryAfterSeconds: 1 },
-        )
-        for (const { reject } of waiting) reject(refusal)
+        refuse((error as Error).message, error)
+      } finally {
+        clearTimeout(overdue)
       }
       this.inFlightEvents = 0
     }

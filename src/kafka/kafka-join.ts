@@ -2,6 +2,7 @@ import type { MessagesStream } from '@platformatic/kafka'
 import type { Logger } from 'pino'
 import { BanditJoinError } from '../errors.js'
 import type { FixedConsumer } from './client-fixes.js'
+import { PartitionHealth } from './partition-health.js'
 import { type OwnerDeps, PartitionOwner, type StringMessage } from './partition-owner.js'
 
 type Member = FixedConsumer<string, string, string, string>
@@ -10,7 +11,7 @@ type Stream = MessagesStream<string, string, string, string>
 /** After a partition could not be started (brokers unreachable, say), it is tried again after this. */
 const RETRY_MS = 1000
 
-export type JoinDeps = Omit<OwnerDeps, 'partition' | 'onFailure' | 'consumer'> & {
+export type JoinDeps = Omit<OwnerDeps, 'partition' | 'onFailure' | 'onUpToDate' | 'consumer'> & {
   /**
    * A new member of the group. A member whose group coordinator died never finds the new one
    * (fix 6 in client-fixes.ts), so a member that lost touch is replaced, not repaired.
@@ -41,9 +42,11 @@ export class KafkaJoin {
   private watchdog: NodeJS.Timeout | undefined
   private closing = false
   private readonly logger: Logger
+  private readonly health: PartitionHealth
 
   constructor(private readonly deps: JoinDeps) {
     this.logger = deps.logger
+    this.health = new PartitionHealth(deps.metrics)
   }
 
   /** Joins the group and starts joining the partitions it assigns; resolves once the first assignment is known. */
@@ -89,6 +92,7 @@ export class KafkaJoin {
    * fails none: it does not count.)
    */
   private checkMembership(): void {
+    this.checkPartitions()
     const since = this.heartbeatsFailingSinceMs
     if (this.closing || since === undefined || Date.now() - since < this.deps.sessionTimeoutMs) return
     this.logger.warn(
@@ -97,6 +101,29 @@ export class KafkaJoin {
     )
     this.heartbeatsFailingSinceMs = undefined
     this.stream?.destroy(new Error('heartbeats failed for a whole session'))
+  }
+
+  /**
+   * Every partition assigned here has an owner, running or being started (a safety net: an owner
+   * lost on any path is started again); a partition stuck past the bound is given up: the member
+   * leaves the group and joins anew, so that the group can move it to another instance.
+   */
+  private checkPartitions(): void {
+    if (this.closing || this.consumer === undefined) return
+    for (const partition of this.assigned) {
+      if (!this.owners.has(partition)) {
+        this.logger.warn({ partition }, 'partition assigned here had no owner; starting one')
+        this.startOwner(partition)
+      }
+    }
+    const stuck = this.health.toGiveUp()
+    if (stuck.length > 0) {
+      this.logger.error(
+        { partitions: stuck },
+        'partitions made no progress for too long; leaving the group so that they can move',
+      )
+      this.stream?.destroy(new Error(`partitions ${stuck.join(', ')} stuck`))
+    }
   }
 
   get partitions(): number[] {
@@ -168,6 +195,7 @@ export class KafkaJoin {
     const owners = [...this.owners.values()]
     this.owners.clear()
     this.started.clear()
+    for (const partition of this.assigned) this.health.released(partition)
     this.assigned = new Set()
     await Promise.all(owners.map(async (owner) => (await owner)?.abandon()))
     if (consumer !== undefined) await closeQuickly(consumer)
@@ -183,10 +211,14 @@ export class KafkaJoin {
         .flatMap((a) => a.partitions),
     )
     for (const partition of this.assigned) {
-      if (!now.has(partition)) void this.stop(partition)
+      if (!now.has(partition)) {
+        this.health.released(partition)
+        void this.stop(partition)
+      }
     }
     this.assigned = now
     for (const partition of now) {
+      this.health.assigned(partition)
       if (!this.owners.has(partition)) this.startOwner(partition)
     }
     this.logger.info({ partitions: this.partitions }, 'partitions assigned to this instance')
@@ -198,6 +230,7 @@ export class KafkaJoin {
       consumer: this.consumer as Member,
       partition,
       onFailure: (failed, error) => this.restart(failed, error),
+      onUpToDate: (partition, committed) => this.health.upToDate(partition, committed),
     }).then(
       (owner) => {
         this.started.set(partition, owner)
@@ -208,6 +241,7 @@ export class KafkaJoin {
           this.deps.onFatal(error)
           return undefined
         }
+        this.health.failed(partition, error)
         this.logger.error({ err: error, partition }, 'could not take over the partition; trying again')
         setTimeout(() => {
           if (this.owners.get(partition) === owner) this.retry(partition)
@@ -235,6 +269,7 @@ export class KafkaJoin {
   private restart(failed: PartitionOwner, error: unknown): void {
     const { partition } = failed
     if (this.started.get(partition) !== failed) return
+    this.health.failed(partition, error)
     this.logger.warn({ err: error, partition }, 'commit failed; the partition recovers from its checkpoint')
     this.started.delete(partition)
     this.owners.delete(partition)

@@ -61,6 +61,8 @@ export interface OwnerDeps {
   logger: Logger
   /** Told when a commit failed: the owner is then out of step with what is committed and must be replaced. */
   onFailure(owner: PartitionOwner, error: unknown): void
+  /** Told when the owner committed (`committed`), or found nothing waiting to be committed. */
+  onUpToDate(partition: number, committed: boolean): void
 }
 
 /**
@@ -118,6 +120,7 @@ export class PartitionOwner {
     try {
       // InitProducerId first: it fences the previous owner and ends its open transaction, so the
       // committed offset read next is final.
+      await clearPendingOffsets(producer, deps.consumer)
       const transaction = await producer.beginTransaction()
       const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
       const join = await recover(deps, reader)
@@ -127,7 +130,7 @@ export class PartitionOwner {
       await owner.oneAtATime(() => owner.catchUp(end))
       return owner
     } catch (error) {
-      await producer.close().catch(() => {})
+      await closeWithin(producer)
       throw error
     }
   }
@@ -184,13 +187,13 @@ export class PartitionOwner {
     while (this.flushing) await new Promise((resolve) => setTimeout(resolve, 5))
     await this.flush()
     this.stopTimers()
-    await this.producer.close().catch(() => {})
+    await closeWithin(this.producer)
   }
 
   /** Stops without committing (after a failed commit, or when the partition was taken away). */
   async abandon(): Promise<void> {
     this.stopTimers()
-    await this.producer.close().catch(() => {})
+    await closeWithin(this.producer)
   }
 
   private stopTimers(): void {
@@ -216,6 +219,7 @@ export class PartitionOwner {
     const position = this.join.position
     const moved = position.offset !== this.committed.offset
     const released = records.length + deadLetters.length + this.invalidLines.length
+    if (released === 0 && !moved) this.deps.onUpToDate(this.deps.partition, false)
     if (released === 0 && (!moved || Date.now() - this.lastCommitMs < IDLE_COMMIT_MS)) {
       // Offsets alone are committed at a slower pace: they only shorten a successor's catch-up.
       if (moved) this.idleTimer ??= setTimeout(() => this.idleCommit(), IDLE_COMMIT_MS)
@@ -245,18 +249,32 @@ export class PartitionOwner {
     const transaction =
       this.transaction ?? (await this.producer.beginTransaction().catch((error: unknown) => error as Error))
     this.transaction = undefined
+    // Set when the commit is given up: a step still running then must not be followed by another.
+    // (A transactional offset commit that reached the coordinator after its transaction ended
+    // would stay pending for ever and block every stable read of the group's offsets.)
+    const attempt = { givenUp: false }
+    const step = <T>(work: () => Promise<T>): Promise<T> => {
+      if (attempt.givenUp) return Promise.reject(new Error('the commit was given up'))
+      return work()
+    }
     try {
       if (transaction instanceof Error) throw transaction
       const { timeMs, lastCollisionMs } = position
       const metadata = encodeCommittedState({ timeMs, lastCollisionMs, settings: this.deps.settings })
-      await withinMs(COMMIT_TIMEOUT_MS, async () => {
+      const settled = await settlesWithin(COMMIT_TIMEOUT_MS, async () => {
         // One request per chunk, in order (a backlog released at takeover is larger than a batch may be).
-        for (const chunk of chunksByBytes(messages)) await transaction.send({ messages: chunk })
-        await txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
-          { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
-        ])
-        await transaction.commit()
+        for (const chunk of chunksByBytes(messages)) await step(() => transaction.send({ messages: chunk }))
+        await step(() =>
+          txnOffsetCommit(this.producer, transaction, this.deps.consumer, [
+            { topic: topics.events, partition, offset: BigInt(position.offset), metadata },
+          ]),
+        )
+        await step(() => transaction.commit())
       })
+      if (!settled) {
+        attempt.givenUp = true
+        throw new Error(`the commit did not settle within ${COMMIT_TIMEOUT_MS} ms`)
+      }
       this.committed = position
       this.lastCommitMs = Date.now()
       metrics.recordsEmitted.inc(records.length)
@@ -264,11 +282,14 @@ export class PartitionOwner {
       for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason })
       metrics.released(deadLetters)
       metrics.health.commitSucceeded()
+      this.deps.onUpToDate(partition, true)
       this.flushing = false
       if (this.collector.records.length + this.collector.deadLetters.length > 0) this.scheduleFlush()
     } catch (error) {
       this.flushing = false
-      if (!(transaction instanceof Error)) await transaction.abort().catch(() => {})
+      // Aborting is for a commit whose steps have all stopped; one given up mid-step is ended by the
+      // next owner's InitProducerId instead, which also fences whatever of it is still on its way.
+      if (!(transaction instanceof Error) && !attempt.givenUp) await transaction.abort().catch(() => {})
       metrics.commitFailed(error)
       if (!this.closed) this.deps.onFailure(this, error)
     }
@@ -326,16 +347,45 @@ export class PartitionOwner {
   }
 }
 
-async function withinMs(ms: number, work: () => Promise<void>): Promise<void> {
+/** Runs `work`; false if it has not settled within `ms` (it may still be running then). */
+async function settlesWithin(ms: number, work: () => Promise<void>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the commit did not settle within ${ms} ms`)), ms)
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
   })
   try {
-    await Promise.race([work(), timeout])
+    return await Promise.race([work().then(() => true as const), timeout])
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** How long closing a producer may take: a close waiting on dead brokers must not hold up a successor. */
+const CLOSE_WAIT_MS = 2000
+
+async function closeWithin(producer: StringProducer): Promise<void> {
+  await Promise.race([
+    producer.close(true).catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref()),
+  ])
+}
+
+/**
+ * Ends every transactional offset commit of this transactional id that is still pending. A group
+ * coordinator keeps a transactional offset commit pending until a transaction marker of its
+ * producer id reaches the group's offsets partition; one that arrived after its transaction had
+ * ended (a request delayed past a broker restart, or past the transaction's timeout) gets no marker
+ * and stays pending for ever, and every stable read of the group's offsets (KIP-447's
+ * requireStable) then fails. A transaction that adds the group's offsets and is aborted writes that
+ * marker. InitProducerId (the first begin) has already fenced the previous owner.
+ */
+async function clearPendingOffsets(
+  producer: StringProducer,
+  consumer: FixedConsumer<string, string, string, string>,
+): Promise<void> {
+  const clearing = await producer.beginTransaction()
+  await clearing.addConsumer(consumer)
+  await clearing.abort()
 }
 
 function recordOf(message: StringMessage): PartitionRecord {

@@ -50,6 +50,7 @@ export async function createKafkaService(
   })
   const metrics = new Metrics()
   metrics.configure(settings)
+  metrics.health.useKafka()
   const admin = new Admin(client('admin'))
   const producer = new Producer({
     ...client('ingest'),

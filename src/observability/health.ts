@@ -10,6 +10,19 @@ export class HealthState {
   private stopping = false
   private logError: string | undefined
   private readonly outputErrors = new Map<string, string>()
+  private readonly checks: (() => NotReady)[] = []
+  /** What the readiness text calls the store: the embedded log, or the Kafka partitions. */
+  private store: 'log' | 'kafka' = 'log'
+
+  /** The service runs on Kafka: readiness speaks of it rather than of the embedded log. */
+  useKafka(): void {
+    this.store = 'kafka'
+  }
+
+  /** A further source of reasons, asked at each readiness check. */
+  watch(check: () => NotReady): void {
+    this.checks.push(check)
+  }
 
   markRecovered(): void {
     this.recovered = true
@@ -37,11 +50,18 @@ export class HealthState {
 
   notReady(): NotReady {
     const reasons: string[] = []
-    if (!this.recovered) reasons.push('recovery: the log is still being replayed')
-    if (this.stopping) reasons.push('log: the service is stopping')
-    if (this.logError !== undefined) reasons.push(`log: the last commit failed: ${this.logError}`)
+    const store = this.store
+    if (!this.recovered)
+      reasons.push(
+        store === 'log'
+          ? 'recovery: the log is still being replayed'
+          : 'recovery: the kafka partitions are still being taken over',
+      )
+    if (this.stopping) reasons.push(`${store}: the service is stopping`)
+    if (this.logError !== undefined) reasons.push(`${store}: the last commit failed: ${this.logError}`)
     for (const [name, error] of this.outputErrors)
       reasons.push(`output ${name}: the last write failed: ${error}`)
+    for (const check of this.checks) reasons.push(...check())
     return reasons
   }
 }
