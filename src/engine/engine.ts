@@ -16,6 +16,8 @@ interface HeldEvent {
   claimed: boolean
 }
 
+const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
+
 /**
  * The join of SPEC §3 as a deterministic state machine. Events go in through `apply` in log
  * order; `advanceTo(T)` says that every event stamped before T has been applied. Records and
@@ -102,9 +104,11 @@ export class JoinEngine {
 
   /** Rewards held for `key` that are still held at `atMs` (not yet orphans then). */
   private heldRewards(key: string, atMs: number): RewardsSeen {
+    const held = this.heldCount === 0 ? undefined : this.heldByKey.get(key)
+    if (held === undefined) return NONE_SEEN
     const ids = new Set<string>()
     let count = 0
-    for (const { event } of this.heldByKey.get(key) ?? []) {
+    for (const { event } of held) {
       if (event.type !== 'reward' || this.orphanAtMs({ event }) <= atMs) continue
       if (event.id === undefined) count++
       else if (!ids.has(event.id)) {
