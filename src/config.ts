@@ -19,9 +19,12 @@ export interface Config {
   outputRetentionBytes: number
   durability: 'power' | 'process'
   maxPending: number
+  maxHeld: number
   maxBatchEvents: number
   maxBodyBytes: number
   maxContextBytes: number
+  maxFieldBytes: number
+  maxRewardsPerDecision: number
   apiKey: string | undefined
   kafka: KafkaConfig | undefined
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -214,7 +217,17 @@ export const SETTINGS: Settings<Config> = [
     env: 'MAX_PENDING',
     default: '1000000',
     accepts: 'a positive integer',
-    meaning: 'decisions pending plus events held early; beyond it ingest answers 503',
+    meaning:
+      'decisions pending (embedded mode); a new decision beyond it gets 503 with Retry-After: when the oldest pending one is due',
+    parse: integer(1),
+  },
+  {
+    key: 'maxHeld',
+    env: 'MAX_HELD',
+    default: '100000',
+    accepts: 'a positive integer',
+    meaning:
+      'rewards, overrides and activations held for keys with no decision yet (embedded mode); beyond it those get 503 with Retry-After: when the oldest held one expires',
     parse: integer(1),
   },
   {
@@ -239,6 +252,23 @@ export const SETTINGS: Settings<Config> = [
     default: '65536',
     accepts: 'a positive integer (bytes)',
     meaning: 'largest context as UTF-8 JSON text (413 beyond)',
+    parse: integer(1),
+  },
+  {
+    key: 'maxFieldBytes',
+    env: 'MAX_FIELD_BYTES',
+    default: '1024',
+    accepts: 'a positive integer (bytes)',
+    meaning: 'longest string (UTF-8) in action, each of actions, model, timestamp and reward id (413 beyond)',
+    parse: integer(1),
+  },
+  {
+    key: 'maxRewardsPerDecision',
+    env: 'MAX_REWARDS_PER_DECISION',
+    default: '1000',
+    accepts: 'a positive integer',
+    meaning:
+      'rewards counted or held for one decision, a repeated id once (embedded mode); beyond it a reward gets 422',
     parse: integer(1),
   },
   {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { Admitter } from './admission.js'
 import type { Clock } from './clock.js'
 import type { JoinEngine } from './engine/engine.js'
 import {
@@ -29,8 +30,12 @@ import { rebuildEngine } from './recovery.js'
 
 export interface JoinerOptions {
   settings: JoinSettings
-  /** Decisions pending plus events held early beyond which ingest answers 503. */
+  /** Decisions pending beyond which a new decision gets 503. */
   maxPending: number
+  /** Events held for keys with no decision beyond which such events get 503. */
+  maxHeld: number
+  /** Rewards counted or held for one key beyond which a reward gets 422. */
+  maxRewardsPerDecision: number
   /** Events accepted but not yet committed beyond which ingest answers 503. */
   maxQueuedEvents: number
   /** Whether dead letters are kept for a dead-letter output. */
@@ -114,8 +119,7 @@ export class Joiner implements Ingestor {
   private queue: LoggedEvent[] = []
   /** Created by the first append of a cycle, shared by every append of that cycle. */
   private waiter: Waiter | undefined
-  /** Decisions admitted but not yet applied to the engine, by key: fingerprint. */
-  private readonly inflight = new Map<string, string>()
+  private readonly admitter: Admitter
   private nextPos: number
   private immediate: NodeJS.Immediate | undefined
   private timer: NodeJS.Timeout | undefined
@@ -142,6 +146,7 @@ export class Joiner implements Ingestor {
     private readonly options: JoinerOptions,
   ) {
     this.collector = new CycleCollector(metrics)
+    this.admitter = new Admitter(options)
     this.engine = rebuildEngine(log, options.settings, this.collector, logReplayProgress(logger))
     this.nextPos = log.nextPos
     this.lastRecordSeq = log.checkpoint.recordSeq
@@ -174,51 +179,18 @@ export class Joiner implements Ingestor {
 
   /**
    * Decides, without changing anything, what would happen to each event if it were logged now
-   * after the ones before it in the list: duplicate decisions, conflicts (409), capacity (503).
+   * after the ones before it in the list: duplicate decisions, conflicts (409), budgets (422, 503).
    */
   admit(events: readonly IncomingEvent[]): Admission[] {
     if (this.closing) {
       const error = shuttingDown()
       return events.map(() => ({ kind: 'refuse', error }))
     }
-    const atMs = this.clock.now()
-    const batchDecisions = new Map<string, string>()
-    let room =
-      this.options.maxPending - this.engine.pendingDecisions - this.engine.heldEvents - this.queue.length
     if (this.queue.length + events.length > this.options.maxQueuedEvents) {
       const error = overloaded(`the log is behind (${this.queue.length} events waiting to be committed)`)
       return events.map(() => ({ kind: 'refuse', error }))
     }
-    return events.map((event): Admission => {
-      const known =
-        batchDecisions.get(event.key) ??
-        this.inflight.get(event.key) ??
-        this.engine.rememberedDecision(event.key, atMs)?.fingerprint
-      if (event.type === 'decision') {
-        if (known !== undefined) {
-          if (known === event.fingerprint) return { kind: 'duplicate' }
-          return {
-            kind: 'refuse',
-            error: new BanditJoinError(
-              'BJ_ERR_CONFLICT',
-              `key ${JSON.stringify(event.key)} is already a different decision`,
-              409,
-            ),
-          }
-        }
-        batchDecisions.set(event.key, event.fingerprint)
-      }
-      if (known === undefined) {
-        if (room <= 0) {
-          return {
-            kind: 'refuse',
-            error: overloaded(`MAX_PENDING=${this.options.maxPending} decisions and held events reached`),
-          }
-        }
-        room--
-      }
-      return { kind: 'accept', event }
-    })
+    return this.admitter.admit(this.engine, events, this.clock.now())
   }
 
   /** Logs admitted events; resolves once they are durable. */
@@ -228,7 +200,7 @@ export class Joiner implements Ingestor {
     for (const event of events) {
       const logged = toLoggedEvent(event, this.nextPos++, insertMs)
       this.queue.push(logged)
-      if (logged.type === 'decision') this.inflight.set(logged.key, logged.fingerprint)
+      this.admitter.appended(this.engine, logged)
     }
     this.waiter ??= new Waiter()
     this.schedule()
@@ -306,7 +278,7 @@ export class Joiner implements Ingestor {
     const waiter = this.waiter
     this.queue = []
     this.waiter = undefined
-    this.inflight.clear()
+    this.admitter.clear()
     const timeMs = this.clock.now()
     for (const event of events) this.engine.apply(event)
     this.engine.advanceTo(timeMs)
@@ -391,7 +363,7 @@ export class Joiner implements Ingestor {
     this.waiter?.reject(refusal)
     this.waiter = undefined
     this.queue = []
-    this.inflight.clear()
+    this.admitter.clear()
     this.collector.records = []
     this.collector.deadLetters = []
     this.engine = rebuildEngine(this.log, this.options.settings, this.collector)

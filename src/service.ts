@@ -100,6 +100,8 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     const joiner = new Joiner(log, clock, sinks, tail, metrics, logger, {
       settings: recorded,
       maxPending: config.maxPending,
+      maxHeld: config.maxHeld,
+      maxRewardsPerDecision: config.maxRewardsPerDecision,
       maxQueuedEvents: Math.max(100_000, config.maxBatchEvents * 4),
       keepDeadLetters: config.deadLetter !== undefined,
       sinkSyncIntervalMs: 100,
@@ -118,7 +120,11 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       metrics,
       tail,
       logger,
-      limits: { maxContextBytes: config.maxContextBytes, outputFormat: config.outputFormat },
+      limits: {
+        maxContextBytes: config.maxContextBytes,
+        maxFieldBytes: config.maxFieldBytes,
+        outputFormat: config.outputFormat,
+      },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,

@@ -34,9 +34,12 @@ test('an empty environment gives the defaults of SPEC §7', () => {
     outputRetentionBytes: 1073741824,
     durability: 'power',
     maxPending: 1000000,
+    maxHeld: 100000,
     maxBatchEvents: 10000,
     maxBodyBytes: 16777216,
     maxContextBytes: 65536,
+    maxFieldBytes: 1024,
+    maxRewardsPerDecision: 1000,
     apiKey: undefined,
     kafka: undefined,
     logLevel: 'info',
@@ -56,6 +59,9 @@ test('valid values of every kind are read from the environment', () => {
     DEAD_LETTER: 'file:/tmp/dead.jsonl',
     DURABILITY: 'process',
     MAX_PENDING: '5',
+    MAX_HELD: '6',
+    MAX_FIELD_BYTES: '7',
+    MAX_REWARDS_PER_DECISION: '8',
     API_KEY: 'secret',
     LOG_LEVEL: 'silent',
   })
@@ -74,6 +80,9 @@ test('valid values of every kind are read from the environment', () => {
   assert.deepEqual(config.deadLetter, { kind: 'file', path: '/tmp/dead.jsonl' })
   assert.equal(config.durability, 'process')
   assert.equal(config.maxPending, 5)
+  assert.equal(config.maxHeld, 6)
+  assert.equal(config.maxFieldBytes, 7)
+  assert.equal(config.maxRewardsPerDecision, 8)
   assert.equal(config.apiKey, 'secret')
   assert.equal(config.logLevel, 'silent')
 })
@@ -102,6 +111,12 @@ const BAD_VALUES: [variable: string, value: string, accepts: string][] = [
   ['DEFAULT_REWARD', 'Infinity', 'finite number'],
   ['DEFAULT_REWARD', '', 'finite number'],
   ['MAX_PENDING', '0', 'positive integer'],
+  ['MAX_HELD', '0', 'positive integer'],
+  ['MAX_HELD', '-1', 'positive integer'],
+  ['MAX_FIELD_BYTES', '0', 'positive integer'],
+  ['MAX_FIELD_BYTES', '1.5', 'positive integer'],
+  ['MAX_REWARDS_PER_DECISION', '0', 'positive integer'],
+  ['MAX_REWARDS_PER_DECISION', 'many', 'positive integer'],
   ['OUTPUT_RETENTION_BYTES', '0', 'positive integer'],
   ['MAX_CONTEXT_BYTES', '99999999999999999999', 'positive integer'],
   ['LOG_LEVEL', 'loud', 'info'],
@@ -220,4 +235,21 @@ test('the help text covers every variable of SPEC §7 this version supports', ()
   for (const variable of SPEC_VARIABLES) assert.ok(help.includes(`(${variable})`), `help lacks ${variable}`)
   assert.ok(help.includes('default 10000'))
   assert.ok(help.includes('default 127.0.0.1'))
+})
+
+test('the memory budgets of SPEC §7 are flags too, and the help states their defaults', () => {
+  const config = loadConfig({}, [
+    '--max-held',
+    '3',
+    '--max-field-bytes=64',
+    '--max-rewards-per-decision',
+    '9',
+  ])
+  assert.equal(config.maxHeld, 3)
+  assert.equal(config.maxFieldBytes, 64)
+  assert.equal(config.maxRewardsPerDecision, 9)
+  const help = helpText()
+  assert.match(help, /--max-held \(MAX_HELD\)\n.*\n.*default 100000/)
+  assert.match(help, /--max-field-bytes \(MAX_FIELD_BYTES\)\n.*\n.*default 1024/)
+  assert.match(help, /--max-rewards-per-decision \(MAX_REWARDS_PER_DECISION\)\n.*\n.*default 1000\n/)
 })

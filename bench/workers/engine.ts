@@ -32,7 +32,7 @@ const SETTINGS: JoinSettings = {
   rewardAgg: 'last',
   defaultReward: 0,
 }
-const LIMITS = { maxContextBytes: 65_536 }
+const LIMITS = { maxContextBytes: 65_536, maxFieldBytes: 1024 }
 const START_MS = 1_800_000_000_000
 
 /** Two decisions, then a reward for the second, as the HTTP load sends them. */

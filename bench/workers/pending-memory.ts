@@ -27,7 +27,7 @@ const SETTINGS = {
   rewardAgg: 'last',
   defaultReward: 0,
 } as const
-const LIMITS = { maxContextBytes: 65_536 }
+const LIMITS = { maxContextBytes: 65_536, maxFieldBytes: 1024 }
 const START_MS = 1_800_000_000_000
 
 function collect(): NodeJS.MemoryUsage {

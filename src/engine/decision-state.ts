@@ -1,5 +1,5 @@
 import { createAccumulator, type RewardAccumulator } from './aggregate.js'
-import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent } from './types.js'
+import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent, RewardsSeen } from './types.js'
 
 /** The counted rewards of one decision, from its first reward on. */
 class RewardTally {
@@ -68,6 +68,15 @@ export class DecisionState {
     tally.count++
     tally.lastMs = reward.insertMs
     return true
+  }
+
+  /** The rewards counted so far. */
+  rewardsSeen(): RewardsSeen {
+    const tally = this.rewards
+    return {
+      count: tally?.count ?? 0,
+      has: (id) => tally?.ids?.has(id) ?? false,
+    }
   }
 
   /** The reward side of the record of this (pending) decision logged at `insertMs`. */

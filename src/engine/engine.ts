@@ -7,6 +7,7 @@ import {
   type JoinSettings,
   keyMemoryMs,
   type LoggedEvent,
+  type RewardsSeen,
 } from './types.js'
 
 /** A reward, override or activation that came before any decision with its key. */
@@ -14,6 +15,8 @@ interface HeldEvent {
   readonly event: FollowUpEvent
   claimed: boolean
 }
+
+const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
 
 /**
  * The join of SPEC §3 as a deterministic state machine. Events go in through `apply` in log
@@ -75,6 +78,45 @@ export class JoinEngine {
   private rememberedAt(key: string, atMs: number): DecisionState | undefined {
     const known = this.decisions.get(key)
     return known !== undefined && atMs < known.dueMs + this.keyMemoryMs ? known : undefined
+  }
+
+  /** The due time of the oldest pending decision: when the next one leaves the pending set. */
+  oldestPendingDueMs(): number | undefined {
+    return this.pendingQueue.peek()?.dueMs
+  }
+
+  /** When the oldest held event becomes an orphan and stops being held. */
+  oldestHeldExpiryMs(): number | undefined {
+    const held = this.peekUnclaimedHeld()
+    return held === undefined ? undefined : this.orphanAtMs(held)
+  }
+
+  /**
+   * The rewards a reward for `key` logged at `atMs` would join: those counted for its pending
+   * decision, or those held for the key while no decision came. Undefined when it would be late.
+   */
+  rewardsFor(key: string, atMs: number): RewardsSeen | undefined {
+    const known = this.decisions.get(key)
+    if (known?.pending && atMs < known.dueMs) return known.rewardsSeen()
+    if (known !== undefined && atMs < known.dueMs + this.keyMemoryMs) return undefined
+    return this.heldRewards(key, atMs)
+  }
+
+  /** Rewards held for `key` that are still held at `atMs` (not yet orphans then). */
+  private heldRewards(key: string, atMs: number): RewardsSeen {
+    const held = this.heldCount === 0 ? undefined : this.heldByKey.get(key)
+    if (held === undefined) return NONE_SEEN
+    const ids = new Set<string>()
+    let count = 0
+    for (const { event } of held) {
+      if (event.type !== 'reward' || this.orphanAtMs({ event }) <= atMs) continue
+      if (event.id === undefined) count++
+      else if (!ids.has(event.id)) {
+        ids.add(event.id)
+        count++
+      }
+    }
+    return { count, has: (id) => ids.has(id) }
   }
 
   /** The next log time at which something will be released, if anything is waiting. */
@@ -142,7 +184,7 @@ export class JoinEngine {
   }
 
   /** A held event is an orphan once no decision can claim it: a decision at t claims it iff t - G <= its time. */
-  private orphanAtMs(held: HeldEvent): number {
+  private orphanAtMs(held: Pick<HeldEvent, 'event'>): number {
     return held.event.insertMs + this.settings.earlyRewardMs + 1
   }
 

@@ -67,6 +67,15 @@ export function replayHorizonMs(s: JoinSettings): number {
   return 2 * s.expUnitMs + s.earlyRewardMs + keyMemoryMs(s)
 }
 
+/**
+ * The rewards counted or held for one key, a repeated id once (SPEC §3): what ingest bounds
+ * by MAX_REWARDS_PER_DECISION.
+ */
+export interface RewardsSeen {
+  readonly count: number
+  has(id: string): boolean
+}
+
 /** The reward side of a joined record. */
 export interface JoinOutcome {
   reward: number

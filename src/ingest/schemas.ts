@@ -18,7 +18,11 @@ export const decisionSchema = {
   required: ['key', 'action', 'probability', 'context'],
   properties: {
     key,
-    action: { ...actionId, description: 'The chosen action; echoed with the same JSON type' },
+    action: {
+      ...actionId,
+      description:
+        'The chosen action; echoed with the same JSON type (a string at most MAX_FIELD_BYTES of UTF-8)',
+    },
     probability: {
       type: 'number',
       exclusiveMinimum: 0,
@@ -33,8 +37,11 @@ export const decisionSchema = {
       items: { type: 'number', minimum: 0, maximum: 1 },
       description: 'Probability of each candidate, aligned with actions, summing to 1',
     },
-    model: { type: 'string', description: 'Policy or model version' },
-    timestamp: { type: ['string', 'number'], description: "The client's own time, carried through" },
+    model: { type: 'string', description: 'Policy or model version (at most MAX_FIELD_BYTES of UTF-8)' },
+    timestamp: {
+      type: ['string', 'number'],
+      description: "The client's own time, carried through (a string at most MAX_FIELD_BYTES of UTF-8)",
+    },
     deferred: {
       type: 'boolean',
       description: 'Emit only if POST /activate_decision arrives within the window',
@@ -51,8 +58,8 @@ export const rewardSchema = {
     id: {
       type: 'string',
       minLength: 1,
-      maxLength: 256,
-      description: 'Rewards with the same key and id count once (safe retries)',
+      description:
+        'Rewards with the same key and id count once (safe retries); at most MAX_FIELD_BYTES of UTF-8',
     },
   },
 } as const

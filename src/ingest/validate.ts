@@ -34,6 +34,8 @@ export function toLoggedEvent(event: IncomingEvent, pos: number, insertMs: numbe
 
 export interface IngestLimits {
   maxContextBytes: number
+  /** Longest string in action, actions, model, timestamp and reward id, in UTF-8 bytes (413 beyond). */
+  maxFieldBytes: number
   /** With dsjson, decisions it cannot express are refused (SPEC §4). @default 'json' */
   outputFormat?: 'json' | 'dsjson'
 }
@@ -133,6 +135,7 @@ export function toIncomingEvent(
       const reward = value.reward as number
       if (!Number.isFinite(reward)) throw invalidEvent('reward must be a finite number')
       const id = value.id as string | undefined
+      checkFieldBytes('id', id, limits)
       return { type, key, reward, id, body: JSON.stringify({ key, reward, id }) }
     }
     default:
@@ -142,11 +145,27 @@ export function toIncomingEvent(
 
 const PROBABILITY_TOLERANCE = 1e-6
 
+/** A string field longer than MAX_FIELD_BYTES of UTF-8 is refused with 413 (other values pass). */
+function checkFieldBytes(field: string, value: unknown, limits: IngestLimits): void {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short strings need no counting.
+  if (typeof value !== 'string' || value.length * 3 <= limits.maxFieldBytes) return
+  const bytes = Buffer.byteLength(value, 'utf8')
+  if (bytes > limits.maxFieldBytes) {
+    throw tooLarge(`${field} is ${bytes} bytes of UTF-8, more than MAX_FIELD_BYTES=${limits.maxFieldBytes}`)
+  }
+}
+
 function toDecision(
   value: Record<string, unknown>,
   limits: IngestLimits,
 ): Omit<DecisionEvent, 'pos' | 'insertMs'> {
   const { key, action, probability, context, actions, probabilities, model, timestamp, deferred } = value
+  checkFieldBytes('action', action, limits)
+  if (Array.isArray(actions)) {
+    for (const [i, entry] of actions.entries()) checkFieldBytes(`actions[${i}]`, entry, limits)
+  }
+  checkFieldBytes('model', model, limits)
+  checkFieldBytes('timestamp', timestamp, limits)
   const contextText = JSON.stringify(context)
   const contextBytes = Buffer.byteLength(contextText, 'utf8')
   if (contextBytes > limits.maxContextBytes) {

@@ -98,6 +98,7 @@ export async function createKafkaService(
       decode: (value) =>
         eventFromLine(value, {
           maxContextBytes: Number.POSITIVE_INFINITY,
+          maxFieldBytes: Number.POSITIVE_INFINITY,
           outputFormat: config.outputFormat,
         }),
       formatRecord: config.outputFormat === 'dsjson' ? dsjsonLine : (line) => line,
@@ -115,7 +116,11 @@ export async function createKafkaService(
         notServed: `GET /joined is not served in the Kafka mode: joined records are in the topic ${topics.joined} (read it with isolation.level=read_committed)`,
       },
       logger,
-      limits: { maxContextBytes: config.maxContextBytes, outputFormat: config.outputFormat },
+      limits: {
+        maxContextBytes: config.maxContextBytes,
+        maxFieldBytes: config.maxFieldBytes,
+        outputFormat: config.outputFormat,
+      },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,

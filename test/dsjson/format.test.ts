@@ -26,7 +26,7 @@ const references = (): Line[] =>
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Line)
 
-const LIMITS = { maxContextBytes: 1 << 20, outputFormat: 'dsjson' as const }
+const LIMITS = { maxContextBytes: 1 << 20, maxFieldBytes: 1024, outputFormat: 'dsjson' as const }
 
 /** The JSON record line of a decision joined with `reward`, logged at `insertMs`. */
 function recordOf(fields: Line, reward: number, insertMs = 1_764_150_000_000, rewardCount = 1): string {

@@ -17,7 +17,7 @@ import {
   stepsArb,
 } from '../helpers/engine-arbitrary.js'
 import { CollectingSink, DISCARD, recoverAndRun } from '../helpers/engine-events.js'
-import { modelRememberedFingerprint, referenceOutputs } from '../helpers/engine-model.js'
+import { modelRememberedFingerprint, modelRewardsFor, referenceOutputs } from '../helpers/engine-model.js'
 
 const RUNS = { numRuns: 1000, seed: 1606039660 }
 
@@ -87,6 +87,22 @@ test('property A: rememberedDecision agrees with the model at any later time', (
         engine.rememberedDecision(key, atMs)?.fingerprint,
         modelRememberedFingerprint(s, log.events, key, atMs),
       )
+    }),
+    RUNS,
+  )
+})
+
+test('property A: rewardsFor (what MAX_REWARDS_PER_DECISION bounds) agrees with the model at any later time', () => {
+  fc.assert(
+    fc.property(settingsArb, stepsArb, fc.nat(150), fc.constantFrom(...KEYS), (s, steps, later, key) => {
+      const log = buildLog(steps)
+      const engine = new JoinEngine(s, DISCARD)
+      for (const event of log.events) engine.apply(event)
+      const atMs = endOf(log, later)
+      const seen = engine.rewardsFor(key, atMs)
+      const actual =
+        seen === undefined ? undefined : { count: seen.count, ids: ['x', 'y'].filter((id) => seen.has(id)) }
+      assert.deepEqual(actual, modelRewardsFor(s, log.events, key, atMs))
     }),
     RUNS,
   )

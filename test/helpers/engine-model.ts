@@ -26,6 +26,7 @@ import type {
   JoinSettings,
   LoggedEvent,
   RewardAggregation,
+  RewardEvent,
 } from '../../src/engine/types.js'
 import type { Output } from './engine-events.js'
 
@@ -90,6 +91,50 @@ export function modelRememberedFingerprint(
   atMs: number,
 ): string | undefined {
   return rememberingDecision(s, acceptedDecisions(s, events), key, atMs)?.fingerprint
+}
+
+/**
+ * The distinct rewards (a repeated id once) a reward for `key` logged at `atMs` would join after
+ * the whole log `events`: those counted for its pending decision, or those held for the key
+ * (no decision, not yet orphans); undefined when it would be late.
+ */
+export function modelRewardsFor(
+  s: JoinSettings,
+  events: readonly LoggedEvent[],
+  key: string,
+  atMs: number,
+): { count: number; ids: string[] } | undefined {
+  const E = s.expUnitMs
+  const G = s.earlyRewardMs
+  const accepted = acceptedDecisions(s, events)
+  const remembering = rememberingDecision(s, accepted, key, atMs)
+  if (remembering !== undefined && atMs >= remembering.insertMs + E) return undefined
+  const joined: RewardEvent[] = []
+  for (const e of events) {
+    if (e.type !== 'reward' || e.key !== key) continue
+    const earlier = rememberingDecision(
+      s,
+      accepted.filter((d) => d.pos < e.pos),
+      key,
+      e.insertMs,
+    )
+    if (earlier !== undefined && e.insertMs >= earlier.insertMs + E) continue
+    const owner = accepted.find(
+      (d) => d.key === key && d.insertMs - G <= e.insertMs && e.insertMs < d.insertMs + E,
+    )
+    if (remembering !== undefined ? owner === remembering : owner === undefined && atMs < e.insertMs + G + 1)
+      joined.push(e)
+  }
+  const ids = new Set<string>()
+  let count = 0
+  for (const e of joined) {
+    if (e.id === undefined) count++
+    else if (!ids.has(e.id)) {
+      ids.add(e.id)
+      count++
+    }
+  }
+  return { count, ids: [...ids].sort() }
 }
 
 function outcomeOf(

@@ -156,7 +156,7 @@ describe('a decision key is remembered for H = max(E, G) after its due time', ()
   })
 })
 
-describe('MAX_PENDING bounds pending decisions and held events', () => {
+describe('MAX_PENDING bounds pending decisions (events held early: MAX_HELD, budgets.test.ts)', () => {
   it('refuses a third decision with 503 and Retry-After when MAX_PENDING=2, logging nothing', async (t) => {
     const { svc } = await start(t, { MAX_PENDING: '2' })
     await assertAccepted(svc, () => logDecision(svc, decision('p1')))
@@ -175,18 +175,6 @@ describe('MAX_PENDING bounds pending decisions and held events', () => {
     await assertAccepted(svc, () => postJson(svc, '/activate_decision', { key: 'p2' }))
     await assertAccepted(svc, () => postJson(svc, '/override_decision', { key: 'p1' }))
     assertOk(await logDecision(svc, decision('p1')), { duplicate: true })
-  })
-
-  it('refuses an early reward for an unknown key with 503 when full, since it would be held', async (t) => {
-    const { svc } = await start(t, { MAX_PENDING: '2' })
-    await assertAccepted(svc, () => logDecision(svc, decision('p1')))
-    await assertAccepted(svc, () => postJson(svc, '/log_reward', { key: 'early', reward: 1 }))
-    await assertRefused(
-      svc,
-      () => postJson(svc, '/log_reward', { key: 'early-2', reward: 1 }),
-      503,
-      /MAX_PENDING/,
-    )
   })
 
   it('refuses a batch that would exceed MAX_PENDING with 503 and Retry-After, logging nothing', async (t) => {

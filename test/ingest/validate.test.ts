@@ -4,7 +4,7 @@ import type { DecisionEvent } from '../../src/engine/types.js'
 import { BanditJoinError } from '../../src/errors.js'
 import { checkSchema, toIncomingEvent } from '../../src/ingest/validate.js'
 
-const LIMITS = { maxContextBytes: 1000 }
+const LIMITS = { maxContextBytes: 1000, maxFieldBytes: 1024 }
 
 type Decision = Omit<DecisionEvent, 'pos' | 'insertMs'>
 
@@ -218,4 +218,27 @@ test('checkSchema accepts valid events of every type, ignoring unknown fields', 
   assert.doesNotThrow(() => checkSchema('override', { key: 'k', extra: 1 }))
   assert.doesNotThrow(() => checkSchema('activate', { key: 'k' }))
   assert.doesNotThrow(() => checkSchema('line', { type: 'reward', key: 'k', reward: 1 }))
+})
+
+test('a reward id is bounded by MAX_FIELD_BYTES alone: 1024 bytes pass, 1025 get 413 naming the field', () => {
+  const id = (length: number) => ({ key: 'k', reward: 1, id: 'i'.repeat(length) })
+  assert.doesNotThrow(() => checkSchema('reward', id(1024)))
+  assert.equal(toIncomingEvent('reward', id(1024), LIMITS).type, 'reward')
+  refuses(
+    () => toIncomingEvent('reward', id(1025), LIMITS),
+    413,
+    'id is 1025 bytes of UTF-8, more than MAX_FIELD_BYTES=1024',
+  )
+})
+
+test('each string of actions is bounded by MAX_FIELD_BYTES, counting UTF-8 bytes of strings only', () => {
+  const long = '€'.repeat(342) // 1,026 bytes, 342 UTF-16 units
+  refuses(
+    () => decision({ ...FULL, action: 1, actions: [1, long], probabilities: [0.5, 0.5] }),
+    413,
+    'actions[1] is 1026 bytes of UTF-8, more than MAX_FIELD_BYTES=1024',
+  )
+  assert.doesNotThrow(() =>
+    decision({ ...FULL, action: 1, actions: [1, '€'.repeat(341)], probabilities: [0.5, 0.5] }),
+  )
 })

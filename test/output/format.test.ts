@@ -4,7 +4,7 @@ import type { DecisionEvent, JoinOutcome, LoggedEvent } from '../../src/engine/t
 import { toIncomingEvent } from '../../src/ingest/validate.js'
 import { deadLetterLine, recordLine, withSeq } from '../../src/output/format.js'
 
-const LIMITS = { maxContextBytes: 1 << 20 }
+const LIMITS = { maxContextBytes: 1 << 20, maxFieldBytes: 1024 }
 const EMITTED_MS = 1_764_150_010_003
 const INSERT_MS = 1_764_150_000_000
 
