@@ -16,6 +16,14 @@ export type ErrorCode =
   | 'BJ_ERR_DATA_DIR'
   | 'BJ_ERR_KAFKA'
   | 'BJ_ERR_NOT_FOUND'
+  | 'BJ_ERR_METHOD_NOT_ALLOWED'
+  | 'BJ_ERR_NOT_SERVED'
+  | 'BJ_ERR_INVALID_QUERY'
+  | 'BJ_ERR_CONTENT_LENGTH'
+  | 'BJ_ERR_BAD_URL'
+  | 'BJ_ERR_BAD_REQUEST'
+  | 'BJ_ERR_NOT_READY'
+  | 'BJ_ERR_INTERNAL'
 
 /** An error with a stable code and, where it maps to one, the HTTP status to answer with. */
 export class BanditJoinError extends Error {
