@@ -33,6 +33,13 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
           200: {
             description:
               'NDJSON, one record per line (a blank line is a keep-alive); the schema is that of one line',
+            headers: {
+              'banditjoin-from': {
+                type: 'integer',
+                minimum: 1,
+                description: 'The seq of the first record this stream sends: resume from it if none arrived',
+              },
+            },
             content: {
               'application/x-ndjson': { schema: { anyOf: [joinedRecordSchema, dsjsonRecordSchema] } },
             },
