@@ -71,7 +71,7 @@ export const batchLineSchema = {
 
 export const okSchema = {
   type: 'object',
-  properties: { ok: { type: 'boolean' }, duplicate: { type: 'boolean' } },
+  properties: { ok: { type: 'boolean', enum: [true] }, duplicate: { type: 'boolean' } },
   required: ['ok'],
 } as const
 

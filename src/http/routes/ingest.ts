@@ -128,10 +128,11 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
         response: {
           200: {
             type: 'object',
+            required: ['ok', 'accepted', 'duplicates'],
             properties: {
-              ok: { type: 'boolean' },
-              accepted: { type: 'integer' },
-              duplicates: { type: 'integer' },
+              ok: { type: 'boolean', enum: [true] },
+              accepted: { type: 'integer', description: 'Events logged' },
+              duplicates: { type: 'integer', description: 'Decisions already logged (SPEC §3)' },
             },
           },
           ...errorResponses,
