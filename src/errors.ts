@@ -1,21 +1,32 @@
-/** Stable error codes: what callers and tests match on, independent of message wording. */
-export type ErrorCode =
-  | 'BJ_ERR_MALFORMED_JSON'
-  | 'BJ_ERR_FORBIDDEN_KEY'
-  | 'BJ_ERR_INVALID_EVENT'
-  | 'BJ_ERR_INVALID_BATCH'
-  | 'BJ_ERR_TOO_LARGE'
-  | 'BJ_ERR_CONTENT_TYPE'
-  | 'BJ_ERR_CONFLICT'
-  | 'BJ_ERR_UNAUTHORIZED'
-  | 'BJ_ERR_OVERLOADED'
-  | 'BJ_ERR_UNAVAILABLE'
-  | 'BJ_ERR_BAD_POSITION'
-  | 'BJ_ERR_GONE'
-  | 'BJ_ERR_CONFIG'
-  | 'BJ_ERR_DATA_DIR'
-  | 'BJ_ERR_KAFKA'
-  | 'BJ_ERR_NOT_FOUND'
+/** Stable error codes: what callers and tests match on, independent of message wording (docs/errors.md). */
+export const ERROR_CODES = [
+  'BJ_ERR_MALFORMED_JSON',
+  'BJ_ERR_FORBIDDEN_KEY',
+  'BJ_ERR_INVALID_EVENT',
+  'BJ_ERR_INVALID_BATCH',
+  'BJ_ERR_TOO_LARGE',
+  'BJ_ERR_CONTENT_TYPE',
+  'BJ_ERR_CONFLICT',
+  'BJ_ERR_UNAUTHORIZED',
+  'BJ_ERR_OVERLOADED',
+  'BJ_ERR_UNAVAILABLE',
+  'BJ_ERR_BAD_POSITION',
+  'BJ_ERR_GONE',
+  'BJ_ERR_CONFIG',
+  'BJ_ERR_DATA_DIR',
+  'BJ_ERR_KAFKA',
+  'BJ_ERR_NOT_FOUND',
+  'BJ_ERR_METHOD_NOT_ALLOWED',
+  'BJ_ERR_NOT_SERVED',
+  'BJ_ERR_INVALID_QUERY',
+  'BJ_ERR_CONTENT_LENGTH',
+  'BJ_ERR_BAD_URL',
+  'BJ_ERR_BAD_REQUEST',
+  'BJ_ERR_NOT_READY',
+  'BJ_ERR_INTERNAL',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
 
 /** An error with a stable code and, where it maps to one, the HTTP status to answer with. */
 export class BanditJoinError extends Error {

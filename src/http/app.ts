@@ -17,6 +17,7 @@ import { bearerAuth } from './auth.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
 import { type InflightLimits, limitInflight } from './inflight.js'
 import { notFound } from './not-found.js'
+import { swaggerOptions } from './openapi.js'
 import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
 import { opsRoutes } from './routes/ops.js'
@@ -79,18 +80,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   limitInflight(app, options.inflight, options.maxBodyBytes)
   observeHttp(app, options.metrics, options.logger)
 
-  await app.register(swagger, {
-    openapi: {
-      // 3.1: its schemas are JSON Schema 2020-12, as the route schemas (numeric exclusiveMinimum).
-      openapi: '3.1.0',
-      info: {
-        title: 'banditjoin',
-        version: '0.1.0',
-        description: 'Joins contextual-bandit decisions with their rewards after a fixed window (SPEC.md).',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    },
-  })
+  await app.register(swagger, swaggerOptions)
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

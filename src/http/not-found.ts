@@ -24,6 +24,6 @@ export function notFound(app: FastifyInstance) {
     }
     reply.header('allow', allowed.join(', '))
     const message = `${request.method} is not allowed on ${path}: use ${allowed.join(' or ')}`
-    return sendError(reply, new BanditJoinError('BJ_ERR_NOT_FOUND', message, 405))
+    return sendError(reply, new BanditJoinError('BJ_ERR_METHOD_NOT_ALLOWED', message, 405))
   }
 }

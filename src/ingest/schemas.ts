@@ -78,14 +78,22 @@ export const batchLineSchema = {
 
 export const okSchema = {
   type: 'object',
-  properties: { ok: { type: 'boolean' }, duplicate: { type: 'boolean' } },
+  properties: { ok: { type: 'boolean', enum: [true] }, duplicate: { type: 'boolean' } },
   required: ['ok'],
 } as const
 
 export const errorSchema = {
   type: 'object',
-  properties: { ok: { type: 'boolean', enum: [false] }, error: { type: 'string' } },
-  required: ['ok', 'error'],
+  properties: {
+    ok: { type: 'boolean', enum: [false] },
+    code: {
+      type: 'string',
+      pattern: '^BJ_ERR_[A-Z_]+$',
+      description: 'Stable machine-readable code (docs/errors.md); match on it, not on `error`',
+    },
+    error: { type: 'string', description: 'What was refused and why, for people' },
+  },
+  required: ['ok', 'code', 'error'],
 } as const
 
 /** The refusals every ingest route documents (SPEC §1), each answered with errorSchema. */

@@ -64,7 +64,12 @@ export class JoinedTail {
 
   /** Streams to the response from `seq` on until the client goes away or falls too far behind. */
   async subscribe(response: ServerResponse, seq: number, format: 'json' | 'dsjson' = 'json'): Promise<void> {
-    response.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    // banditjoin-from: where this stream starts, so a consumer can resume before it has seen a record.
+    response.writeHead(200, {
+      'content-type': 'application/x-ndjson',
+      'cache-control': 'no-store',
+      'banditjoin-from': String(seq),
+    })
     // Send the head now: a consumer at the head of the output must know at once it is subscribed.
     response.flushHeaders()
     const subscriber: Subscriber = { response, lastWriteMs: Date.now(), format }

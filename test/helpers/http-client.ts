@@ -89,7 +89,7 @@ export async function assertAccepted(
 
 /**
  * Runs a request that must be refused: the status, a body of exactly
- * `{"ok": false, "error": <string matching pattern>}`, and nothing logged.
+ * `{"ok": false, "code": "BJ_ERR_...", "error": <string matching pattern>}`, and nothing logged.
  */
 export async function assertRefused(
   svc: InProcessService,
@@ -100,9 +100,10 @@ export async function assertRefused(
   const before = svc.loggedEvents()
   const res = await request()
   assert.equal(res.statusCode, status, res.text)
-  const body = res.json() as { ok: unknown; error: unknown }
-  assert.deepEqual(Object.keys(body).sort(), ['error', 'ok'])
+  const body = res.json() as { ok: unknown; code: unknown; error: unknown }
+  assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'ok'])
   assert.equal(body.ok, false)
+  assert.match(String(body.code), /^BJ_ERR_[A-Z_]+$/)
   assert.equal(typeof body.error, 'string')
   assert.match(body.error as string, pattern)
   assert.equal(svc.loggedEvents(), before, 'nothing was logged')

@@ -41,3 +41,17 @@ export function venvBin(name: string, requirement: string, module: string): stri
   writeFileSync(ready, requirement)
   return bin
 }
+
+/** Installs a local project folder (its pyproject.toml) into the environment of `bin`, afresh each time. */
+export function pipInstall(bin: string, folder: string): void {
+  const pip = [
+    '-m',
+    'pip',
+    'install',
+    '--disable-pip-version-check',
+    '--quiet',
+    '--force-reinstall',
+    '--no-deps',
+  ]
+  run(join(bin, 'python'), [...pip, folder], 300_000)
+}

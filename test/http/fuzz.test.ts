@@ -141,15 +141,16 @@ describe('fuzzing every route (fast-check)', () => {
     return { status: res.statusCode, body: res.body, headers: res.headers } satisfies Answer
   }
 
-  /** The API's own body: {"ok": true, ...} for a 200, exactly {"ok": false, "error": "..."} otherwise. */
+  /** The API's own body: {"ok": true, ...} for a 200, exactly {"ok": false, "code": "BJ_ERR_...", "error": "..."} otherwise. */
   function assertApiBody(answer: Answer, context: string): void {
     const body = JSON.parse(answer.body) as Record<string, unknown>
     if (answer.status === 200) {
       assert.equal(body.ok, true, context)
       return
     }
-    assert.deepEqual(Object.keys(body).sort(), ['error', 'ok'], context)
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'error', 'ok'], context)
     assert.equal(body.ok, false, context)
+    assert.match(String(body.code), /^BJ_ERR_[A-Z_]+$/, context)
     assert.ok(typeof body.error === 'string' && body.error.length > 0, context)
   }
 

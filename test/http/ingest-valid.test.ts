@@ -201,6 +201,7 @@ describe('operational routes', () => {
       assert.equal(res.headers.allow, allow)
       assert.deepEqual(res.json(), {
         ok: false,
+        code: 'BJ_ERR_METHOD_NOT_ALLOWED',
         error: `${method} is not allowed on ${url.split('?')[0]}: use ${allow.replace(', ', ' or ')}`,
       })
       assert.equal(svc.loggedEvents(), before)

@@ -77,7 +77,11 @@ describe('a graceful stop', () => {
     assert.equal(refused.status, 503)
     assert.equal(refused.headers['retry-after'], '5')
     assert.equal(refused.headers.connection, 'close')
-    assert.deepEqual(JSON.parse(refused.body), { ok: false, error: 'the service is shutting down' })
+    assert.deepEqual(JSON.parse(refused.body), {
+      ok: false,
+      code: 'BJ_ERR_UNAVAILABLE',
+      error: 'the service is shutting down',
+    })
     assert.ok(await refusesConnections(service.url), 'new connections are refused')
     inFlight.write(body.slice(10))
     const answered = await inFlight.response()

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { E2E, send } from '../helpers/e2e-http.js'
 import { venvBin } from '../helpers/python-venv.js'
 import { parseExposition, samplesOf } from '../observability/prom-text.js'
@@ -11,6 +12,8 @@ import { parseExposition, samplesOf } from '../observability/prom-text.js'
 // of generated cases (valid and invalid), no 5xx, every response as documented.
 
 const SCHEMATHESIS = 'schemathesis==4.32.5'
+/** With a key, the document's bearer scheme is in force: schemathesis checks that requests without it are refused. */
+const API_KEY = 'schemathesis-key'
 const EXAMPLES_PER_OPERATION = 500
 
 /**
@@ -35,13 +38,20 @@ const ARGS = [
   '--no-color',
 ]
 
+/** Teaches schemathesis to send POST /events' NDJSON body (a string) as it sends text/plain. */
+const HOOKS = fileURLToPath(new URL('../../../test/integration/schemathesis-hooks.py', import.meta.url))
+
 /** Runs in `cwd`, where it keeps a cache of its own. */
 function runSchemathesis(
   bin: string,
   args: string[],
   cwd: string,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(join(bin, 'schemathesis'), ['run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(join(bin, 'schemathesis'), ['run', ...args], {
+    cwd,
+    env: { ...process.env, SCHEMATHESIS_HOOKS: HOOKS },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString()
@@ -61,11 +71,12 @@ test('schemathesis finds no 5xx and no answer off the OpenAPI document in thousa
     OUTPUT: `file:${join(dir, 'joined.jsonl')}`,
     DURABILITY: 'process',
     EXP_UNIT_MS: '1000',
+    API_KEY,
   })
   const seed = process.env.BANDITJOIN_SCHEMATHESIS_SEED ?? '1'
   const { code, output } = await runSchemathesis(
     bin,
-    [`${service.url}/openapi.json`, ...ARGS, '--seed', seed],
+    [`${service.url}/openapi.json`, ...ARGS, '--header', `Authorization: Bearer ${API_KEY}`, '--seed', seed],
     dir,
   )
   const summary = /(\d+) generated, (.*)/.exec(output)
@@ -74,7 +85,9 @@ test('schemathesis finds no 5xx and no answer off the OpenAPI document in thousa
   assert.ok(Number(summary?.[1]) >= 1000, `only ${summary?.[1]} cases`)
   assert.match(output, /Operations:\s+12 selected/)
 
-  const metrics = parseExposition((await send(`${service.url}/metrics`, 'GET', {})).text)
+  const metrics = parseExposition(
+    (await send(`${service.url}/metrics`, 'GET', { authorization: `Bearer ${API_KEY}` })).text,
+  )
   const answers = samplesOf(metrics, 'banditjoin_http_request_duration_seconds_count')
   const serverErrors = answers.filter((s) => Number(s.labels.status_code) >= 500 && s.value > 0)
   assert.deepEqual(serverErrors, [], 'no 5xx, by the service’s own count')

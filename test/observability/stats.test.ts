@@ -124,8 +124,9 @@ describe('GET /healthz and GET /readyz', () => {
     await o.at(1000)
     const res = await send(o.svc, 'GET', '/readyz')
     assert.equal(res.statusCode, 503)
-    const body = res.json() as { ok: boolean; not_ready: string[] }
+    const body = res.json() as { ok: boolean; code: string; not_ready: string[] }
     assert.equal(body.ok, false)
+    assert.equal(body.code, 'BJ_ERR_NOT_READY')
     assert.equal(body.not_ready.length, 1)
     assert.match(body.not_ready[0] as string, /^output file:\/dev\/full: the last write failed: .*ENOSPC/)
     assert.equal((await send(o.svc, 'GET', '/healthz')).statusCode, 200)

@@ -18,6 +18,7 @@ import {
   toIncomingEvent,
 } from '../../ingest/validate.js'
 import type { Metrics } from '../../metrics.js'
+import { bearerSecurity, TAGS } from '../openapi.js'
 
 export interface IngestDeps {
   ingestor: Ingestor
@@ -26,17 +27,37 @@ export interface IngestDeps {
   maxBatchEvents: number
 }
 
-const SINGLE_ROUTES: { url: string; type: EventType; schema: object; summary: string }[] = [
-  { url: '/log_decision', type: 'decision', schema: decisionSchema, summary: 'Log a decision' },
-  { url: '/log_reward', type: 'reward', schema: rewardSchema, summary: 'Log a reward for decision `key`' },
+const SINGLE_ROUTES: {
+  url: string
+  operationId: string
+  type: EventType
+  schema: object
+  summary: string
+}[] = [
+  {
+    url: '/log_decision',
+    operationId: 'logDecision',
+    type: 'decision',
+    schema: decisionSchema,
+    summary: 'Log a decision',
+  },
+  {
+    url: '/log_reward',
+    operationId: 'logReward',
+    type: 'reward',
+    schema: rewardSchema,
+    summary: 'Log a reward for decision `key`',
+  },
   {
     url: '/override_decision',
+    operationId: 'overrideDecision',
     type: 'override',
     schema: keyOnlySchema,
     summary: 'Business logic overrode decision `key`: it must not reach the learner',
   },
   {
     url: '/activate_decision',
+    operationId: 'activateDecision',
     type: 'activate',
     schema: keyOnlySchema,
     summary: 'A deferred decision was really carried out',
@@ -56,6 +77,9 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
       route.url,
       {
         schema: {
+          operationId: route.operationId,
+          tags: [TAGS.ingest],
+          security: bearerSecurity,
           summary: route.summary,
           body: route.schema,
           response: { 200: okSchema, ...errorResponses },
@@ -71,6 +95,9 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
       // The documented form is the original's (?key=); a JSON body {"key"} is also accepted.
       config: { swaggerTransform: requireKeyInQuery },
       schema: {
+        operationId: 'logOverride',
+        tags: [TAGS.ingest],
+        security: bearerSecurity,
         summary:
           'Same as /override_decision, with `key` as a query parameter (as the original sends it) or in a JSON body',
         querystring: { type: 'object', properties: { key: keyOnlySchema.properties.key } },
@@ -89,17 +116,23 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   app.post(
     '/events',
     {
+      // The body is parsed line by line by ingestBatch; the document alone describes it.
+      config: { swaggerTransform: documentNdjsonBody },
       schema: {
+        operationId: 'logEvents',
+        tags: [TAGS.ingest],
+        security: bearerSecurity,
         summary:
           'Batch ingest: NDJSON, one event per line with "type": decision | reward | override | activate; all or nothing',
         consumes: ['application/x-ndjson'],
         response: {
           200: {
             type: 'object',
+            required: ['ok', 'accepted', 'duplicates'],
             properties: {
-              ok: { type: 'boolean' },
-              accepted: { type: 'integer' },
-              duplicates: { type: 'integer' },
+              ok: { type: 'boolean', enum: [true] },
+              accepted: { type: 'integer', description: 'Events logged' },
+              duplicates: { type: 'integer', description: 'Decisions already logged (SPEC §3)' },
             },
           },
           ...errorResponses,
@@ -113,6 +146,19 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
 function requireKeyInQuery({ schema, url }: { schema: FastifySchema; url: string }) {
   const querystring = { ...(schema.querystring as object), required: ['key'] }
   return { url, schema: { ...schema, querystring } }
+}
+
+const NDJSON_BODY = {
+  type: 'string',
+  description:
+    'One event per line, each a JSON object with "type": "decision" | "reward" | "override" | "activate" and the fields of the matching single-event route. Blank lines are skipped; at most MAX_BATCH_EVENTS lines and MAX_BODY_BYTES bytes.',
+  examples: [
+    '{"type":"decision","key":"k1","action":"a","probability":0.5,"context":{"user":"u1"}}\n{"type":"reward","key":"k1","reward":1,"id":"r1"}\n',
+  ],
+}
+
+function documentNdjsonBody({ schema, url }: { schema: FastifySchema; url: string }) {
+  return { url, schema: { ...schema, body: NDJSON_BODY } }
 }
 
 async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string, unknown>) {

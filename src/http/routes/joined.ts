@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { BanditJoinError } from '../../errors.js'
 import type { JoinedTail } from '../../output/tail.js'
+import { bearerSecurity, dsjsonRecordSchema, joinedRecordSchema, jsonError, TAGS } from '../openapi.js'
 
 /**
  * GET /joined?from=N: the live resumable tail of joined records (SPEC §4), or, where the
@@ -11,6 +12,9 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
     '/joined',
     {
       schema: {
+        operationId: 'getJoined',
+        tags: [TAGS.output],
+        security: bearerSecurity,
         summary:
           'Stream joined records as NDJSON, each with "seq": retained ones from `from` on, then new ones. Blank lines are keep-alives.',
         querystring: {
@@ -25,10 +29,31 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
             },
           },
         },
+        response: {
+          200: {
+            description:
+              'NDJSON, one record per line (a blank line is a keep-alive); the schema is that of one line',
+            headers: {
+              'banditjoin-from': {
+                type: 'integer',
+                minimum: 1,
+                description: 'The seq of the first record this stream sends: resume from it if none arrived',
+              },
+            },
+            content: {
+              'application/x-ndjson': { schema: { anyOf: [joinedRecordSchema, dsjsonRecordSchema] } },
+            },
+          },
+          400: jsonError('`from` is beyond the next position (BJ_ERR_BAD_POSITION)'),
+          401: jsonError('Missing or wrong API key (BJ_ERR_UNAUTHORIZED)'),
+          404: jsonError('Not served in the Kafka mode (BJ_ERR_NOT_SERVED)'),
+          410: jsonError('`from` is older than the oldest retained record (BJ_ERR_GONE)'),
+          422: jsonError('A query parameter is invalid (BJ_ERR_INVALID_QUERY)'),
+        },
       },
     },
     async (request, reply) => {
-      if ('notServed' in tail) throw new BanditJoinError('BJ_ERR_NOT_FOUND', tail.notServed, 404)
+      if ('notServed' in tail) throw new BanditJoinError('BJ_ERR_NOT_SERVED', tail.notServed, 404)
       const { from, format } = request.query as { from?: number; format?: 'json' | 'dsjson' }
       const seq = tail.startSeq(from)
       reply.hijack()

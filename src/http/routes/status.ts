@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
+import { errorSchema } from '../../ingest/schemas.js'
 import type { Metrics } from '../../metrics.js'
+import { bearerSecurity, TAGS } from '../openapi.js'
+import { statsSchema } from '../stats-schema.js'
 
 /** The page's files stay in the source tree (tsc copies no assets): from dist/src/http/routes/ back to src/. */
 const ASSETS = new URL('../../../../src/http/status/', import.meta.url)
@@ -23,13 +26,23 @@ export function statusRoutes(app: FastifyInstance, metrics: Metrics): void {
     '/stats',
     {
       schema: {
+        operationId: 'getStats',
+        tags: [TAGS.status],
+        security: bearerSecurity,
+        response: { 200: statsSchema, 401: errorSchema },
         summary:
           'Live statistics: throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
       },
     },
     async () => metrics.live.snapshot(metrics.engineGauges),
   )
-  app.get('/status', { schema: { summary: 'The live status page (HTML)' } }, async (_request, reply) => {
+  const pageSchema = {
+    operationId: 'statusPage',
+    tags: [TAGS.status],
+    summary: 'The live status page (HTML)',
+    response: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } } },
+  }
+  app.get('/status', { schema: pageSchema }, async (_request, reply) => {
     reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store')
     return page
   })

@@ -1,0 +1,86 @@
+/**
+ * GET /stats as JSON Schema (StatsSnapshot in observability/live-stats.ts): it documents the
+ * answer and serialises it. Fields not listed here still go out (additionalProperties).
+ */
+
+const count = { type: 'number', minimum: 0 } as const
+const series = { type: 'array', items: count } as const
+
+export const statsSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: [
+    'now_ms',
+    'settings',
+    'pending_decisions',
+    'held_events',
+    'totals',
+    'fractions',
+    'throughput',
+    'reward_delay',
+  ],
+  properties: {
+    now_ms: { type: 'integer', description: 'The service clock' },
+    settings: {
+      type: 'object',
+      additionalProperties: true,
+      properties: {
+        exp_unit_ms: { type: 'integer' },
+        early_reward_ms: { type: 'integer' },
+        key_memory_ms: { type: 'integer' },
+        reward_agg: { type: 'string' },
+      },
+    },
+    pending_decisions: count,
+    held_events: count,
+    totals: {
+      type: 'object',
+      description:
+        'Counts since start: decisions, rewards, records_emitted, rewards_counted, rewards_late, …',
+      additionalProperties: count,
+    },
+    fractions: {
+      type: ['object', 'null'],
+      description: 'Rewards by outcome over all resolved so far (null before the first one)',
+      properties: { on_time: count, early: count, late: count, orphan: count },
+    },
+    throughput: {
+      type: 'object',
+      description: 'Per second over the last 10 minutes',
+      properties: {
+        start_ms: { type: 'integer' },
+        interval_ms: { type: 'integer' },
+        decisions: series,
+        rewards: series,
+        records: series,
+      },
+    },
+    reward_delay: {
+      type: 'object',
+      properties: {
+        window_ms: { type: 'integer' },
+        total: count,
+        bins: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              from_ms: { type: ['number', 'null'] },
+              to_ms: { type: ['number', 'null'] },
+              counted: count,
+              late: count,
+            },
+          },
+        },
+        windows: {
+          type: 'array',
+          description: 'Share of rewards each candidate window would have kept',
+          items: {
+            type: 'object',
+            properties: { window_ms: { type: 'number' }, share: { type: ['number', 'null'] } },
+          },
+        },
+      },
+    },
+  },
+} as const
