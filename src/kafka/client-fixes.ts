@@ -1,7 +1,6 @@
 /**
- * Workarounds for what @platformatic/kafka 1.35.0 gets wrong or lacks, found by
- * test/kafka/client.test.ts (which shows each problem and that these fix it). Built only on the
- * library's public API; the Kafka mode can take them over as they are.
+ * Workarounds for what @platformatic/kafka 2.12 gets wrong or lacks (docs/kafka.md lists each with
+ * the test that shows it against real brokers). Built only on the library's public API.
  *
  * 1. Consumed records carry the producer's CreateTime even on a LogAppendTime topic: the stream
  *    computes `firstTimestamp + timestampDelta` and ignores the batch's timestamp-type bit, where
@@ -22,10 +21,7 @@
  *    cached metadata, so the stream's next fetch goes to the new leader at the same offsets.
  * 5. (Fixed in 2.x: a send's retries now take fresh metadata and reach the new leader; the
  *    cluster test's leader kill, which used a failover wrapper before, now sends plainly.)
- * 6. Clients cache their group / transaction coordinator's node id for their lifetime (never
- *    reset on NOT_COORDINATOR or a dead connection): when that node dies, heartbeats, offset
- *    commits and EndTxn fail for good. Not fixed here: close such a client and create a new one
- *    (a new transactional producer with the same transactionalId fences the old epoch).
+ * 6. (Fixed in 2.x: clients forget a coordinator after NOT_COORDINATOR or a dead connection.)
  * 7. A transactional offset commit has no metadata string: use txnOffsetCommit() below.
  * 8. InitProducerId is sent with producerId 0 / epoch 0 instead of -1 / -1, so a second instance
  *    with the same transactionalId is refused (PRODUCER_FENCED) instead of fencing the first:
@@ -33,7 +29,8 @@
  * 9. A group operation (heartbeat, leave) whose cached coordinator has left the cluster metadata
  *    asks the connection pool for an undefined broker, and the pool throws a TypeError inside a
  *    socket callback: an uncaught exception that kills the process. patchConnectionPool() below
- *    turns that into a NetworkError the library retries and reports (then fix 6 applies).
+ *    turns that into a NetworkError the library retries and reports (and then looks the
+ *    coordinator up again).
  * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
  * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
  * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
@@ -315,7 +312,7 @@ export async function txnOffsetCommit<K, V, HK, HV>(
   try {
     await commit(false)
   } catch (error) {
-    // The coordinator moved or died (the library's own consumer would keep the old one: fix 6).
+    // The coordinator moved or died: look it up again.
     if (finalKafkaError(error) && !hasKafkaError(error, 'NOT_COORDINATOR')) throw error
     await commit(true)
   }

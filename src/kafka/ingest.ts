@@ -116,10 +116,12 @@ export class KafkaIngestor implements Ingestor {
       const events = this.queuedEvents
       this.queuedEvents = 0
       this.inFlightEvents = events
+      // Once a send has started its records may be written without the answer reaching us: the
+      // client must be told the outcome is unknown (a retry is safe), not that nothing was logged.
       const refuse = (reason: string, cause?: unknown) => {
         const refusal = new BanditJoinError(
-          'BJ_ERR_UNAVAILABLE',
-          `the Kafka brokers did not acknowledge the events: ${reason}`,
+          'BJ_ERR_OUTCOME_UNKNOWN',
+          `the Kafka brokers did not acknowledge the events (they may still be logged; send them again): ${reason}`,
           503,
           { cause, retryAfterSeconds: 1 },
         )

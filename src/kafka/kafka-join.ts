@@ -13,8 +13,8 @@ const RETRY_MS = 1000
 
 export type JoinDeps = Omit<OwnerDeps, 'partition' | 'onFailure' | 'onUpToDate' | 'consumer'> & {
   /**
-   * A new member of the group. A member whose group coordinator died never finds the new one
-   * (fix 6 in client-fixes.ts), so a member that lost touch is replaced, not repaired.
+   * A new member of the group. A member that lost touch with the group for a whole session is
+   * replaced, not repaired: a fresh member is the one state the client is sure to handle.
    */
   createConsumer(): Member
   /** Heartbeats missing this long mean the member is out of the group. */

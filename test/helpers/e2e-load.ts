@@ -1,4 +1,4 @@
-import { postBatch, postJson } from './e2e-http.js'
+import { type HttpAnswer, postBatch, postJson } from './e2e-http.js'
 
 export { seeded as seededRandom } from '../../demo/world.js'
 
@@ -182,7 +182,7 @@ export class Load {
     try {
       const answer = await postJson(this.options.base, '/log_decision', decision.body)
       if (answer.status !== 200) {
-        decision.outcome = 'refused'
+        decision.outcome = outcomeOf(answer)
         return
       }
       this.acked(decision, Date.now())
@@ -199,7 +199,7 @@ export class Load {
         reward: reward.reward,
       })
       if (answer.status !== 200) {
-        reward.outcome = 'refused'
+        reward.outcome = outcomeOf(answer)
         return
       }
       reward.outcome = 'acked'
@@ -217,7 +217,7 @@ export class Load {
     try {
       const answer = await postBatch(this.options.base, lines)
       if (answer.status !== 200) {
-        for (const event of [...decisions, ...rewards]) event.outcome = 'refused'
+        for (const event of [...decisions, ...rewards]) event.outcome = outcomeOf(answer)
         return
       }
       const ackMs = Date.now()
@@ -229,4 +229,10 @@ export class Load {
       this.countAcks(lines.length)
     } catch {}
   }
+}
+
+/** A refusal, unless the service says the events may have been logged all the same (Kafka mode). */
+function outcomeOf(answer: HttpAnswer): Outcome {
+  const code = (answer.json as { code?: unknown } | undefined)?.code
+  return code === 'BJ_ERR_OUTCOME_UNKNOWN' ? 'unknown' : 'refused'
 }

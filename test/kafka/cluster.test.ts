@@ -162,8 +162,7 @@ describe('3 nodes', { timeout: 300_000 }, () => {
     const metadata = await admin.metadata({ topics: ['events'], forceUpdate: true })
     const victim = cluster.brokers.find((b) => b.id === metadata.topics.get('events')?.partitions[0]?.leader)
     assert.ok(victim !== undefined)
-    // Groups whose coordinator survives: 1.35.0 clients cannot move to a new coordinator (see
-    // src/kafka/client-fixes.ts, fix 6), which is not what this test is about.
+    // Groups whose coordinator survives: a coordinator's move is not what this test is about.
     const groupNotOn = async (prefix: string) => {
       for (let i = 0; ; i++) {
         const [found] = await admin.findCoordinator({

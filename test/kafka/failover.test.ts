@@ -116,12 +116,23 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   t.diagnostic(
     `${acked.length} decisions and ${ledger.count('acked').rewards} rewards acknowledged, ${records.length} records read ` +
       `(missing ${counts.missing}, duplicated ${counts.duplicated}, unacknowledged ${counts.unacknowledged}); ` +
-      `survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms after the kill (session ${SESSION_MS} ms)`,
+      `survivor owned all ${PARTITIONS} partitions ${takeoverMs} ms after the kill (session ${SESSION_MS} ms); ` +
+      `the client delivered ${joined.redelivered} records again at offsets already read (skipped)`,
   )
   if (found.length > 0) {
     const log = join(tmpdir(), `banditjoin-failover-${process.pid}.log`)
     writeFileSync(log, (survivor as ChildService).stderr())
-    t.diagnostic(`the surviving instance's log: ${log}`)
+    const read = join(tmpdir(), `banditjoin-failover-${process.pid}.joined.ndjson`)
+    writeFileSync(
+      read,
+      records
+        .map(
+          (r, i) =>
+            `${JSON.stringify({ partition: joined.partitions[i], offset: joined.offsets[i], ...r })}\n`,
+        )
+        .join(''),
+    )
+    t.diagnostic(`the surviving instance's log: ${log}; the records read, with their partitions: ${read}`)
   }
   assert.deepEqual(found.slice(0, 20), [], `${found.length} violations`)
   assert.ok(takeoverMs <= SESSION_MS + TAKEOVER_MARGIN_MS, `took over after ${takeoverMs} ms`)

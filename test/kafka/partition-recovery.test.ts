@@ -188,6 +188,29 @@ test('a record that is not an event is reported once, not joined, and not report
   assert.deepEqual(invalid, [1])
 })
 
+test('a record that is not an event, read after the committed checkpoint, is reported again by the next owner', async () => {
+  // The first owner reported it, but its commit failed: the dead letter was not written, and the
+  // checkpoint is from before the record. The next owner reads it again as new, so reports it.
+  const s: JoinSettings = { expUnitMs: 10, earlyRewardMs: 0, rewardAgg: 'last', defaultReward: 0 }
+  const b = new LogBuilder()
+  b.decision('k', 1000)
+  const records = [
+    ...partitionOf(b.events).records,
+    { offset: 1, timestampMs: 1001, key: 'x', value: 'not json' },
+  ]
+  const partition = new MemoryPartition(records)
+  const first = new PartitionJoin(s, decode, START)
+  first.setOutput(new CollectingSink(), () => {})
+  first.apply(records[0] as PartitionRecord)
+  const committed = first.position
+  const invalid: number[] = []
+  const next = await recoverPartition(partition, committed, { settings: s, decode })
+  next.setOutput(new CollectingSink(), ({ record }) => invalid.push(record.offset))
+  assert.deepEqual(invalid, [])
+  for (const record of records.slice(committed.offset)) next.apply(record)
+  assert.deepEqual(invalid, [1])
+})
+
 test('a chain of conflicting decisions reaching back before the replay horizon is followed to its start', async () => {
   // E = 10, G = 0 (H = 10, horizon 2E + G + H = 30). k@1000 A is accepted; B@1019 conflicts
   // with it (A remembered until 1020); C@1020 is accepted; D@1039 conflicts with C. A takeover
