@@ -193,7 +193,7 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
     const summary =
       `seed ${seed}: ${acked.length} decisions and ${ledger.count('acked').rewards} rewards acknowledged, ` +
       `${records.length} records (missing ${counts.missing}, duplicated ${counts.duplicated}, ` +
-      `unacknowledged ${counts.unacknowledged})`
+      `unacknowledged ${counts.unacknowledged}; read again by the client and skipped: ${joined.redelivered})`
     if (found.length > 0) {
       const logs = services.map((s, i) => {
         const path = join(tmpdir(), `banditjoin-faults-${process.pid}-${run}-${i}.log`)
