@@ -4,16 +4,15 @@ import type { Clock } from './clock.js'
 import type { JoinEngine } from './engine/engine.js'
 import {
   type DeadLetter,
-  type EngineSink,
   type JoinedRecord,
   type JoinSettings,
   type LoggedEvent,
-  type Observation,
   replayHorizonMs,
 } from './engine/types.js'
 import { BanditJoinError, overloaded, shuttingDown } from './errors.js'
 import type { Admission, Ingestor } from './ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from './ingest/validate.js'
+import { CycleCollector } from './join/collector.js'
 import {
   type EventLog,
   isUncommittedAfterFailure,
@@ -73,37 +72,6 @@ class Waiter {
       this.resolve = resolve
       this.reject = reject
     })
-  }
-}
-
-/** Collects what the engine releases during one cycle and counts what it observes. */
-export class CycleCollector implements EngineSink {
-  records: JoinedRecord[] = []
-  deadLetters: DeadLetter[] = []
-  constructor(private readonly metrics: Metrics) {}
-  record(r: JoinedRecord) {
-    this.records.push(r)
-  }
-  deadLetter(d: DeadLetter) {
-    this.deadLetters.push(d)
-  }
-  observe(o: Observation) {
-    this.metrics.live.observe(o)
-    switch (o.kind) {
-      case 'reward_counted':
-        this.metrics.rewardsCounted.inc()
-        this.metrics.rewardDelay.observe({ outcome: 'counted' }, o.delayMs / 1000)
-        return
-      case 'reward_late':
-        this.metrics.rewardsLate.inc()
-        this.metrics.rewardDelay.observe({ outcome: 'late' }, o.delayMs / 1000)
-        return
-      case 'held_early':
-        this.metrics.eventsHeldEarly.inc({ type: o.type })
-        return
-      default:
-        return
-    }
   }
 }
 

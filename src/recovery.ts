@@ -1,10 +1,8 @@
 import { JoinEngine } from './engine/engine.js'
 import { type EngineSink, type JoinSettings, replayHorizonMs } from './engine/types.js'
+import { DISCARD } from './join/collector.js'
 import type { EventLog } from './log/types.js'
 import { ReplayMeter, type ReplayProgressListener } from './observability/replay-progress.js'
-
-/** Drops what replay releases: it is already in the outputs. */
-export const DISCARD: EngineSink = { record() {}, deadLetter() {}, observe() {} }
 
 /**
  * Rebuilds the engine as it stood at the log's checkpoint by replaying only the stretch of the

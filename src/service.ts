@@ -7,6 +7,7 @@ import { type BanditJoinError, configError } from './errors.js'
 import { buildApp, listeningAddress } from './http/app.js'
 import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
+import { sameSettings, settingsChangeRefusal } from './join/settings-change.js'
 import { Joiner } from './joiner.js'
 import { createKafkaService } from './kafka/service.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
@@ -60,9 +61,6 @@ const settingsOf = (config: Config): JoinSettings => ({
   defaultReward: config.defaultReward,
 })
 
-const describe = (s: JoinSettings) =>
-  `EXP_UNIT_MS=${s.expUnitMs} EARLY_REWARD_MS=${s.earlyRewardMs} REWARD_AGG=${s.rewardAgg} DEFAULT_REWARD=${s.defaultReward}`
-
 /**
  * The service the configuration asks for: embedded, or the distributed mode when KAFKA_BROKERS
  * is set. `onFatal` hears of a failure the distributed mode cannot go on after.
@@ -109,7 +107,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       outputRetentionMs: config.outputRetentionMs,
       outputRetentionBytes: config.outputRetentionBytes,
     })
-    if (describe(recorded) !== describe(wanted)) {
+    if (!sameSettings(recorded, wanted)) {
       await changeSettings(joiner, clock, recorded, wanted, logger)
       metrics.configure(wanted)
     }
@@ -160,12 +158,16 @@ async function changeSettings(
   wanted: JoinSettings,
   logger: Logger,
 ) {
-  const quietFrom = joiner.quietFromMs()
-  if (quietFrom !== undefined && quietFrom > clock.now()) {
+  const refusal = settingsChangeRefusal({
+    what: 'the log',
+    recorded,
+    wanted,
+    quietFromMs: joiner.quietFromMs(),
+    nowMs: clock.now(),
+  })
+  if (refusal !== undefined) {
     await joiner.close()
-    throw configError(
-      `the log was written with ${describe(recorded)}; decisions logged under them are remembered until ${new Date(quietFrom).toISOString()}: until then start with those settings (now asked: ${describe(wanted)})`,
-    )
+    throw configError(refusal)
   }
   await joiner.changeSettings(wanted)
   logger.info({ from: recorded, to: wanted }, 'join settings changed')

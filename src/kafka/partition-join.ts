@@ -1,7 +1,7 @@
 import { JoinEngine } from '../engine/engine.js'
 import type { DeadLetter, EngineSink, JoinedRecord, JoinSettings, Observation } from '../engine/types.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
-import { DISCARD } from '../recovery.js'
+import { DISCARD } from '../join/collector.js'
 
 /** One record of an events partition, as the join reads it. */
 export interface PartitionRecord {

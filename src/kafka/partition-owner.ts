@@ -2,7 +2,8 @@ import { type Admin, type Message, Producer, stringSerializers } from '@platform
 import type { Logger } from 'pino'
 import type { JoinSettings } from '../engine/types.js'
 import { BanditJoinError } from '../errors.js'
-import { CycleCollector } from '../joiner.js'
+import { CycleCollector } from '../join/collector.js'
+import { sameSettings, settingsChangeRefusal } from '../join/settings-change.js'
 import type { Metrics } from '../metrics.js'
 import { deadLetterLine, recordLine } from '../output/format.js'
 import { chunksByBytes } from './chunks.js'
@@ -423,15 +424,17 @@ async function recover(deps: OwnerDeps, reader: KafkaPartitionReader): Promise<P
     { partition, offset: state.offset, timeMs: state.timeMs, ms: Math.round(performance.now() - started) },
     'partition recovered from its checkpoint',
   )
-  if (JSON.stringify(state.settings) === JSON.stringify(settings)) return join
-  // SPEC §3: new settings apply once nothing joined under the old ones is remembered.
-  const quietFrom = join.engine.quietFromMs()
-  if (quietFrom !== undefined && quietFrom > state.timeMs) {
-    throw new BanditJoinError(
-      'BJ_ERR_CONFIG',
-      `partition ${partition} of ${topics.events} was joined with ${JSON.stringify(state.settings)} and remembers decisions under them until its log time reaches ${new Date(quietFrom).toISOString()}; until then every instance must run with those settings (this one has ${JSON.stringify(settings)})`,
-    )
-  }
+  if (sameSettings(state.settings, settings)) return join
+  const refusal = settingsChangeRefusal({
+    what: `partition ${partition} of ${topics.events}`,
+    recorded: state.settings,
+    wanted: settings,
+    // The partition's own time: the broker's clock, as the window is measured.
+    quietFromMs: join.engine.quietFromMs(),
+    nowMs: state.timeMs,
+  })
+  if (refusal !== undefined)
+    throw new BanditJoinError('BJ_ERR_CONFIG', `${refusal}; every instance of the group must agree`)
   logger.info({ partition, from: state.settings, to: settings }, 'join settings changed')
   const { offset, timeMs } = state
   return new PartitionJoin(settings, decode, { offset, timeMs, lastCollisionMs: Number.NEGATIVE_INFINITY })

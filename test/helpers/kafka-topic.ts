@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs'
 import { type MessagesStream, stringDeserializers } from '@platformatic/kafka'
 import { FixedConsumer } from '../../src/kafka/client-fixes.js'
 
@@ -60,6 +61,15 @@ export class TopicReader {
       this.consumer.clearMetadata()
       setTimeout(() => void this.start().catch(() => stream.emit('error')), 500)
     })
+  }
+
+  /** Writes what was read to `path`, a JSON line each with its partition and offset (to look at a failure). */
+  writeTo(path: string): void {
+    const lines = this.values.map(
+      (v, i) =>
+        `{"partition":${this.partitions[i]},"offset":${this.offsets[i]},"value":${JSON.stringify(v)}}\n`,
+    )
+    writeFileSync(path, lines.join(''))
   }
 
   lines(): Record<string, unknown>[] {

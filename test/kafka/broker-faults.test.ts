@@ -200,6 +200,9 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
         writeFileSync(path, s.stderr())
         return path
       })
+      const read = join(tmpdir(), `banditjoin-faults-${process.pid}-${run}.joined.ndjson`)
+      joined.writeTo(read)
+      logs.push(read)
       assert.deepEqual(
         found.slice(0, 20),
         [],

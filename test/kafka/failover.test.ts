@@ -123,15 +123,7 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
     const log = join(tmpdir(), `banditjoin-failover-${process.pid}.log`)
     writeFileSync(log, (survivor as ChildService).stderr())
     const read = join(tmpdir(), `banditjoin-failover-${process.pid}.joined.ndjson`)
-    writeFileSync(
-      read,
-      records
-        .map(
-          (r, i) =>
-            `${JSON.stringify({ partition: joined.partitions[i], offset: joined.offsets[i], ...r })}\n`,
-        )
-        .join(''),
-    )
+    joined.writeTo(read)
     t.diagnostic(`the surviving instance's log: ${log}; the records read, with their partitions: ${read}`)
   }
   assert.deepEqual(found.slice(0, 20), [], `${found.length} violations`)
