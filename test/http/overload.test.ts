@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { postJson, waitFor } from '../helpers/e2e-http.js'
+import { postJson, send, waitFor } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
 // Issue #5 §3: beyond the in-flight limits an ingest request gets 503 with Retry-After before its
 // body is read, so that memory stays bounded; what was admitted is answered and logged; once the
@@ -37,6 +38,15 @@ describe('in-flight limits', () => {
         connection.destroy()
         return answer.status
       },
+    }
+  }
+
+  /** What the limiter counts in flight, from /metrics. */
+  async function inflight(): Promise<{ requests: number; bytes: number }> {
+    const metrics = parseExposition((await send(`${url}/metrics`, 'GET', {})).text)
+    return {
+      requests: valueOrZero(metrics, 'banditjoin_http_inflight_requests'),
+      bytes: valueOrZero(metrics, 'banditjoin_http_inflight_body_bytes'),
     }
   }
 
@@ -92,6 +102,43 @@ describe('in-flight limits', () => {
       const answer = await postJson(url, '/log_decision', JSON.parse(decisionBody(`retry-${Date.now()}`)))
       return answer.status === 200 ? true : undefined
     })
+  })
+
+  it('gives back the place of a request aborted by its client once, so aborts do not wear the limits down', async () => {
+    // Issue #14 §1: the response's and the connection's close both released it, and the
+    // counters went negative, admitting more requests and bytes with every abort.
+    const declared = 1000
+    for (let round = 1; round <= 3; round++) {
+      const aborted = await Promise.all(
+        Array.from({ length: 12 }, async () => {
+          const connection = await RawConnection.open(url)
+          connection.write(postHead('/log_decision', declared, { expect: '100-continue' }))
+          await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
+          connection.write('{')
+          return connection
+        }),
+      )
+      assert.deepEqual(
+        await inflight(),
+        { requests: 12, bytes: 12 * declared },
+        `round ${round}: all admitted`,
+      )
+      for (const connection of aborted) connection.destroy()
+      await waitFor(`round ${round}: the places given back`, async () => {
+        const now = await inflight()
+        assert.ok(
+          now.requests >= 0 && now.bytes >= 0,
+          `round ${round}: counted below zero: ${JSON.stringify(now)}`,
+        )
+        return now.requests === 0 && now.bytes === 0 ? true : undefined
+      })
+    }
+    // The limit is where it was: LIMITS.requests are admitted, and not one more.
+    const admitted = await Promise.all(
+      Array.from({ length: LIMITS.requests }, (_, i) => held(`after-abort-${i}`)),
+    )
+    await refusedAtOnce(decisionBody('beyond-after-aborts'))
+    await Promise.all(admitted.map((r) => r.finish()))
   })
 
   it('does not count other routes, nor the requests it refused', async () => {
