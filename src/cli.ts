@@ -54,8 +54,12 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGHUP', () => {
-    service.reopenOutputs()
-    service.logger.info('reopened file outputs')
+    service.reopenOutputs().then(
+      (failed) => {
+        if (failed.length === 0) service.logger.info('reopened file outputs')
+      },
+      (error: unknown) => service.logger.error({ err: error }, 'reopening file outputs failed'),
+    )
   })
 }
 

@@ -95,6 +95,9 @@ export class Joiner implements Ingestor {
   private lastSinkSyncMs = 0
   private lastCompactMs: number
   private readonly persisted = new Map<string, SinkPosition>()
+  /** Outputs being reopened (SIGHUP): they take no lines until their new position is persisted. */
+  private readonly switching = new Set<OutputSink>()
+  private reopening: Promise<unknown> = Promise.resolve()
   private closing = false
   /** Commits asked of the log and not settled yet, oldest first (the log applies them in order). */
   private readonly commits: Promise<void>[] = []
@@ -186,10 +189,47 @@ export class Joiner implements Ingestor {
     this.engine = rebuildEngine(this.log, settings, this.collector)
   }
 
-  /** SIGHUP: reopen file outputs (after they were renamed for rotation). */
-  reopenOutputs(): void {
-    for (const sink of this.sinks) sink.reopen()
-    this.schedule()
+  /**
+   * SIGHUP: reopen file outputs (after they were renamed for rotation); resolves with the names
+   * of those that could not be reopened, which go on writing to the files they had open.
+   * An output takes no lines meanwhile, so that its position in the old file and then its start
+   * in the new one are persisted before it moves on: exactly once across a crash at any moment.
+   */
+  reopenOutputs(): Promise<string[]> {
+    const next = this.reopening.then(() => this.reopen())
+    this.reopening = next
+    return next
+  }
+
+  private async reopen(): Promise<string[]> {
+    const failed: string[] = []
+    for (const sink of this.sinks) this.switching.add(sink)
+    try {
+      await this.persistSinkPositions()
+      if (this.closing) return failed
+      for (const sink of this.sinks) {
+        try {
+          sink.reopen()
+        } catch (error) {
+          failed.push(sink.name)
+          this.logger.error(
+            { err: error, output: sink.name },
+            'output could not be reopened; still writing to the file it had open',
+          )
+        }
+      }
+      await this.persistSinkPositions()
+    } finally {
+      this.switching.clear()
+    }
+    if (!this.closing) this.catchUpSinks()
+    return failed
+  }
+
+  /** Syncs the outputs and persists their positions now, in a commit of its own. */
+  private async persistSinkPositions(): Promise<void> {
+    this.lastSinkSyncMs = 0
+    await this.flush()
   }
 
   /**
@@ -353,7 +393,7 @@ export class Joiner implements Ingestor {
   /** Writes to a sink what directly follows its position: the fresh lines, or first what it missed, from the log. */
   private writeToSink(sink: OutputSink, fresh: readonly OutputLine[]): void {
     try {
-      if (!sink.canWrite()) return
+      if (!sink.canWrite() || this.switching.has(sink)) return
       const first = fresh[0]
       if (first !== undefined && first.seq === sink.position().seq + 1) sink.write(fresh)
       else this.catchUp(sink)

@@ -134,6 +134,16 @@ export class Metrics {
     labelNames: ['output'] as const,
     registers: [this.registry],
   })
+  readonly httpInflightRequests = new Gauge({
+    name: 'banditjoin_http_inflight_requests',
+    help: 'Ingest requests received and not yet answered (the overload limit counts these)',
+    registers: [this.registry],
+  })
+  readonly httpInflightBodyBytes = new Gauge({
+    name: 'banditjoin_http_inflight_body_bytes',
+    help: 'Body bytes held by ingest requests in flight, as counted against the overload limit',
+    registers: [this.registry],
+  })
   readonly httpDuration = new Histogram({
     name: 'banditjoin_http_request_duration_seconds',
     help: 'HTTP requests by route pattern, method and status code, until the answer was sent',

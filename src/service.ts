@@ -39,8 +39,8 @@ export interface RunningService {
   logger: Logger
   /** Where the HTTP API listens (after listen). */
   address(): string
-  /** SIGHUP: reopen file outputs after they were renamed. */
-  reopenOutputs(): void
+  /** SIGHUP: reopen file outputs after they were renamed; resolves with those that could not be. */
+  reopenOutputs(): Promise<string[]>
   /**
    * Stops accepting (503), lets requests in flight finish (for at most `stopGraceMs`), commits,
    * persists the outputs' positions and closes the log.

@@ -77,7 +77,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setNotFoundHandler(unrouted)
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
   const shutdown = new HttpShutdown(app)
-  limitInflight(app, options.inflight, options.maxBodyBytes)
+  limitInflight(app, options.inflight, {
+    requests: options.metrics.httpInflightRequests,
+    bodyBytes: options.metrics.httpInflightBodyBytes,
+  })
   observeHttp(app, options.metrics, options.logger)
 
   await app.register(swagger, swaggerOptions)

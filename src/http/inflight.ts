@@ -1,4 +1,6 @@
+import { Transform } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import type { Gauge } from 'prom-client'
 import { overloaded } from '../errors.js'
 import { INGEST_ROUTE_TYPES } from './errors.js'
 
@@ -6,7 +8,7 @@ import { INGEST_ROUTE_TYPES } from './errors.js'
 export interface InflightLimits {
   /** Requests. @default 1024 */
   requests: number
-  /** Bytes of their bodies, as declared by Content-Length (a chunked body counts as MAX_BODY_BYTES). */
+  /** Body bytes received so far by those requests (not their declared lengths). */
   bodyBytes: number
 }
 
@@ -16,36 +18,78 @@ export const inflightLimits = (maxBodyBytes: number): InflightLimits => ({
   bodyBytes: 4 * maxBodyBytes,
 })
 
+/** Where the limiter reports what it holds (the Prometheus gauges). */
+export interface InflightGauges {
+  requests: Pick<Gauge, 'set'>
+  bodyBytes: Pick<Gauge, 'set'>
+}
+
 /**
- * Load shedding before a body is read (issue #5): an ingest request beyond the in-flight limits
- * gets 503 with Retry-After at once, so that more load than the machine can take is refused
- * instead of queueing without bound, and request bodies never hold more than `bodyBytes` of
- * memory. One request is always let in, whatever its size. Register after authentication.
+ * Load shedding (issues #5 and #14): an ingest request beyond the in-flight limits gets 503 with
+ * Retry-After, so that more load than the machine can take is refused instead of queueing
+ * without bound, and request bodies never hold more than `bodyBytes` of memory (plus the chunk
+ * being read). Bodies are charged as their bytes arrive, not by their declared length: a client
+ * that declares 16 MiB and sends a byte a second holds a byte a second, so slow senders cannot
+ * take the budget from fast ones. A request is refused before its body is read while the
+ * budget is full, and during its body if a chunk would overfill it; one body is always let in,
+ * whatever its size. Register after authentication.
  */
-export function limitInflight(app: FastifyInstance, limits: InflightLimits, maxBodyBytes: number): void {
+export function limitInflight(app: FastifyInstance, limits: InflightLimits, gauges: InflightGauges): void {
   let requests = 0
   let bytes = 0
+  const report = () => {
+    gauges.requests.set(requests)
+    gauges.bodyBytes.set(bytes)
+  }
   // One error for every refusal: under overload, building one (and its stack) per request shows.
   const refusal = overloaded(
     `too much in flight: at most ${limits.requests} requests and ${limits.bodyBytes} body bytes at once`,
   )
-  app.addHook('onRequest', async (request, reply) => {
-    if (!Object.hasOwn(INGEST_ROUTE_TYPES, request.routeOptions.url ?? '')) return
-    const declared = Number(request.headers['content-length'])
-    const size = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, maxBodyBytes) : maxBodyBytes
-    if (requests > 0 && (requests >= limits.requests || bytes + size > limits.bodyBytes)) throw refusal
+  // preParsing runs after every onRequest hook (so after authentication) and before the body is read.
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (!Object.hasOwn(INGEST_ROUTE_TYPES, request.routeOptions.url ?? '')) return payload
+    if (requests > 0 && (requests >= limits.requests || bytes >= limits.bodyBytes)) throw refusal
     requests++
-    bytes += size
+    let held = 0
+    let released = false
     // A response closes when it is done, but one queued behind others on a connection (HTTP
     // pipelining) never does if the connection goes first: the connection's end releases it then.
+    // On a client's abort both fire (the response's close from inside the socket's), and
+    // removing one listener from within the other does not stop it: count once by the flag.
     const { socket } = request.raw
     const release = () => {
+      if (released) return
+      released = true
       reply.raw.off('close', release)
       socket.off('close', release)
       requests--
-      bytes -= size
+      bytes -= held
+      report()
     }
     reply.raw.once('close', release)
     socket.once('close', release)
+    report()
+    const counted = new Transform({
+      // Above the largest chunk a socket gives (64 KiB): a chunk passes straight through, without
+      // pausing the request after each one.
+      writableHighWaterMark: 128 * 1024,
+      transform(chunk: Buffer, _encoding, done) {
+        // Beyond the budget only while others hold bytes too: a body alone always gets in.
+        if (released || (bytes + chunk.length > limits.bodyBytes && bytes > held)) return done(refusal)
+        held += chunk.length
+        bytes += chunk.length
+        report()
+        done(null, chunk)
+      },
+    })
+    // pipe() does not pass errors on: a body cut off by its client must end the read too.
+    payload.once('error', (error) => counted.destroy(error))
+    counted.once('error', () => {
+      // The answer (503) goes out while the rest of the body is read and dropped, so that the
+      // client sees it rather than a reset connection, and the connection can be reused.
+      payload.unpipe(counted)
+      payload.resume()
+    })
+    return payload.pipe(counted)
   })
 }

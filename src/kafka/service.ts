@@ -133,7 +133,7 @@ export async function createKafkaService(
       metrics,
       logger,
       address: () => listeningAddress(app),
-      reopenOutputs: () => {},
+      reopenOutputs: async () => [],
       close: async () => {
         metrics.health.markStopping()
         await shutdown.stop(STOP_GRACE_MS)

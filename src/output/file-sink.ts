@@ -84,11 +84,21 @@ export class FileSink implements OutputSink {
     return Promise.resolve()
   }
 
+  /**
+   * Switches to the file now at the path. If it cannot be opened (its folder moved away, no
+   * permission), throws and keeps writing to the file it had open: no line is lost or doubled.
+   */
   reopen(): void {
-    fdatasyncSync(this.fd)
+    const fd = openSync(this.path, 'a')
+    try {
+      fdatasyncSync(this.fd)
+    } catch (error) {
+      closeSync(fd)
+      throw error
+    }
     closeSync(this.fd)
-    this.fd = openSync(this.path, 'a')
-    const stats = fstatSync(this.fd)
+    this.fd = fd
+    const stats = fstatSync(fd)
     this.fileId = fileIdOf(stats)
     this.offset = stats.size
   }

@@ -64,12 +64,7 @@ export class JoinedTail {
 
   /** Streams to the response from `seq` on until the client goes away or falls too far behind. */
   async subscribe(response: ServerResponse, seq: number, format: 'json' | 'dsjson' = 'json'): Promise<void> {
-    // banditjoin-from: where this stream starts, so a consumer can resume before it has seen a record.
-    response.writeHead(200, {
-      'content-type': 'application/x-ndjson',
-      'cache-control': 'no-store',
-      'banditjoin-from': String(seq),
-    })
+    response.writeHead(200, streamHeaders(seq))
     // Send the head now: a consumer at the head of the output must know at once it is subscribed.
     response.flushHeaders()
     const subscriber: Subscriber = { response, lastWriteMs: Date.now(), format }
@@ -134,4 +129,14 @@ function drained(response: ServerResponse): Promise<void> {
     response.on('drain', done)
     response.on('close', done)
   })
+}
+
+/** The head of a stream starting at `seq` (also the answer to HEAD). */
+export function streamHeaders(seq: number): Record<string, string> {
+  // banditjoin-from: where this stream starts, so a consumer can resume before it has seen a record.
+  return {
+    'content-type': 'application/x-ndjson',
+    'cache-control': 'no-store',
+    'banditjoin-from': String(seq),
+  }
 }

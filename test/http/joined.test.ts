@@ -10,6 +10,7 @@ import {
   waitFor,
 } from '../helpers/http-client.js'
 import { openTail, seqs, type TailStream } from '../helpers/http-stream.js'
+import { RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, ManualClock, startInProcess, tempDir } from '../helpers/service.js'
 
 const E = 1000
@@ -128,6 +129,28 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
       assert.equal(response.status, 200)
       assert.match(response.headers.get('content-type') ?? '', /^application\/x-ndjson/)
     }
+  })
+
+  it('answers HEAD with the headers of the stream and ends, so a request pipelined after it is answered', async (t) => {
+    // Issue #14 §6: HEAD ran the streaming handler and never ended, even with Connection: close.
+    const { emit, url } = await start(t)
+    await emit(['a', 'b'])
+    const pipelined = await RawConnection.open(url)
+    t.after(() => pipelined.destroy())
+    pipelined.write(
+      'HEAD /joined?from=2 HTTP/1.1\r\nhost: banditjoin\r\n\r\nGET / HTTP/1.1\r\nhost: banditjoin\r\n\r\n',
+    )
+    const both = await pipelined.waitForText(
+      /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nHTTP\/1\.1 200 [\s\S]*\{"ok":true\}$/,
+    )
+    const head = both.slice(0, both.indexOf('\r\n\r\n'))
+    assert.match(head, /^banditjoin-from: 2$/im)
+    assert.match(head, /^content-type: application\/x-ndjson$/im)
+    const closing = await RawConnection.open(url)
+    t.after(() => closing.destroy())
+    closing.write('HEAD /joined HTTP/1.1\r\nhost: banditjoin\r\nconnection: close\r\n\r\n')
+    await closing.waitForClose()
+    assert.match(closing.received(), /^HTTP\/1\.1 200 [\s\S]*banditjoin-from: 3\r\n[\s\S]*\r\n\r\n$/i)
   })
 
   it('accepts from equal to the next position and streams from there', async (t) => {

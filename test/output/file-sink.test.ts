@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import {
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   renameSync,
@@ -10,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { type TestContext, test } from 'node:test'
 import type { OutputLine } from '../../src/log/types.js'
 import { FileSink } from '../../src/output/file-sink.js'
@@ -192,6 +193,32 @@ test('reopen() without a rename keeps appending to the same file', (t) => {
   assert.deepEqual(s.position(), before)
   s.write(lines(3, 3))
   assert.equal(readFileSync(path, 'utf8'), text(lines(1, 3)))
+})
+
+test('reopen() that cannot open the path throws and keeps writing to the file it had open', (t) => {
+  // Issue #14 §2: the old file was closed before the new one was opened, and SIGHUP killed the service.
+  const { path: base, warn } = setup(t)
+  const folder = join(dirname(base), 'out')
+  const rotated = join(dirname(base), 'rotated')
+  const path = join(folder, 'joined.jsonl')
+  mkdirSync(folder)
+  const s = sink(t, path, 'records', undefined, 0, warn)
+  s.write(lines(1, 2))
+  const before = s.position()
+  renameSync(folder, rotated)
+  assert.throws(() => s.reopen(), /ENOENT/)
+  mkdirSync(folder)
+  mkdirSync(path)
+  assert.throws(() => s.reopen(), /EISDIR/)
+  assert.deepEqual(s.position(), before)
+  s.write(lines(3, 4))
+  s.sync()
+  assert.equal(readFileSync(join(rotated, 'joined.jsonl'), 'utf8'), text(lines(1, 4)))
+  rmSync(path, { recursive: true })
+  s.reopen()
+  s.write(lines(5, 5))
+  assert.equal(readFileSync(join(rotated, 'joined.jsonl'), 'utf8'), text(lines(1, 4)))
+  assert.equal(readFileSync(path, 'utf8'), text(lines(5, 5)))
 })
 
 test('a position saved after a reopen restarts on the new file', (t) => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { BanditJoinError } from '../../errors.js'
-import type { JoinedTail } from '../../output/tail.js'
+import { type JoinedTail, streamHeaders } from '../../output/tail.js'
 import { bearerSecurity, dsjsonRecordSchema, joinedRecordSchema, jsonError, TAGS } from '../openapi.js'
 
 /**
@@ -57,6 +57,11 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
       const { from, format } = request.query as { from?: number; format?: 'json' | 'dsjson' }
       const seq = tail.startSeq(from)
       reply.hijack()
+      // Fastify serves HEAD with this handler: the head of the stream, then the end of the answer.
+      if (request.method === 'HEAD') {
+        reply.raw.writeHead(200, streamHeaders(seq)).end()
+        return
+      }
       await tail.subscribe(reply.raw, seq, format)
     },
   )
