@@ -8,7 +8,7 @@
  * `BANDITJOIN_FAULT_RUNS=N` repeats it (for loops under load: a failure keeps the instances' logs).
  */
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { cpSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -203,6 +203,10 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
       const read = join(tmpdir(), `banditjoin-faults-${process.pid}-${run}.joined.ndjson`)
       joined.writeTo(read)
       logs.push(read)
+      // The brokers' data and logs, to read the partitions' batches and markers with DumpLogSegments.
+      const kept = join(tmpdir(), `banditjoin-faults-${process.pid}-${run}-kafka`)
+      cpSync(cluster.dir, kept, { recursive: true })
+      logs.push(kept)
       assert.deepEqual(
         found.slice(0, 20),
         [],
