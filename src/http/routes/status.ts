@@ -5,8 +5,8 @@ import type { Metrics } from '../../metrics.js'
 import { bearerSecurity, TAGS } from '../openapi.js'
 import { statsSchema } from '../stats-schema.js'
 
-/** The page's files stay in the source tree (tsc copies no assets): from dist/src/http/routes/ back to src/. */
-const ASSETS = new URL('../../../../src/http/status/', import.meta.url)
+/** The page's files, next to the compiled routes (the build copies them: scripts/copy-assets.mjs). */
+const ASSETS = new URL('../status/', import.meta.url)
 
 /** The status page as one document: its style and script inlined, read once at start. */
 function statusPage(): string {
