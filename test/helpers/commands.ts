@@ -58,11 +58,14 @@ export interface ServingCommand {
   stop(): Promise<void>
 }
 
-/** Starts `command` and resolves once the service in it logged "banditjoin is ready" (JSON logs). */
+/** The start line in JSON logs; group 1 is the address. */
+const JSON_READY = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/
+
+/** Starts `command` and resolves once the service in it logged its start line (`ready`, by default in JSON). */
 export async function startServing(
   command: string,
   args: readonly string[],
-  options: { cwd: string; env: Record<string, string>; timeoutMs?: number },
+  options: { cwd: string; env: Record<string, string>; timeoutMs?: number; ready?: RegExp },
 ): Promise<ServingCommand> {
   const child: ChildProcess = spawn(command, args, {
     cwd: options.cwd,
@@ -90,7 +93,7 @@ export async function startServing(
     }, options.timeoutMs ?? 60_000)
     child.stderr?.on('data', (chunk: Buffer) => {
       err += chunk.toString()
-      const match = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/.exec(err)
+      const match = (options.ready ?? JSON_READY).exec(err)
       if (match) {
         clearTimeout(timer)
         resolve(match[1] as string)
