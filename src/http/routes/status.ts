@@ -31,10 +31,10 @@ export function statusRoutes(app: FastifyInstance, metrics: Metrics): void {
         security: bearerSecurity,
         response: { 200: statsSchema, 401: errorSchema },
         summary:
-          'Live statistics: throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
+          'Live statistics: the version, readiness, output lag and dead letters by reason, throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
       },
     },
-    async () => metrics.live.snapshot(metrics.engineGauges),
+    () => metrics.status(),
   )
   const pageSchema = {
     operationId: 'statusPage',
