@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs'
-import { helpText, loadConfig } from './config.js'
+import { COMMAND_OPTIONS, helpText, loadConfig } from './config.js'
 import { BanditJoinError } from './errors.js'
+import { ensurePortAvailable, listenError } from './http/port.js'
 import { startService } from './service.js'
+import { closestName } from './spelling.js'
+import { VERSION } from './version.js'
 
 const SHUTDOWN_LIMIT_MS = 10_000
 
@@ -12,21 +14,25 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(helpText())
     return
   }
-  if (command === '--version') {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version: string
-    }
-    process.stdout.write(`${pkg.version}\n`)
+  if (command === '--version' || args.includes('--version')) {
+    process.stdout.write(`${VERSION}\n`)
     return
   }
-  if (command !== 'serve')
-    throw new BanditJoinError('BJ_ERR_CONFIG', `unknown command ${command} (try --help)`)
+  if (command !== 'serve') {
+    const suggestion = closestName(command, ['serve', ...COMMAND_OPTIONS])
+    const hint = suggestion === undefined ? '' : `; did you mean ${suggestion}?`
+    throw new BanditJoinError('BJ_ERR_CONFIG', `unknown command ${command}${hint} (try --help)`)
+  }
   const config = loadConfig(process.env, args)
+  await ensurePortAvailable(config.port, config.host)
   const service = await startService(config, (error) => {
     process.stderr.write(`banditjoin: cannot go on: ${error.message}\n`)
     process.exit(1)
   })
-  await service.app.listen({ port: config.port, host: config.host })
+  await service.app.listen({ port: config.port, host: config.host }).catch(async (error: unknown) => {
+    await service.close()
+    throw listenError(config.port, error)
+  })
   service.logger.info(
     { address: service.address(), config: { ...config, apiKey: config.apiKey && '***' } },
     'banditjoin is ready',

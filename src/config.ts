@@ -1,5 +1,9 @@
+import { readFileSync } from 'node:fs'
+import { parseEnv } from 'node:util'
 import { REWARD_AGGREGATIONS, type RewardAggregation } from './engine/types.js'
 import { configError } from './errors.js'
+import { closestName } from './spelling.js'
+import { VERSION } from './version.js'
 
 export type OutputTarget = { kind: 'stdout' } | { kind: 'file'; path: string }
 
@@ -28,6 +32,7 @@ export interface Config {
   apiKey: string | undefined
   kafka: KafkaConfig | undefined
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  logFormat: 'json' | 'pretty'
 }
 
 /** The distributed mode (SPEC §5), on when KAFKA_BROKERS is set. */
@@ -296,8 +301,16 @@ export const SETTINGS: Settings<Config> = [
     env: 'LOG_LEVEL',
     default: 'info',
     accepts: LOG_LEVELS.join(', '),
-    meaning: "the service's own JSON logs on standard error",
+    meaning: "the service's own logs on standard error (standard output carries records)",
     parse: oneOf(LOG_LEVELS),
+  },
+  {
+    key: 'logFormat',
+    env: 'LOG_FORMAT',
+    default: 'json',
+    accepts: 'json, pretty',
+    meaning: 'json: one JSON object per line; pretty: one readable line per entry, for people at a terminal',
+    parse: oneOf(['json', 'pretty'] as const),
   },
 ]
 
@@ -372,19 +385,40 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
   },
 ]
 
+/** A setting's raw text and how the user wrote it, for error messages. */
+interface RawValue {
+  raw: string
+  /** What the user typed: `--port` or `PORT`. */
+  name: string
+  /** After the value in a message: ` (PORT)` for a flag, ` in FILE` for an env file. */
+  where: string
+}
+
 /**
- * Reads the configuration from the environment and `--flag value` / `--flag=value` arguments
- * (flags win). Throws a BJ_ERR_CONFIG error naming the variable and what it accepts.
+ * Reads the configuration from `--flag value` / `--flag=value` arguments, the environment and
+ * the files of `--env-file PATH`, in that precedence. Throws a BJ_ERR_CONFIG error naming the
+ * flag or variable and what it accepts.
  */
 export function loadConfig(env: NodeJS.ProcessEnv, args: readonly string[] = []): Config {
-  const fromFlags = parseFlags(args)
+  const { flags, envFiles } = parseArgs(args)
+  const fromFiles = readEnvFiles(envFiles)
+  const lookup = (name: string): RawValue | undefined => {
+    const value = env[name]
+    return (
+      flags.get(name) ??
+      (value === undefined ? undefined : { raw: value, name, where: '' }) ??
+      fromFiles.get(name)
+    )
+  }
   const read = <T>(setting: Variable<T>): T | undefined => {
-    const raw = fromFlags.get(setting.env) ?? env[setting.env] ?? setting.default
+    const given = lookup(setting.env)
+    const raw = given?.raw ?? setting.default
     if (raw === undefined) return undefined
     try {
       return setting.parse(raw)
     } catch {
-      throw configError(`${setting.env}=${JSON.stringify(raw)} is invalid: accepts ${setting.accepts}`)
+      const { name, where } = given ?? { name: setting.env, where: '' }
+      throw configError(`${name}=${JSON.stringify(raw)}${where} is invalid: accepts ${setting.accepts}`)
     }
   }
   const config: Partial<Record<keyof Config, unknown>> = {}
@@ -392,25 +426,54 @@ export function loadConfig(env: NodeJS.ProcessEnv, args: readonly string[] = [])
   const kafka = config.kafka as KafkaConfig | undefined
   for (const setting of KAFKA_SETTINGS) {
     if (kafka !== undefined) Object.assign(kafka, { [setting.key]: read<unknown>(setting) })
-    else if ((fromFlags.get(setting.env) ?? env[setting.env]) !== undefined) {
+    else if (lookup(setting.env) !== undefined) {
       throw configError(`${setting.env} only applies to the Kafka mode: set KAFKA_BROKERS too`)
     }
   }
   return config as Config
 }
 
-function parseFlags(args: readonly string[]): Map<string, string> {
+const ENV_FILE_FLAG = '--env-file'
+
+/** Options of the command line that are not settings. */
+export const COMMAND_OPTIONS = ['--help', '--version'] as const
+
+function parseArgs(args: readonly string[]): { flags: Map<string, RawValue>; envFiles: string[] } {
   const byFlag = new Map([...SETTINGS, ...KAFKA_SETTINGS].map((s) => [flagName(s.env), s.env]))
-  const values = new Map<string, string>()
+  const flags = new Map<string, RawValue>()
+  const envFiles: string[] = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string
     const eq = arg.indexOf('=')
     const flag = eq === -1 ? arg : arg.slice(0, eq)
     const env = byFlag.get(flag)
-    if (env === undefined) throw configError(`unknown option ${flag} (see --help)`)
+    if (env === undefined && flag !== ENV_FILE_FLAG) {
+      const known = [...byFlag.keys(), ENV_FILE_FLAG, ...COMMAND_OPTIONS]
+      const suggestion = closestName(flag, known)
+      const hint = suggestion === undefined ? '' : `; did you mean ${suggestion}?`
+      throw configError(`unknown option ${flag}${hint} (see --help)`)
+    }
     const value = eq === -1 ? args[++i] : arg.slice(eq + 1)
     if (value === undefined) throw configError(`${flag} needs a value`)
-    values.set(env, value)
+    if (env === undefined) envFiles.push(value)
+    else flags.set(env, { raw: value, name: flag, where: ` (${env})` })
+  }
+  return { flags, envFiles }
+}
+
+/** The variables of the `--env-file` files (a later file wins), read without touching process.env. */
+function readEnvFiles(paths: readonly string[]): Map<string, RawValue> {
+  const values = new Map<string, RawValue>()
+  for (const path of paths) {
+    let text: string
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch (error) {
+      throw configError(`${ENV_FILE_FLAG} ${path} cannot be read: ${(error as Error).message}`)
+    }
+    for (const [name, raw] of Object.entries(parseEnv(text))) {
+      if (raw !== undefined) values.set(name, { raw, name, where: ` in ${path}` })
+    }
   }
   return values
 }
@@ -425,8 +488,17 @@ export function helpText(): string {
     'banditjoin: joins contextual-bandit decisions with their rewards after a fixed window.',
     '',
     'usage: banditjoin serve [options]',
+    '       banditjoin --help | --version',
     '',
-    'Each option is also an environment variable; flags win.',
+    `  ${ENV_FILE_FLAG} PATH`,
+    '      read settings from a file of NAME=value lines (the .env format of node --env-file);',
+    '      a flag wins over the environment, and the environment over the file',
+    '  --help',
+    '      print this text',
+    '  --version',
+    `      print the version (${VERSION})`,
+    '',
+    'Each setting is a flag and an environment variable of the same meaning:',
     ...rows,
     '',
   ].join('\n')

@@ -2,12 +2,25 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Clock } from './clock.js'
 import type { DeadLetter, JoinSettings } from './engine/types.js'
 import { HealthState } from './observability/health.js'
-import { LiveStats } from './observability/live-stats.js'
+import { LiveStats, type StatsSnapshot } from './observability/live-stats.js'
+import { VERSION } from './version.js'
 
 /** Where gauges read the join's state at scrape time. */
 export interface EngineGauges {
   readonly pendingDecisions: number
   readonly heldEvents: number
+}
+
+/** GET /stats: the live statistics and what an operator checks first. */
+export interface ServiceStatus extends StatsSnapshot {
+  version: string
+  /** GET /readyz's verdict, and its reasons when not ready. */
+  ready: boolean
+  not_ready: string[]
+  /** Records emitted but not yet written, by output (stdout, file:PATH). */
+  output_lag: Record<string, number>
+  /** Dead letters since start, by reason. */
+  dead_letters: Record<string, number>
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
@@ -144,6 +157,20 @@ export class Metrics {
     help: 'Body bytes held by ingest requests in flight, as counted against the overload limit',
     registers: [this.registry],
   })
+  readonly buildInfo = new Gauge({
+    name: 'banditjoin_build_info',
+    help: 'Always 1; the label says which banditjoin runs',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  })
+  readonly ready = new Gauge({
+    name: 'banditjoin_ready',
+    help: '1 when GET /readyz answers 200; 0 while it names what is not ready',
+    registers: [this.registry],
+    collect: () => {
+      this.ready.set(this.health.notReady().length === 0 ? 1 : 0)
+    },
+  })
   readonly httpDuration = new Histogram({
     name: 'banditjoin_http_request_duration_seconds',
     help: 'HTTP requests by route pattern, method and status code, until the answer was sent',
@@ -154,6 +181,7 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'banditjoin_' })
+    this.buildInfo.set({ version: VERSION }, 1)
     // Known label values start at 0, so rates and dashboards see them before the first event.
     for (const type of ['decision', 'reward', 'override', 'activate']) this.eventsAccepted.inc({ type }, 0)
     for (const reason of ['overridden', 'not_activated']) this.decisionsCancelled.inc({ reason }, 0)
@@ -175,6 +203,19 @@ export class Metrics {
 
   get engineGauges(): EngineGauges {
     return this.engine ?? { pendingDecisions: 0, heldEvents: 0 }
+  }
+
+  /** What GET /stats answers (the status page's data). */
+  async status(): Promise<ServiceStatus> {
+    const notReady = this.health.notReady()
+    return {
+      ...this.live.snapshot(this.engineGauges),
+      version: VERSION,
+      ready: notReady.length === 0,
+      not_ready: notReady,
+      output_lag: await byLabel(this.outputLag, 'output'),
+      dead_letters: await byLabel(this.deadLetters, 'reason'),
+    }
   }
 
   /** One successful commit: its events, the records it released, at log time `timeMs`. */
@@ -201,4 +242,13 @@ export class Metrics {
         this.decisionsCancelled.inc({ reason: letter.reason })
     }
   }
+}
+
+/** A labelled metric's current values, by the value of one label. */
+async function byLabel(
+  metric: Gauge<string> | Counter<string>,
+  label: string,
+): Promise<Record<string, number>> {
+  const { values } = await metric.get()
+  return Object.fromEntries(values.map((v) => [String(v.labels[label]), v.value]))
 }

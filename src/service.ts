@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import pino, { type Logger } from 'pino'
+import type { Logger } from 'pino'
 import { type Clock, MonotonicClock } from './clock.js'
 import type { Config } from './config.js'
 import type { JoinSettings } from './engine/types.js'
@@ -13,6 +13,7 @@ import { createKafkaService } from './kafka/service.js'
 import { SqliteLog } from './log/sqlite/sqlite-log.js'
 import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
+import { createLogger } from './observability/logger.js'
 import { DsjsonSink } from './output/dsjson.js'
 import { FileSink } from './output/file-sink.js'
 import type { OutputSink } from './output/sink.js'
@@ -70,13 +71,13 @@ export async function startService(
   onFatal: (error: BanditJoinError) => void,
 ): Promise<RunningService> {
   if (config.kafka === undefined) return createService(config)
-  const logger = pino({ level: config.logLevel }, pino.destination(2))
+  const logger = createLogger(config)
   return createKafkaService(config, config.kafka, settingsOf(config), { logger, onFatal })
 }
 
 /** Opens the log, recovers, and wires log -> joiner -> outputs and the HTTP API (not yet listening). */
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel }, pino.destination(2))
+  const logger = overrides.logger ?? createLogger(config)
   const log = new SqliteLog({ dataDir: config.dataDir, durability: config.durability })
   try {
     await log.ready()

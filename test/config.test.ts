@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type TestContext, test } from 'node:test'
 import { flagName, helpText, loadConfig, SETTINGS } from '../src/config.js'
 import { BanditJoinError } from '../src/errors.js'
 import { SPEC_VARIABLES } from './helpers/spec.js'
@@ -43,6 +46,7 @@ test('an empty environment gives the defaults of SPEC §7', () => {
     apiKey: undefined,
     kafka: undefined,
     logLevel: 'info',
+    logFormat: 'json',
   })
 })
 
@@ -132,6 +136,25 @@ for (const [variable, value, accepts] of BAD_VALUES) {
 test('the same bad value given as a flag is refused naming the variable', () => {
   refuses({}, ['--exp-unit-ms', '0'], 'EXP_UNIT_MS', 'positive integer')
   refuses({}, ['--port=70000'], 'PORT', '0..65535')
+})
+
+test('a bad flag value is reported as the user typed it, with its variable', () => {
+  refuses({}, ['--port=abc'], '--port="abc" (PORT) is invalid', '0..65535')
+  refuses({}, ['--exp-unit-ms', 'soon'], '--exp-unit-ms="soon" (EXP_UNIT_MS) is invalid')
+  refuses({ PORT: 'abc' }, [], 'PORT="abc" is invalid')
+})
+
+test('an unknown option close to a known one gets a "did you mean"', () => {
+  refuses({}, ['--prot=8081'], 'unknown option --prot; did you mean --port?')
+  refuses({}, ['--exp-unit', '5'], 'did you mean --exp-unit-ms?')
+  refuses({}, ['--EXP_UNIT_MS=5'], 'did you mean --exp-unit-ms?')
+  refuses({}, ['--max-pendng', '5'], 'did you mean --max-pending?')
+  refuses({}, ['--env-flie', 'x'], 'did you mean --env-file?')
+  refuses({}, ['--verison'], 'did you mean --version?')
+  assert.throws(
+    () => loadConfig({}, ['--bogus=1']),
+    (error: Error) => !error.message.includes('did you mean'),
+  )
 })
 
 test('a flag given as two arguments wins over the environment', () => {
@@ -252,4 +275,64 @@ test('the memory budgets of SPEC §7 are flags too, and the help states their de
   assert.match(help, /--max-held \(MAX_HELD\)\n.*\n.*default 100000/)
   assert.match(help, /--max-field-bytes \(MAX_FIELD_BYTES\)\n.*\n.*default 1024/)
   assert.match(help, /--max-rewards-per-decision \(MAX_REWARDS_PER_DECISION\)\n.*\n.*default 1000\n/)
+})
+
+/** A temporary env file with `text`, removed after the test. */
+function envFile(t: TestContext, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'banditjoin-env-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const path = join(dir, 'banditjoin.env')
+  writeFileSync(path, text)
+  return path
+}
+
+test('--env-file reads settings in the .env format; a flag wins over the environment, the environment over the file', (t) => {
+  const path = envFile(
+    t,
+    '# settings\nEXP_UNIT_MS=700\nEARLY_REWARD_MS=5000\nREWARD_AGG="sum"\nDATA_DIR=/srv/bj # a comment\nOTHER_TOOL=x\n',
+  )
+  const config = loadConfig({ EARLY_REWARD_MS: '6000', DEFAULT_REWARD: '1' }, [
+    '--env-file',
+    path,
+    '--reward-agg=max',
+  ])
+  assert.equal(config.expUnitMs, 700, 'from the file')
+  assert.equal(config.earlyRewardMs, 6000, 'the environment wins over the file')
+  assert.equal(config.rewardAgg, 'max', 'the flag wins over the file')
+  assert.equal(config.defaultReward, 1, 'the environment')
+  assert.equal(config.dataDir, '/srv/bj')
+  assert.equal(process.env.EXP_UNIT_MS, undefined, 'the process environment is left as it was')
+  assert.equal(loadConfig({}, [`--env-file=${path}`]).expUnitMs, 700, '--env-file=PATH works too')
+})
+
+test('--env-file: a later file wins, a bad value names the file, a missing file is refused naming it', (t) => {
+  const first = envFile(t, 'EXP_UNIT_MS=700\nPORT=9000\n')
+  const second = envFile(t, 'EXP_UNIT_MS=800\n')
+  const config = loadConfig({}, ['--env-file', first, '--env-file', second])
+  assert.equal(config.expUnitMs, 800)
+  assert.equal(config.port, 9000)
+  refuses({}, ['--env-file', envFile(t, 'PORT=eighty\n')], 'PORT="eighty" in ', 'banditjoin.env is invalid')
+  refuses(
+    {},
+    ['--env-file', '/nonexistent/bj.env'],
+    '--env-file /nonexistent/bj.env cannot be read',
+    'ENOENT',
+  )
+  refuses({}, ['--env-file', envFile(t, 'KAFKA_PARTITIONS=3\n')], 'KAFKA_PARTITIONS', 'KAFKA_BROKERS')
+})
+
+test('LOG_FORMAT accepts json and pretty', () => {
+  assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).logFormat, 'pretty')
+  assert.equal(loadConfig({}, ['--log-format=json']).logFormat, 'json')
+  refuses({ LOG_FORMAT: 'text' }, [], 'LOG_FORMAT="text" is invalid', 'json, pretty')
+})
+
+test('the help text names --env-file, --help and --version', () => {
+  const help = helpText()
+  assert.match(
+    help,
+    /^ {2}--env-file PATH\n.*\n.*a flag wins over the environment, and the environment over the file/m,
+  )
+  assert.match(help, /^ {2}--help$/m)
+  assert.match(help, /^ {2}--version\n {6}print the version \(\d+\.\d+\.\d+\)/m)
 })

@@ -1,5 +1,5 @@
 /**
- * GET /stats as JSON Schema (StatsSnapshot in observability/live-stats.ts): it documents the
+ * GET /stats as JSON Schema (ServiceStatus in metrics.ts): it documents the
  * answer and serialises it. Fields not listed here still go out (additionalProperties).
  */
 
@@ -18,8 +18,30 @@ export const statsSchema = {
     'fractions',
     'throughput',
     'reward_delay',
+    'version',
+    'ready',
+    'not_ready',
+    'output_lag',
+    'dead_letters',
   ],
   properties: {
+    version: { type: 'string', description: 'The running banditjoin' },
+    ready: { type: 'boolean', description: 'What GET /readyz says' },
+    not_ready: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Why not ready (empty when ready), as GET /readyz names it',
+    },
+    output_lag: {
+      type: 'object',
+      description: 'Records emitted but not yet written, by output (stdout, file:PATH)',
+      additionalProperties: count,
+    },
+    dead_letters: {
+      type: 'object',
+      description: 'Dead letters since start, by reason (late, orphan, overridden, not_activated, …)',
+      additionalProperties: count,
+    },
     now_ms: { type: 'integer', description: 'The service clock' },
     settings: {
       type: 'object',

@@ -23,4 +23,5 @@ export const SPEC_VARIABLES = [
   'API_KEY',
   'KAFKA_BROKERS',
   'LOG_LEVEL',
+  'LOG_FORMAT',
 ]

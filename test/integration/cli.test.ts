@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/log/sqlite/driver.js'
@@ -164,4 +165,44 @@ test('a damaged, foreign or newer data directory is refused at start with how to
     assert.doesNotMatch(run.stderr, /banditjoin is ready/)
     assert.deepEqual(readFileSync(file), before, `${what}: the file was changed`)
   }
+})
+
+test('--version prints the package version, and --help says so', async () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  for (const args of [['--version'], ['serve', '--version']]) {
+    const run = await runCli(args)
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal(run.stdout, `${version}\n`)
+  }
+  const help = await runCli(['--help'])
+  assert.match(help.stdout, /--version\n {6}print the version/)
+  assert.match(help.stdout, /--env-file PATH/)
+})
+
+test('a port in use is refused in one line, exit 2, before the data directory is created', async (t) => {
+  const holder = createServer()
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve))
+  t.after(() => holder.close())
+  const port = (holder.address() as { port: number }).port
+  const dataDir = join(new E2E(t).dir(), 'never-created')
+  const run = await runCli(['serve'], { PORT: String(port), DATA_DIR: dataDir })
+  assert.equal(run.code, 2, run.stderr)
+  assert.equal(run.stderr, `banditjoin: port ${port} is in use (set PORT)\n`)
+  assert.equal(existsSync(dataDir), false, 'the data directory was not touched')
+})
+
+test('the command line names what the user typed: a bad flag value, an unknown option or command', async (t) => {
+  const dataDir = join(new E2E(t).dir(), 'data')
+  const badPort = await runCli(['serve', '--port=abc'], { DATA_DIR: dataDir })
+  assert.equal(badPort.code, 2)
+  assert.equal(badPort.stderr, 'banditjoin: --port="abc" (PORT) is invalid: accepts an integer 0..65535\n')
+  const typo = await runCli(['serve', '--data-dri', dataDir])
+  assert.equal(typo.code, 2)
+  assert.match(typo.stderr, /unknown option --data-dri; did you mean --data-dir\?/)
+  const command = await runCli(['serv'])
+  assert.equal(command.code, 2)
+  assert.match(command.stderr, /unknown command serv; did you mean serve\?/)
+  assert.equal(existsSync(dataDir), false)
 })

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
+import type { ServiceStatus } from '../../src/metrics.js'
 import { send } from '../helpers/http-client.js'
 import { decisionBody, startObserved } from './harness.js'
+import { samplesOf, sampleValue } from './prom-text.js'
 import { REWARD_ENV, rewardScenario } from './scenario.js'
 
 const KEY = 'status-key'
@@ -130,5 +133,54 @@ describe('GET /healthz and GET /readyz', () => {
     assert.equal(body.not_ready.length, 1)
     assert.match(body.not_ready[0] as string, /^output file:\/dev\/full: the last write failed: .*ENOSPC/)
     assert.equal((await send(o.svc, 'GET', '/healthz')).statusCode, 200)
+  })
+})
+
+describe('what an operator looks at first: version, readiness, output lag, dead letters', () => {
+  const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+
+  it('GET /stats and GET /metrics carry the version, and readiness with what /readyz names', async (t) => {
+    const o = await startObserved(t, { OUTPUT: 'stdout,file:/dev/full' })
+    const before = (await o.stats()) as ServiceStatus
+    assert.equal(before.version, version)
+    assert.equal(before.ready, true)
+    assert.deepEqual(before.not_ready, [])
+    let m = await o.metrics()
+    assert.deepEqual(
+      samplesOf(m, 'banditjoin_build_info').map((s) => [s.labels, s.value]),
+      [[{ version }, 1]],
+    )
+    assert.equal(sampleValue(m, 'banditjoin_ready'), 1)
+
+    await o.post('/log_decision', decisionBody('to-a-full-disk'))
+    await o.at(1000)
+    await o.at(1100)
+    const after = (await o.stats()) as ServiceStatus
+    const readyz = (await send(o.svc, 'GET', '/readyz')).json() as { not_ready: string[] }
+    assert.equal(after.ready, false)
+    assert.deepEqual(after.not_ready, readyz.not_ready)
+    assert.match(after.not_ready[0] as string, /^output file:\/dev\/full: the last write failed: .*ENOSPC/)
+    assert.deepEqual(after.output_lag, { stdout: 0, 'file:/dev/full': 1 })
+    m = await o.metrics()
+    assert.equal(sampleValue(m, 'banditjoin_ready'), 0)
+  })
+
+  it('GET /stats counts dead letters by reason, as /metrics does', async (t) => {
+    const o = await startObserved(t, { EARLY_REWARD_MS: '1000' })
+    await o.post('/log_decision', decisionBody('emitted'))
+    await o.post('/log_decision', decisionBody('overridden'))
+    await o.post('/override_decision', { key: 'overridden' })
+    await o.post('/log_reward', { key: 'nobody', reward: 1 })
+    await o.at(1500)
+    await o.post('/log_reward', { key: 'emitted', reward: 1 })
+    await o.at(3000)
+    await o.at(3100)
+    const stats = (await o.stats()) as ServiceStatus
+    assert.deepEqual(stats.dead_letters, { late: 1, orphan: 1, overridden: 1, not_activated: 0 })
+    const m = await o.metrics()
+    for (const [reason, count] of Object.entries(stats.dead_letters))
+      assert.equal(sampleValue(m, 'banditjoin_dead_letters_total', { reason }), count, reason)
   })
 })

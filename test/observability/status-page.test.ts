@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/browser.js'
-import { postJson } from '../helpers/http-client.js'
+import { MAINTENANCE_MS, postJson, sleep } from '../helpers/http-client.js'
 import { type InProcessService, ManualClock, startInProcess } from '../helpers/service.js'
 import { decisionBody } from './harness.js'
 
@@ -111,6 +111,42 @@ describe('the status page in a real browser', () => {
     await page.close()
   })
 
+  it('shows the version, readiness, the lag of each output and the dead letters by reason', async () => {
+    const page = await open()
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string
+    }
+    assert.equal(await page.locator('[data-stat="version"]').textContent(), `v${version}`)
+    assert.equal(await page.locator('#readiness').getAttribute('data-ready'), 'true')
+    assert.equal(await page.locator('#readiness').textContent(), 'ready')
+    const lags = await page
+      .locator('#output-lag tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [tr.getAttribute('data-output'), Number(tr.getAttribute('data-value'))] as const),
+      )
+    assert.deepEqual(
+      new Map(lags),
+      new Map([
+        ['stdout', 0],
+        [`file:${svc.outputPath}`, 0],
+      ]),
+    )
+    const late = sent.delays.filter((d) => d >= E).length
+    for (const [reason, count] of [
+      ['late', late],
+      ['orphan', sent.orphans],
+      ['overridden', 0],
+    ] as const)
+      assert.equal(
+        await numberAttr(page, `#dead-letters [data-reason="${reason}"]`, 'data-value'),
+        count,
+        reason,
+      )
+    await page.close()
+  })
+
   it('draws the reward-delay histogram with the window line at E', async () => {
     const page = await open()
     const expected = new Map<string, number>()
@@ -168,6 +204,29 @@ describe('the status page in a real browser', () => {
     const verdict = (await page.locator('#verdict').textContent()) ?? ''
     assert.ok(verdict.includes(`${(shareBelow(E) * 100).toFixed(1)}%`), verdict)
     await page.close()
+  })
+})
+
+describe('the status page of a service that is not ready', () => {
+  it('says why, as GET /readyz does, and shows the lag of the output that cannot write', async (t) => {
+    const clock = new ManualClock()
+    const svc = await startInProcess({ EXP_UNIT_MS: '1000', OUTPUT: 'stdout,file:/dev/full' }, { clock })
+    t.after(() => svc.close())
+    assert.equal((await postJson(svc, '/log_decision', decisionBody('unwritten'))).statusCode, 200)
+    clock.advance(1500)
+    await sleep(MAINTENANCE_MS * 2)
+    await svc.service.app.listen({ port: 0, host: '127.0.0.1' })
+    const browser = await launchChromium()
+    t.after(() => browser.close())
+    const page = await browser.newPage()
+    await page.goto(`${svc.service.address()}/status`)
+    await page.waitForSelector('body[data-rendered-at]')
+    assert.equal(await page.locator('#readiness').getAttribute('data-ready'), 'false')
+    assert.match(
+      (await page.locator('#readiness').textContent()) ?? '',
+      /^not ready: output file:\/dev\/full: the last write failed: .*ENOSPC/,
+    )
+    assert.equal(await numberAttr(page, '#output-lag [data-output="file:/dev/full"]', 'data-value'), 1)
   })
 })
 

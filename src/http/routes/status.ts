@@ -5,8 +5,8 @@ import type { Metrics } from '../../metrics.js'
 import { bearerSecurity, TAGS } from '../openapi.js'
 import { statsSchema } from '../stats-schema.js'
 
-/** The page's files stay in the source tree (tsc copies no assets): from dist/src/http/routes/ back to src/. */
-const ASSETS = new URL('../../../../src/http/status/', import.meta.url)
+/** The page's files, next to the compiled routes (the build copies them: scripts/copy-assets.mjs). */
+const ASSETS = new URL('../status/', import.meta.url)
 
 /** The status page as one document: its style and script inlined, read once at start. */
 function statusPage(): string {
@@ -31,10 +31,10 @@ export function statusRoutes(app: FastifyInstance, metrics: Metrics): void {
         security: bearerSecurity,
         response: { 200: statsSchema, 401: errorSchema },
         summary:
-          'Live statistics: throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
+          'Live statistics: the version, readiness, output lag and dead letters by reason, throughput per second over the last 10 minutes, pending decisions, reward outcomes, and the reward-delay histogram with the share of rewards each candidate window would keep',
       },
     },
-    async () => metrics.live.snapshot(metrics.engineGauges),
+    () => metrics.status(),
   )
   const pageSchema = {
     operationId: 'statusPage',

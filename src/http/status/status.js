@@ -99,6 +99,7 @@ $('#key-form').addEventListener('submit', (event) => {
 function render(stats) {
   $('#main').hidden = false
   renderNumbers(stats)
+  renderHealth(stats)
   renderThroughput(stats.throughput)
   renderDelay(stats.reward_delay)
   renderWindows(stats.reward_delay)
@@ -119,6 +120,29 @@ function renderNumbers(stats) {
   for (const name of ['decisions', 'rewards', 'records']) {
     const rate = stats.throughput[name].slice(-10).reduce((a, b) => a + b, 0) / 10
     setStat(`${name}_rate`, rate, fmtNumber(rate))
+  }
+}
+
+/** Version, readiness (with GET /readyz's reasons), output lag and dead letters. */
+function renderHealth(stats) {
+  setStat('version', stats.version, `v${stats.version}`)
+  const readiness = $('#readiness')
+  readiness.hidden = false
+  readiness.dataset.ready = String(stats.ready)
+  readiness.textContent = stats.ready ? 'ready' : `not ready: ${stats.not_ready.join('; ')}`
+  renderCounts('#output-lag', 'data-output', stats.output_lag, 'no output written yet')
+  renderCounts('#dead-letters', 'data-reason', stats.dead_letters, 'none')
+}
+
+/** One row per entry of `counts`, the name in `attr` and the count in data-value. */
+function renderCounts(selector, attr, counts, emptyText) {
+  const body = clear($(`${selector} tbody`))
+  const entries = Object.entries(counts)
+  if (entries.length === 0) add(add(body, 'tr'), 'td', { colspan: 2 }, emptyText)
+  for (const [name, count] of entries) {
+    const row = add(body, 'tr', { [attr]: name, 'data-value': count })
+    add(row, 'td', {}, name.replaceAll('_', ' '))
+    add(row, 'td', {}, fmtNumber(count))
   }
 }
 
