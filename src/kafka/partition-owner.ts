@@ -121,7 +121,7 @@ export class PartitionOwner {
     try {
       // InitProducerId first: it fences the previous owner and ends its open transaction, so the
       // committed offset read next is final.
-      await clearPendingOffsets(producer, deps.consumer)
+      await abortWhatIsHanging(producer, deps.consumer, [topics.joined, topics.deadLetters], partition)
       const transaction = await producer.beginTransaction()
       const reader = new KafkaPartitionReader(deps.admin, deps.reader, topics.events, partition)
       const join = await recover(deps, reader)
@@ -372,19 +372,33 @@ async function closeWithin(producer: StringProducer): Promise<void> {
 }
 
 /**
- * Ends every transactional offset commit of this transactional id that is still pending. A group
- * coordinator keeps a transactional offset commit pending until a transaction marker of its
- * producer id reaches the group's offsets partition; one that arrived after its transaction had
- * ended (a request delayed past a broker restart, or past the transaction's timeout) gets no marker
- * and stays pending for ever, and every stable read of the group's offsets (KIP-447's
- * requireStable) then fails. A transaction that adds the group's offsets and is aborted writes that
- * marker. InitProducerId (the first begin) has already fenced the previous owner.
+ * Aborts whatever of this transactional id may still hang, before the owner writes anything:
+ * one transaction that adds the owner's output partitions and the group's offsets, aborted, so
+ * that a transaction marker of this producer id reaches each of them.
+ *
+ * - Output records of an earlier transaction that the coordinator no longer knows of. A broker
+ *   restarted under load can come back with the transaction's registration lost (its log shows
+ *   "state is COMPLETE_COMMIT, but received transaction marker result to send: ABORT"): the
+ *   records stay in the partition as an open transaction of this producer id, which the next
+ *   commit marker of the same id would commit, so a record emitted before the fault and emitted
+ *   again by the next owner would be read twice. This abort marker ends them as aborted.
+ * - A transactional offset commit that reached the group coordinator after its transaction had
+ *   ended: it stays pending until a marker of its producer id reaches the group's offsets
+ *   partition, and until then every stable read of the group's offsets (KIP-447's
+ *   requireStable) fails.
+ *
+ * InitProducerId (the first begin) has already fenced the previous owner.
  */
-async function clearPendingOffsets(
+async function abortWhatIsHanging(
   producer: StringProducer,
   consumer: FixedConsumer<string, string, string, string>,
+  outputTopics: string[],
+  partition: number,
 ): Promise<void> {
   const clearing = await producer.beginTransaction()
+  const metadata = await producer.metadata({ topics: outputTopics })
+  const partitions = outputTopics.map((topic) => ({ topic, partition, value: Buffer.alloc(0) }))
+  await clearing.addPartitions(metadata, partitions)
   await clearing.addConsumer(consumer)
   await clearing.abort()
 }
