@@ -14,6 +14,7 @@ import { ajv } from '../ingest/validate.js'
 import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
 import { bearerAuth } from './auth.js'
+import { clientErrorHandler } from './client-errors.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
 import { type InflightLimits, limitInflight } from './inflight.js'
 import { notFound } from './not-found.js'
@@ -55,6 +56,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     forceCloseConnections: 'idle',
     // HttpShutdown answers requests that arrive while stopping, in the API's own format.
     return503OnClosing: false,
+    clientErrorHandler: clientErrorHandler(timeouts),
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
     keepAliveTimeout: timeouts.keepAliveMs,
