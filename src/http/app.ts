@@ -13,7 +13,7 @@ import { parseJsonText } from '../ingest/json.js'
 import { ajv } from '../ingest/validate.js'
 import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
-import { bearerAuth } from './auth.js'
+import { apiKeyCheck, bearerAuth } from './auth.js'
 import { clientErrorHandler } from './client-errors.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
 import { type InflightLimits, limitInflight } from './inflight.js'
@@ -86,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  opsRoutes(app, options.metrics)
+  opsRoutes(app, options.metrics, apiKeyCheck(options.apiKey))
   statusRoutes(app, options.metrics)
   ingestRoutes(app, options)
   joinedRoute(app, options.tail)
