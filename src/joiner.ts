@@ -21,6 +21,7 @@ import {
   type SinkPosition,
 } from './log/types.js'
 import type { Metrics } from './metrics.js'
+import { RepeatedFault } from './observability/repeated-fault.js'
 import { logReplayProgress } from './observability/replay-progress.js'
 import { deadLetterLine, recordLine } from './output/format.js'
 import type { OutputSink } from './output/sink.js'
@@ -61,6 +62,19 @@ const OUTPUT_FLUSH_MS = 2000
  * it, instead of the writer idling for a round trip to the main thread between commits.
  */
 const MAX_COMMITS_IN_FLIGHT = 2
+
+/** How each kind of output fault is logged (see RepeatedFault). */
+const OUTPUT_FAULTS = {
+  write: {
+    message: 'output write failed; will retry from the log',
+    recovered: 'output writes succeed again',
+  },
+  sync: { message: 'output sync failed; will retry', recovered: 'output syncs succeed again' },
+  gap: {
+    message: 'output is missing lines the log no longer has',
+    recovered: 'output caught up with the log',
+  },
+} as const
 
 /** The requests whose events go into one commit: all answered when it settles. */
 class Waiter {
@@ -106,6 +120,10 @@ export class Joiner implements Ingestor {
   private lastDeadLetterSeq: number
   /** After a failed commit, cycles wait until then (the disk may be full). */
   private pausedUntilMs = 0
+  /** Faults that repeat for as long as they last (a full disk): logged when they start and end. */
+  private readonly commitFault: RepeatedFault
+  private readonly compactionFault: RepeatedFault
+  private readonly outputFaults = new Map<string, RepeatedFault>()
 
   constructor(
     private readonly log: EventLog,
@@ -117,6 +135,14 @@ export class Joiner implements Ingestor {
     private readonly options: JoinerOptions,
   ) {
     this.collector = new CycleCollector(metrics)
+    this.commitFault = new RepeatedFault(logger, {
+      message: 'log commit failed; refusing the batch and rebuilding from the log',
+      recovered: 'log commits succeed again',
+    })
+    this.compactionFault = new RepeatedFault(logger, {
+      message: 'compaction failed; will retry',
+      recovered: 'compaction succeeds again',
+    })
     this.admitter = new Admitter(options)
     this.engine = rebuildEngine(log, options.settings, this.collector, logReplayProgress(logger))
     this.nextPos = log.nextPos
@@ -315,6 +341,7 @@ export class Joiner implements Ingestor {
       .commit(batch)
       .then(
         () => {
+          this.commitFault.succeeded()
           this.metrics.commitDuration.observe((performance.now() - started) / 1000)
           this.metrics.commitEvents.observe(events.length)
           for (const position of sinkPositions) this.persisted.set(position.name, position)
@@ -366,7 +393,7 @@ export class Joiner implements Ingestor {
     waiter?.reject(refusal)
     // A commit sent after the one that failed: the engine it was built on is already rebuilt.
     if (isUncommittedAfterFailure(error)) return
-    this.logger.error({ err: error }, 'log commit failed; refusing the batch and rebuilding from the log')
+    this.commitFault.failed(error)
     // Events admitted since were judged against the state that just failed: refuse them too.
     this.waiter?.reject(refusal)
     this.waiter = undefined
@@ -398,10 +425,21 @@ export class Joiner implements Ingestor {
       if (first !== undefined && first.seq === sink.position().seq + 1) sink.write(fresh)
       else this.catchUp(sink)
       this.metrics.health.outputSucceeded(sink.name)
+      this.outputFault('write', sink).succeeded()
     } catch (error) {
       this.metrics.health.outputFailed(sink.name, error)
-      this.logger.error({ err: error, output: sink.name }, 'output write failed; will retry from the log')
+      this.outputFault('write', sink).failed(error)
     }
+  }
+
+  private outputFault(kind: 'write' | 'sync' | 'gap', sink: OutputSink): RepeatedFault {
+    const key = `${kind} ${sink.name}`
+    let fault = this.outputFaults.get(key)
+    if (fault === undefined) {
+      fault = new RepeatedFault(this.logger, { ...OUTPUT_FAULTS[kind], fields: { output: sink.name } })
+      this.outputFaults.set(key, fault)
+    }
+    return fault
   }
 
   private catchUp(sink: OutputSink): void {
@@ -409,15 +447,14 @@ export class Joiner implements Ingestor {
     const last = sink.stream === 'records' ? checkpoint.recordSeq : checkpoint.deadLetterSeq
     while (sink.canWrite() && sink.position().seq < last) {
       const page = this.log.readOutput(sink.stream, sink.position().seq + 1, 1000)
-      if (page.length === 0 || (page[0] as OutputLine).seq !== sink.position().seq + 1) {
-        this.logger.error(
-          { output: sink.name, seq: sink.position().seq + 1 },
-          'output is missing lines the log no longer has',
-        )
+      const seq = sink.position().seq + 1
+      if (page.length === 0 || (page[0] as OutputLine).seq !== seq) {
+        this.outputFault('gap', sink).failed(new Error(`line ${seq} is no longer in the log`))
         return
       }
       sink.write(page)
     }
+    this.outputFault('gap', sink).succeeded()
   }
 
   private catchUpSinks(): void {
@@ -442,10 +479,12 @@ export class Joiner implements Ingestor {
     this.lastSinkSyncMs = now
     return moved.flatMap((sink) => {
       try {
-        return [sink.sync()]
+        const position = sink.sync()
+        this.outputFault('sync', sink).succeeded()
+        return [position]
       } catch (error) {
         // Not synced, so not persisted: after a crash its lines are written again from the log.
-        this.logger.error({ err: error, output: sink.name }, 'output sync failed; will retry')
+        this.outputFault('sync', sink).failed(error)
         return []
       }
     })
@@ -488,11 +527,12 @@ export class Joiner implements Ingestor {
       })
       .then(
         (removed) => {
+          this.compactionFault.succeeded()
           if (removed.events + removed.records + removed.deadLetters > 0) {
             this.logger.debug({ removed }, 'compacted the log')
           }
         },
-        (error: unknown) => this.logger.error({ err: error }, 'compaction failed; will retry'),
+        (error: unknown) => this.compactionFault.failed(error),
       )
   }
 }

@@ -13,7 +13,9 @@ import { parseJsonText } from '../ingest/json.js'
 import { ajv } from '../ingest/validate.js'
 import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
-import { bearerAuth } from './auth.js'
+import { apiKeyCheck, bearerAuth } from './auth.js'
+import { clientErrorHandler } from './client-errors.js'
+import { checkBodyHeaders, checkQueryUtf8, ndjsonBody, utf8Body } from './encoding.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
 import { type InflightLimits, limitInflight } from './inflight.js'
 import { notFound } from './not-found.js'
@@ -55,6 +57,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     forceCloseConnections: 'idle',
     // HttpShutdown answers requests that arrive while stopping, in the API's own format.
     return503OnClosing: false,
+    clientErrorHandler: clientErrorHandler(timeouts),
     requestTimeout: timeouts.requestMs,
     connectionTimeout: timeouts.idleMs,
     keepAliveTimeout: timeouts.keepAliveMs,
@@ -87,7 +90,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  opsRoutes(app, options.metrics)
+  opsRoutes(app, options.metrics, apiKeyCheck(options.apiKey))
   statusRoutes(app, options.metrics)
   ingestRoutes(app, options)
   joinedRoute(app, options.tail)
@@ -102,7 +105,7 @@ export function listeningAddress(app: FastifyInstance): string {
 
 /**
  * JSON for the event routes (also when no Content-Type is sent, as the original's FastAPI
- * did), NDJSON for /events; anything else is 415.
+ * did), NDJSON for /events; anything else is 415. Both in UTF-8 and uncompressed (encoding.ts).
  */
 function registerBodyParsers(app: FastifyInstance): void {
   app.removeAllContentTypeParsers()
@@ -112,17 +115,24 @@ function registerBodyParsers(app: FastifyInstance): void {
     }
     done()
   })
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (hasBody(request)) checkBodyHeaders(request, reply)
+    return payload
+  })
+  app.addHook('preValidation', async (request) => checkQueryUtf8(request))
+  // Bytes, not strings: text decoded on the way in would already have lost what was not UTF-8.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (isBatch(request)) return done(wrongType(request, 'application/x-ndjson'))
     try {
-      done(null, body === '' ? undefined : parseJsonText(body as string))
+      const text = utf8Body(body as Buffer)
+      done(null, text === '' ? undefined : parseJsonText(text))
     } catch (error) {
       done(error as Error)
     }
   })
-  app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'string' }, (request, body, done) => {
+  app.addContentTypeParser(NDJSON_TYPES, { parseAs: 'buffer' }, (request, body, done) => {
     if (!isBatch(request)) return done(wrongType(request, 'application/json'))
-    done(null, body)
+    done(null, ndjsonBody(body as Buffer))
   })
   app.addContentTypeParser('*', (request, _payload, done) => {
     done(wrongType(request, isBatch(request) ? 'application/x-ndjson' : 'application/json'))

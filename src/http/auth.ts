@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BanditJoinError } from '../errors.js'
 
 /** Paths anyone may read when API_KEY is set (SPEC §7). */
@@ -22,17 +22,33 @@ export function secretMatcher(secret: string): (given: string) => boolean {
   return (given) => timingSafeEqual(digest(given), expected)
 }
 
-/** An onRequest hook: every other request needs `Authorization: Bearer <API_KEY>` (401 otherwise). */
+/**
+ * The token of `Authorization: Bearer <token>`, or undefined for another scheme or none. The
+ * scheme is case-insensitive and one or more spaces separate it from the token (RFC 9110 §11.1).
+ */
+function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : /^bearer +(.*)$/i.exec(header)?.[1]
+}
+
+/** Whether a request carries the API key; every request does when none is set. */
+export function apiKeyCheck(apiKey: string | undefined): (request: FastifyRequest) => boolean {
+  if (apiKey === undefined) return () => true
+  const matches = secretMatcher(apiKey)
+  return (request) => {
+    const token = bearerToken(request.headers.authorization)
+    return token !== undefined && matches(token)
+  }
+}
+
+/**
+ * An onRequest hook: every other request needs `Authorization: Bearer <API_KEY>` (401 with
+ * `WWW-Authenticate: Bearer` otherwise, RFC 9110 §11.6.1).
+ */
 export function bearerAuth(apiKey: string) {
-  const matches = secretMatcher(`Bearer ${apiKey}`)
-  return async (request: FastifyRequest) => {
-    if (isPublic(request)) return
-    if (!matches(request.headers.authorization ?? '')) {
-      throw new BanditJoinError(
-        'BJ_ERR_UNAUTHORIZED',
-        'missing or wrong Authorization: Bearer <API_KEY>',
-        401,
-      )
-    }
+  const authorized = apiKeyCheck(apiKey)
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (isPublic(request) || authorized(request)) return
+    reply.header('www-authenticate', 'Bearer')
+    throw new BanditJoinError('BJ_ERR_UNAUTHORIZED', 'missing or wrong Authorization: Bearer <API_KEY>', 401)
   }
 }

@@ -11,6 +11,7 @@ const key = {
   description: 'Unique id of the decision (at most 256 Unicode code points)',
 } as const
 
+/** Integers beyond 2^53 - 1 are refused in validate.ts: parsing has already rounded them. */
 const actionId = { type: ['string', 'integer'] } as const
 
 export const decisionSchema = {
@@ -21,7 +22,7 @@ export const decisionSchema = {
     action: {
       ...actionId,
       description:
-        'The chosen action; echoed with the same JSON type (a string at most MAX_FIELD_BYTES of UTF-8)',
+        'The chosen action; echoed with the same JSON type (a string at most MAX_FIELD_BYTES of UTF-8, an integer within ±(2^53 - 1): larger ids belong in strings)',
     },
     probability: {
       type: 'number',
@@ -30,7 +31,12 @@ export const decisionSchema = {
       description: 'Probability with which the bandit chose the action (0 < p <= 1)',
     },
     context: { description: 'Features the bandit saw: a string or any JSON value, echoed as is' },
-    actions: { type: 'array', minItems: 1, items: actionId, description: 'All candidate action ids' },
+    actions: {
+      type: 'array',
+      minItems: 1,
+      items: actionId,
+      description: 'All candidate action ids (as `action`)',
+    },
     probabilities: {
       type: 'array',
       minItems: 1,

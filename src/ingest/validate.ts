@@ -155,14 +155,31 @@ function checkFieldBytes(field: string, value: unknown, limits: IngestLimits): v
   }
 }
 
+/**
+ * An action is an identity, so an integer one must come back as sent. Beyond 2^53 - 1 JSON
+ * parsing has already rounded it (9007199254740993 reads as 9007199254740992): refused, such
+ * ids belong in strings (SPEC §1). Numbers in a context stay IEEE doubles.
+ */
+function checkActionId(field: string, value: unknown): void {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw invalidEvent(
+      `${field} must be an integer from ${-Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER} (2^53 - 1): a larger one cannot come back as sent (read as ${JSON.stringify(value)}); send it as a string`,
+    )
+  }
+}
+
 function toDecision(
   value: Record<string, unknown>,
   limits: IngestLimits,
 ): Omit<DecisionEvent, 'pos' | 'insertMs'> {
   const { key, action, probability, context, actions, probabilities, model, timestamp, deferred } = value
   checkFieldBytes('action', action, limits)
+  checkActionId('action', action)
   if (Array.isArray(actions)) {
-    for (const [i, entry] of actions.entries()) checkFieldBytes(`actions[${i}]`, entry, limits)
+    for (const [i, entry] of actions.entries()) {
+      checkFieldBytes(`actions[${i}]`, entry, limits)
+      checkActionId(`actions[${i}]`, entry)
+    }
   }
   checkFieldBytes('model', model, limits)
   checkFieldBytes('timestamp', timestamp, limits)

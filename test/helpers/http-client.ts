@@ -10,8 +10,8 @@ export interface Answer {
 }
 
 export interface SendOptions {
-  /** The raw body text, sent as is (no body when undefined). */
-  body?: string
+  /** The raw body, sent as is (no body when undefined). */
+  body?: string | Buffer
   /** The Content-Type header; none is sent when undefined. */
   contentType?: string
   headers?: Record<string, string>

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { secretMatcher } from '../../src/http/auth.js'
 import {
@@ -8,7 +9,9 @@ import {
   assertRefused,
   decision,
   ndjson,
+  postJson,
   send,
+  waitFor,
 } from '../helpers/http-client.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 
@@ -86,6 +89,40 @@ describe('API_KEY: requests need Authorization: Bearer <key>', () => {
     })
   }
 
+  it('answers 401 with WWW-Authenticate: Bearer (RFC 9110 §11.6.1)', async () => {
+    for (const [, headers] of wrongHeaders) {
+      const res = await assertRefused(
+        svc,
+        () => ingest[0]?.request(headers) as Promise<Answer>,
+        401,
+        /Bearer/,
+      )
+      assert.equal(res.headers['www-authenticate'], 'Bearer')
+    }
+    assert.equal((await send(svc, 'GET', '/metrics')).headers['www-authenticate'], 'Bearer')
+  })
+
+  it('takes the scheme in any case, and more than one space before the key (RFC 9110 §11.1)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+      await assertAccepted(
+        svc,
+        () => ingest[1]?.request({ authorization: `${scheme} ${KEY}` }) as Promise<Answer>,
+      )
+    }
+    await assertAccepted(
+      svc,
+      () => ingest[1]?.request({ authorization: `Bearer   ${KEY}` }) as Promise<Answer>,
+    )
+    for (const wrong of [`Bearer${KEY}`, `Bearer ${KEY.toUpperCase()}`, `Bearerx ${KEY}`]) {
+      await assertRefused(
+        svc,
+        () => ingest[1]?.request({ authorization: wrong }) as Promise<Answer>,
+        401,
+        /Bearer/,
+      )
+    }
+  })
+
   it('refuses POST /events with 401 without the key and accepts it with the key', async () => {
     const body = ndjson([{ type: 'reward', key: 'auth-batch', reward: 1 }])
     const batch = (headers: Record<string, string>) =>
@@ -139,6 +176,58 @@ describe('API_KEY: requests need Authorization: Bearer <key>', () => {
     }
     const schemes = Object.values(doc.components?.securitySchemes ?? {})
     assert.ok(schemes.some((s) => s.type === 'http' && s.scheme === 'bearer'))
+  })
+})
+
+describe('API_KEY and what public pages show', () => {
+  it('keeps the /readyz status public, and its reasons (paths, OS errors) behind the key', async (t) => {
+    const svc = await startInProcess({ API_KEY: KEY, OUTPUT: 'file:/dev/full', EXP_UNIT_MS: '50' })
+    t.after(() => svc.close())
+    await assertAccepted(svc, () => postJson(svc, '/log_decision', decision('readyz-detail'), GOOD))
+    await waitFor(() => svc.service.metrics.health.notReady().length > 0, 'the output write to fail', 5000)
+    const anonymous = await send(svc, 'GET', '/readyz')
+    assert.equal(anonymous.statusCode, 503)
+    assert.deepEqual(anonymous.json(), {
+      ok: false,
+      code: 'BJ_ERR_NOT_READY',
+      error: 'not ready (send the API key for the reasons)',
+    })
+    assert.doesNotMatch(anonymous.text, /dev\/full|ENOSPC/)
+    const wrong = await send(svc, 'GET', '/readyz', { headers: { authorization: 'Bearer nope' } })
+    assert.equal(wrong.statusCode, 503)
+    assert.doesNotMatch(wrong.text, /dev\/full|ENOSPC/)
+    const detailed = await send(svc, 'GET', '/readyz', { headers: GOOD })
+    assert.equal(detailed.statusCode, 503)
+    const body = detailed.json() as { not_ready: string[] }
+    assert.match(body.not_ready[0] as string, /^output file:\/dev\/full: the last write failed: .*ENOSPC/)
+  })
+
+  it('sends /status with a Content-Security-Policy that allows only its own inline code, and X-Frame-Options', async (t) => {
+    const svc = await startInProcess({ API_KEY: KEY })
+    t.after(() => svc.close())
+    const res = await send(svc, 'GET', '/status')
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.headers['x-frame-options'], 'DENY')
+    assert.equal(res.headers['x-content-type-options'], 'nosniff')
+    const policy = String(res.headers['content-security-policy'])
+    const directives = new Map(
+      policy.split(';').map((d) => {
+        const [name = '', ...values] = d.trim().split(/\s+/)
+        return [name, values] as const
+      }),
+    )
+    assert.deepEqual(directives.get('default-src'), ["'none'"])
+    assert.deepEqual(directives.get('connect-src'), ["'self'"])
+    assert.deepEqual(directives.get('frame-ancestors'), ["'none'"])
+    // The page's one script and one style, each allowed by its hash, nothing else.
+    for (const [directive, tag] of [
+      ['script-src', 'script'],
+      ['style-src', 'style'],
+    ] as const) {
+      const inline = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(res.text)?.[1] ?? ''
+      const digest = createHash('sha256').update(inline).digest('base64')
+      assert.deepEqual(directives.get(directive), [`'sha256-${digest}'`], directive)
+    }
   })
 })
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { isUtf8 } from 'node:buffer'
 import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { RawConnection } from '../helpers/raw-http.js'
@@ -190,6 +191,8 @@ describe('fuzzing every route (fast-check)', () => {
         assert.ok(INGEST_STATUSES.has(answer.status), context)
         assertApiBody(answer, context)
         const logged = svc.loggedEvents() - before
+        // Bytes that are not UTF-8 are refused, never read as U+FFFD (issue 14 item 7).
+        if (!isUtf8(body)) assert.notEqual(answer.status, 200, `not UTF-8, yet accepted: ${context}`)
         if (answer.status !== 200) assert.equal(logged, 0, `refused, yet logged: ${context}`)
         else {
           const ok = JSON.parse(answer.body) as { accepted?: number; duplicate?: boolean }

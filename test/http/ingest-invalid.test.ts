@@ -59,6 +59,42 @@ describe('invalid single events are refused and nothing is logged', () => {
     })
   })
 
+  describe('an integer action must come back as sent: beyond 2^53 - 1 it is refused with 422', () => {
+    const body = (action: string, actions = '') =>
+      `{"key": "big-${Math.random()}", "action": ${action}, "probability": 1, "context": 1${actions}}`
+    for (const action of ['9007199254740993', '9007199254740992', '-9007199254740993', '1e300']) {
+      it(`refuses action ${action}, naming the field and the rule`, async () => {
+        await assertRefused(
+          svc,
+          raw('/log_decision', body(action)),
+          422,
+          /^action must be an integer from -9007199254740991 to 9007199254740991.*send it as a string/,
+        )
+      })
+    }
+
+    it('refuses such an integer among actions, naming its position', async () => {
+      const actions = ', "actions": [1, 9007199254740993], "probabilities": [1, 0]'
+      await assertRefused(
+        svc,
+        raw('/log_decision', body('1', actions)),
+        422,
+        /^actions\[1\] must be an integer from/,
+      )
+    })
+
+    it('refuses it in a batch line too', async () => {
+      const line = `{"type": "decision", ${body('9007199254740993').slice(1)}`
+      const batch = () => send(svc, 'POST', '/events', { body: line, contentType: 'application/x-ndjson' })
+      await assertRefused(svc, batch, 422, /line 1: action must be an integer from/)
+    })
+
+    it('accepts the largest integers that come back as sent, and echoes them', async () => {
+      await assertAccepted(svc, raw('/log_decision', body('9007199254740991')))
+      await assertAccepted(svc, raw('/log_decision', body('-9007199254740991')))
+    })
+  })
+
   describe('required fields are enforced with 422', () => {
     const base = decision('req')
     for (const field of ['key', 'action', 'probability', 'context']) {

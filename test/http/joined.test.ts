@@ -200,6 +200,22 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
     }
   })
 
+  it('takes `from` as decimal digits only: hexadecimal, exponents, signs, spaces and fractions get 422', async (t) => {
+    const { svc, emit, url } = await start(t)
+    await emit(['a', 'b', 'c'])
+    for (const from of ['0x2', '1e0', '+2', '%201', '1%20', '2.0', '', '0b1', '1_0']) {
+      // Over a socket: a `from` taken as valid would start a stream that never ends.
+      const res = await fetch(`${url}/joined?from=${from}`)
+      if (res.status === 200) await res.body?.cancel()
+      assert.equal(res.status, 422, `from=${from}`)
+      const body = (await res.json()) as { code: string; error: string }
+      assert.equal(body.code, 'BJ_ERR_INVALID_QUERY')
+      assert.match(body.error, /^query parameter from must be decimal digits/)
+    }
+    // Leading zeros are still decimal digits: the position is checked, past the syntax.
+    await assertRefused(svc, () => send(svc, 'GET', '/joined?from=0009'), 400, /from=9 is beyond/)
+  })
+
   it('answers 410 for a `from` older than the retention (OUTPUT_RETENTION_MS)', async (t) => {
     const { svc, clock, emit, url, tail } = await start(t, { OUTPUT_RETENTION_MS: '1' })
     await emit(['a'])

@@ -147,6 +147,21 @@ describe('the status page in a real browser', () => {
     await page.close()
   })
 
+  it('runs under its Content-Security-Policy: no violation, its style applied', async () => {
+    const page = await browser.newPage()
+    // Browser code as text: the tests are compiled without the DOM's types.
+    await page.addInitScript({
+      content:
+        "window.cspViolations = []; document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective))",
+    })
+    await page.goto(url)
+    await page.waitForSelector('body[data-rendered-at]')
+    assert.deepEqual(await page.evaluate('window.cspViolations'), [])
+    const styled = await page.evaluate("document.querySelector('style')?.sheet?.cssRules.length ?? 0")
+    assert.ok(Number(styled) > 0, 'the inline style sheet was applied')
+    await page.close()
+  })
+
   it('draws the reward-delay histogram with the window line at E', async () => {
     const page = await open()
     const expected = new Map<string, number>()

@@ -18,6 +18,7 @@ import {
   toIncomingEvent,
 } from '../../ingest/validate.js'
 import type { Metrics } from '../../metrics.js'
+import { type NdjsonBody, notUtf8 } from '../encoding.js'
 import { bearerSecurity, TAGS } from '../openapi.js'
 
 export interface IngestDeps {
@@ -139,7 +140,7 @@ export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
         },
       },
     },
-    async (request) => ingestBatch(deps, typeof request.body === 'string' ? request.body : ''),
+    async (request) => ingestBatch(deps, (request.body as NdjsonBody | undefined) ?? EMPTY_BATCH),
   )
 }
 
@@ -173,6 +174,8 @@ async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string,
   return { ok: true }
 }
 
+const EMPTY_BATCH: NdjsonBody = { text: '', notUtf8Lines: new Set() }
+
 /** Lines checked per event-loop turn: about a millisecond of work. */
 const LINES_PER_TURN = 100
 
@@ -181,7 +184,7 @@ const LINES_PER_TURN = 100
  * are taken one at a time (not split all at once), so that a body of millions of tiny lines
  * costs no array of them and one line past MAX_BATCH_EVENTS ends the work.
  */
-async function ingestBatch(deps: IngestDeps, text: string) {
+async function ingestBatch(deps: IngestDeps, { text, notUtf8Lines }: NdjsonBody) {
   const events: IncomingEvent[] = []
   const lineOf: number[] = []
   const errors: LineError[] = []
@@ -197,6 +200,7 @@ async function ingestBatch(deps: IngestDeps, text: string) {
       throw tooLarge(`batch has more than MAX_BATCH_EVENTS=${deps.maxBatchEvents} events`)
     }
     try {
+      if (notUtf8Lines.has(number)) throw notUtf8('line')
       events.push(eventFromLine(line, deps.limits))
       lineOf.push(number)
     } catch (error) {

@@ -20,7 +20,11 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
         querystring: {
           type: 'object',
           properties: {
-            from: { type: 'integer', minimum: 1, description: 'First position wanted (last seen seq + 1)' },
+            from: {
+              type: 'integer',
+              minimum: 1,
+              description: 'First position wanted (last seen seq + 1), in decimal digits',
+            },
             format: {
               type: 'string',
               enum: ['json', 'dsjson'],
@@ -50,6 +54,17 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
           410: jsonError('`from` is older than the oldest retained record (BJ_ERR_GONE)'),
           422: jsonError('A query parameter is invalid (BJ_ERR_INVALID_QUERY)'),
         },
+      },
+      // Before the schema coerces it: Number() would also read 0x10, 1e3, +5 and " 1".
+      preValidation: async (request) => {
+        const { from } = request.query as { from?: unknown }
+        if (from !== undefined && !(typeof from === 'string' && /^[0-9]+$/.test(from))) {
+          throw new BanditJoinError(
+            'BJ_ERR_INVALID_QUERY',
+            `query parameter from must be decimal digits (got ${JSON.stringify(from)})`,
+            422,
+          )
+        }
       },
     },
     async (request, reply) => {

@@ -1,12 +1,20 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { errorSchema } from '../../ingest/schemas.js'
 import type { Metrics } from '../../metrics.js'
 import { bearerSecurity, jsonError, TAGS } from '../openapi.js'
 
 const okOnly = { response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } }
 
-/** Health checks (the original's GET /, plus /healthz and /readyz) and Prometheus metrics. */
-export function opsRoutes(app: FastifyInstance, metrics: Metrics): void {
+/**
+ * Health checks (the original's GET /, plus /healthz and /readyz) and Prometheus metrics.
+ * /readyz is public, but why the service is not ready (paths, OS errors) only goes to requests
+ * that carry the API key when one is set (`authorized`).
+ */
+export function opsRoutes(
+  app: FastifyInstance,
+  metrics: Metrics,
+  authorized: (request: FastifyRequest) => boolean,
+): void {
   const ops = (operationId: string) => ({ operationId, tags: [TAGS.ops] })
   app.get(
     '/',
@@ -28,7 +36,7 @@ export function opsRoutes(app: FastifyInstance, metrics: Metrics): void {
       schema: {
         ...ops('readyz'),
         summary:
-          'Ready for traffic: the log is recovered, open and taking commits, and every output took its last write (503 names what is not ready)',
+          'Ready for traffic: the log is recovered, open and taking commits, and every output took its last write (503 names what is not ready; with API_KEY set, only to requests that carry the key)',
         response: {
           200: okOnly.response[200],
           503: {
@@ -41,9 +49,13 @@ export function opsRoutes(app: FastifyInstance, metrics: Metrics): void {
         },
       },
     },
-    async (_request, reply) => {
+    async (request, reply) => {
       const notReady = metrics.health.notReady()
       if (notReady.length === 0) return { ok: true }
+      if (!authorized(request)) {
+        const error = 'not ready (send the API key for the reasons)'
+        return reply.code(503).send({ ok: false, code: 'BJ_ERR_NOT_READY', error })
+      }
       return reply.code(503).send({
         ok: false,
         code: 'BJ_ERR_NOT_READY',

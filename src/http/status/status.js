@@ -11,7 +11,11 @@ const $ = (selector) => document.querySelector(selector)
 function add(parent, tag, attrs = {}, text) {
   const el =
     parent instanceof SVGElement ? document.createElementNS(SVG_NS, tag) : document.createElement(tag)
-  for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value))
+  for (const [name, value] of Object.entries(attrs)) {
+    // Through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+    if (name === 'style') el.style.cssText = String(value)
+    else el.setAttribute(name, String(value))
+  }
   if (text !== undefined) el.textContent = text
   parent.appendChild(el)
   return el
