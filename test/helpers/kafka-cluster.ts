@@ -1,7 +1,8 @@
 /**
  * A real Apache Kafka cluster for tests: 1 or 3 combined broker+controller KRaft nodes as child
  * JVMs on free loopback ports, from the jars that test/kafka/fetch.sh puts in
- * $BANDITJOIN_KAFKA_LIB (by default node_modules/.cache/banditjoin-kafka/lib).
+ * $BANDITJOIN_KAFKA_LIB (by default node_modules/.cache/banditjoin-kafka/lib), fetched on first
+ * use (test/helpers/kafka-jars.ts; a test file skips with `{ skip: kafkaUnavailable() }`).
  *
  *   const cluster = await startKafkaCluster({ brokers: 3 })
  *   after(() => cluster.stop())
@@ -18,7 +19,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -26,14 +26,10 @@ import {
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
+import { ensureKafkaJars } from './kafka-jars.js'
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
-
-/** Where test/kafka/fetch.sh puts the broker's jars. */
-export function kafkaLibDir(): string {
-  return process.env.BANDITJOIN_KAFKA_LIB ?? join(repoRoot, 'node_modules/.cache/banditjoin-kafka/lib')
-}
+export { KafkaJarsMissingError, kafkaLibDir, kafkaUnavailable } from './kafka-jars.js'
 
 export interface KafkaClusterOptions {
   /** Combined broker+controller nodes (default 1). With 3: replication factor 3, min.insync.replicas 2. */
@@ -82,21 +78,8 @@ export interface KafkaCluster {
   stop(): Promise<void>
 }
 
-/** The jars are missing: the message says how to get them. */
-export class KafkaJarsMissingError extends Error {}
-
 /** The KRaft start line (logger kafka.server.KafkaRaftServer, INFO). */
 const STARTED = 'Kafka Server started'
-
-function requireJars(lib: string): void {
-  const jars = existsSync(lib) ? readdirSync(lib).filter((f) => f.endsWith('.jar')) : []
-  if (!jars.some((f) => f.startsWith('kafka_2.13-'))) {
-    throw new KafkaJarsMissingError(
-      `Kafka's jars are not in ${lib}: run test/kafka/fetch.sh first (needs Java 17+ and Maven; ` +
-        'BANDITJOIN_KAFKA_LIB chooses another folder)',
-    )
-  }
-}
 
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -147,8 +130,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Starts a fresh cluster and resolves once every node is up (brokers registered and unfenced). */
 export async function startKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
-  const lib = kafkaLibDir()
-  requireJars(lib)
+  const lib = ensureKafkaJars()
   const n = options.brokers ?? 1
   const rf = n
   const minIsr = Math.min(2, n)
