@@ -45,6 +45,8 @@ export interface KafkaClusterOptions {
   jvmArgs?: string[]
   /** How long to wait for the cluster (or a restarted node) to be ready (default 60 s). */
   startTimeoutMs?: number
+  /** The client port of a 1-node cluster (default: a free one). */
+  port?: number
 }
 
 export interface KafkaNode {
@@ -181,7 +183,9 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   }
 
   try {
+    if (options.port !== undefined && n !== 1) throw new Error('port: only for a 1-node cluster')
     const ports = await freePorts(2 * n)
+    if (options.port !== undefined) ports[0] = options.port
     const voters = Array.from({ length: n }, (_, i) => `${i + 1}@127.0.0.1:${ports[2 * i + 1]}`).join(',')
     const id = clusterId()
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J2)
