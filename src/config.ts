@@ -45,6 +45,8 @@ export interface KafkaConfig {
   groupId: string
   /** A member silent this long is dead: its partitions move (the failover time's main part). */
   sessionTimeoutMs: number
+  /** How long to try reaching the brokers at start before giving up (exit 2). */
+  connectTimeoutMs: number
 }
 
 /** One variable: how it is read and what --help says of it. */
@@ -369,6 +371,15 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
     accepts: 'an integer 1000..300000 (milliseconds; the brokers bound it too)',
     meaning: 'how long an instance may be silent before the group moves its partitions (failover time)',
     parse: integer(1000, 300_000),
+  },
+  {
+    key: 'connectTimeoutMs',
+    env: 'KAFKA_CONNECT_TIMEOUT_MS',
+    default: '30000',
+    accepts: 'an integer 1000..600000 (milliseconds)',
+    meaning:
+      'at start, how long to keep trying to reach a broker of KAFKA_BROKERS; then exit 2 naming each broker and why',
+    parse: integer(1000, 600_000),
   },
 ]
 

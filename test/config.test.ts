@@ -180,6 +180,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     replicationFactor: undefined,
     groupId: 'banditjoin',
     sessionTimeoutMs: 10000,
+    connectTimeoutMs: 30000,
   })
   const flags = loadConfig({}, [
     '--kafka-brokers=127.0.0.1:9092',
@@ -190,6 +191,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     '--kafka-replication-factor=3',
     '--kafka-group-id=joiners',
     '--kafka-session-timeout-ms=3000',
+    '--kafka-connect-timeout-ms=5000',
   ])
   assert.deepEqual(flags.kafka, {
     brokers: ['127.0.0.1:9092'],
@@ -199,6 +201,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     replicationFactor: 3,
     groupId: 'joiners',
     sessionTimeoutMs: 3000,
+    connectTimeoutMs: 5000,
   })
 })
 
@@ -207,6 +210,12 @@ test('bad Kafka settings are refused naming the variable and what it accepts', (
   refuses({ KAFKA_BROKERS: 'a:1,' }, [], 'KAFKA_BROKERS', 'host:port')
   refuses({ KAFKA_BROKERS: 'a:1', KAFKA_PARTITIONS: '0' }, [], 'KAFKA_PARTITIONS', '1..10000')
   refuses({ KAFKA_BROKERS: 'a:1', KAFKA_TOPIC_PREFIX: 'a b' }, [], 'KAFKA_TOPIC_PREFIX', 'topic name')
+  refuses(
+    { KAFKA_BROKERS: 'a:1', KAFKA_CONNECT_TIMEOUT_MS: '500' },
+    [],
+    'KAFKA_CONNECT_TIMEOUT_MS',
+    '1000..600000',
+  )
   refuses({ KAFKA_BROKERS: 'a:1' }, ['--kafka-replication-factor', 'three'], 'KAFKA_REPLICATION_FACTOR')
 })
 

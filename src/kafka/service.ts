@@ -11,6 +11,7 @@ import { Metrics } from '../metrics.js'
 import { dsjsonLine } from '../output/dsjson.js'
 import type { RunningService } from '../service.js'
 import { FixedConsumer } from './client-fixes.js'
+import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
 import { ensureTopics, topicsOf } from './topics.js'
@@ -48,6 +49,7 @@ export async function createKafkaService(
     bootstrapBrokers: kafka.brokers,
     ...RESILIENCE,
   })
+  await connectToBrokers(client('start'), kafka.connectTimeoutMs, logger)
   const metrics = new Metrics()
   metrics.configure(settings)
   metrics.health.useKafka()
