@@ -28,7 +28,14 @@ async function main(argv: string[]): Promise<void> {
   })
   await service.app.listen({ port: config.port, host: config.host })
   service.logger.info(
-    { address: service.address(), config: { ...config, apiKey: config.apiKey && '***' } },
+    {
+      address: service.address(),
+      config: {
+        ...config,
+        apiKey: config.apiKey && '***',
+        kafka: config.kafka && { ...config.kafka, saslPassword: config.kafka.saslPassword && '***' },
+      },
+    },
     'banditjoin is ready',
   )
   let stopping = false

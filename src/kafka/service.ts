@@ -14,6 +14,7 @@ import { FixedConsumer } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
+import { securityOptions } from './security.js'
 import { ensureTopics, topicsOf } from './topics.js'
 
 /**
@@ -44,10 +45,12 @@ export async function createKafkaService(
 ): Promise<RunningService> {
   const { logger } = options
   const topics = topicsOf(kafka)
+  const security = securityOptions(kafka)
   const client = (role: string) => ({
     clientId: `banditjoin-${role}-${process.pid}`,
     bootstrapBrokers: kafka.brokers,
     ...RESILIENCE,
+    ...security,
   })
   await connectToBrokers(client('start'), kafka.connectTimeoutMs, logger)
   const metrics = new Metrics()

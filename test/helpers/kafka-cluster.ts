@@ -47,6 +47,13 @@ export interface KafkaClusterOptions {
   startTimeoutMs?: number
   /** The client port of a 1-node cluster (default: a free one). */
   port?: number
+  /**
+   * A second client listener named SECURE, SASL_SSL, on another free port of each node
+   * (`secureBootstrap`); its TLS and SASL settings go in `config` (listener.name.secure.*).
+   */
+  secureListener?: boolean
+  /** More arguments of `kafka-storage format`, e.g. `--add-scram` to create SCRAM users. */
+  formatArgs?: string[]
 }
 
 export interface KafkaNode {
@@ -73,6 +80,8 @@ export interface KafkaNode {
 export interface KafkaCluster {
   /** 'host:port,...' of every node's client listener. */
   readonly bootstrap: string
+  /** 'host:port,...' of every node's SASL_SSL listener, with `secureListener`. */
+  readonly secureBootstrap: string | undefined
   readonly brokers: KafkaNode[]
   /** The cluster's temporary directory (data and logs), removed by stop(). */
   readonly dir: string
@@ -143,6 +152,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   ]
   const dir = mkdtempSync(join(tmpdir(), 'banditjoin-kafka-'))
   const nodes: Node[] = []
+  let securePorts: number[] = []
   let stopped = false
 
   const killAllSync = () => {
@@ -185,7 +195,9 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   try {
     if (options.port !== undefined && n !== 1) throw new Error('port: only for a 1-node cluster')
     const ports = await freePorts(2 * n)
+    securePorts = options.secureListener ? await freePorts(n) : []
     if (options.port !== undefined) ports[0] = options.port
+    const secure = (i: number) => (options.secureListener ? `,SECURE://127.0.0.1:${securePorts[i]}` : '')
     const voters = Array.from({ length: n }, (_, i) => `${i + 1}@127.0.0.1:${ports[2 * i + 1]}`).join(',')
     const id = clusterId()
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J2)
@@ -199,10 +211,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
         'process.roles': 'broker,controller',
         'node.id': nodeId,
         'controller.quorum.voters': voters,
-        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${secure(i)}`,
+        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${secure(i)}`,
         'controller.listener.names': 'CONTROLLER',
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${options.secureListener ? ',SECURE:SASL_SSL' : ''}`,
         'inter.broker.listener.name': 'PLAINTEXT',
         'log.dirs': join(nodeDir, 'data'),
         'num.partitions': 1,
@@ -245,6 +257,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
           id,
           '--config',
           propsPath,
+          ...(options.formatArgs ?? []),
         ],
         { encoding: 'utf8', timeout: 60_000 },
       )
@@ -261,6 +274,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
 
   return {
     bootstrap: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+    secureBootstrap: options.secureListener ? securePorts.map((p) => `127.0.0.1:${p}`).join(',') : undefined,
     brokers: nodes,
     dir,
     stop,
