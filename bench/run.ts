@@ -62,6 +62,7 @@ async function main(): Promise<number> {
     runs: args.runs,
     notes: caveats(results),
     failures,
+    skipped: results.filter((r) => r.status === 'skipped').map((r) => ({ id: r.id, reason: r.error ?? '' })),
     methods: results.map((r) => ({ id: r.id, title: r.title, method: r.method, command: r.command })),
   })
   const seconds = (performance.now() - t0) / 1000

@@ -34,7 +34,14 @@ async function main(argv: string[]): Promise<void> {
     throw listenError(config.port, error)
   })
   service.logger.info(
-    { address: service.address(), config: { ...config, apiKey: config.apiKey && '***' } },
+    {
+      address: service.address(),
+      config: {
+        ...config,
+        apiKey: config.apiKey && '***',
+        kafka: config.kafka && { ...config.kafka, saslPassword: config.kafka.saslPassword && '***' },
+      },
+    },
     'banditjoin is ready',
   )
   let stopping = false

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { REWARD_AGGREGATIONS, type RewardAggregation } from './engine/types.js'
 import { configError } from './errors.js'
@@ -50,7 +50,21 @@ export interface KafkaConfig {
   groupId: string
   /** A member silent this long is dead: its partitions move (the failover time's main part). */
   sessionTimeoutMs: number
+  /** How long to try reaching the brokers at start before giving up (exit 2). */
+  connectTimeoutMs: number
+  /** Connect with TLS; the files (PEM) need it. */
+  tls: boolean
+  tlsCaFile: string | undefined
+  tlsCertFile: string | undefined
+  tlsKeyFile: string | undefined
+  /** SASL: all three or none. */
+  saslMechanism: SaslMechanism | undefined
+  saslUsername: string | undefined
+  saslPassword: string | undefined
 }
+
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number]
 
 /** One variable: how it is read and what --help says of it. */
 interface Variable<T> {
@@ -323,6 +337,18 @@ function brokerList(raw: string): string[] {
   return brokers
 }
 
+/** A file the service will read at start: refused now if it cannot be read. */
+function readableFile(raw: string): string {
+  if (raw.trim() === '') throw new Error('empty')
+  accessSync(raw, constants.R_OK)
+  return raw
+}
+
+const nonEmpty = (raw: string): string => {
+  if (raw === '') throw new Error('empty')
+  return raw
+}
+
 const topicName = (raw: string): string => {
   // Kafka's own rule for topic names (the prefix gets ".events" etc. appended).
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(raw)) throw new Error('not a topic name')
@@ -383,7 +409,92 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
     meaning: 'how long an instance may be silent before the group moves its partitions (failover time)',
     parse: integer(1000, 300_000),
   },
+  {
+    key: 'connectTimeoutMs',
+    env: 'KAFKA_CONNECT_TIMEOUT_MS',
+    default: '30000',
+    accepts: 'an integer 1000..600000 (milliseconds)',
+    meaning:
+      'at start, how long to keep trying to reach a broker of KAFKA_BROKERS; then exit 2 naming each broker and why',
+    parse: integer(1000, 600_000),
+  },
+  {
+    key: 'tls',
+    env: 'KAFKA_TLS',
+    default: 'false',
+    accepts: 'true, false',
+    meaning: "connect to the brokers with TLS (the system's CAs unless KAFKA_TLS_CA_FILE)",
+    parse: (raw) => oneOf(['true', 'false'] as const)(raw) === 'true',
+  },
+  {
+    key: 'tlsCaFile',
+    env: 'KAFKA_TLS_CA_FILE',
+    default: undefined,
+    accepts: 'a readable file of PEM certificates',
+    meaning: "the CAs that signed the brokers' certificates, instead of the system's (needs KAFKA_TLS=true)",
+    parse: readableFile,
+  },
+  {
+    key: 'tlsCertFile',
+    env: 'KAFKA_TLS_CERT_FILE',
+    default: undefined,
+    accepts: 'a readable PEM certificate file',
+    meaning: 'a client certificate, for brokers with ssl.client.auth=required (with KAFKA_TLS_KEY_FILE)',
+    parse: readableFile,
+  },
+  {
+    key: 'tlsKeyFile',
+    env: 'KAFKA_TLS_KEY_FILE',
+    default: undefined,
+    accepts: 'a readable PEM private key file (unencrypted)',
+    meaning: "the client certificate's private key (with KAFKA_TLS_CERT_FILE)",
+    parse: readableFile,
+  },
+  {
+    key: 'saslMechanism',
+    env: 'KAFKA_SASL_MECHANISM',
+    default: undefined,
+    accepts: SASL_MECHANISMS.join(', '),
+    meaning: 'authenticate to the brokers with SASL (with KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD)',
+    parse: oneOf(SASL_MECHANISMS),
+  },
+  {
+    key: 'saslUsername',
+    env: 'KAFKA_SASL_USERNAME',
+    default: undefined,
+    accepts: 'a non-empty string',
+    meaning: 'the SASL user',
+    parse: nonEmpty,
+  },
+  {
+    key: 'saslPassword',
+    env: 'KAFKA_SASL_PASSWORD',
+    default: undefined,
+    accepts: 'a non-empty string',
+    meaning: "the SASL user's password (prefer the variable to the flag, which other users can see)",
+    parse: nonEmpty,
+  },
 ]
+
+/** Rules between the Kafka security settings. */
+function checkKafkaSecurity(kafka: KafkaConfig): void {
+  for (const [env, value] of [
+    ['KAFKA_TLS_CA_FILE', kafka.tlsCaFile],
+    ['KAFKA_TLS_CERT_FILE', kafka.tlsCertFile],
+    ['KAFKA_TLS_KEY_FILE', kafka.tlsKeyFile],
+  ] as const) {
+    if (value !== undefined && !kafka.tls) throw configError(`${env} needs KAFKA_TLS=true`)
+  }
+  if ((kafka.tlsCertFile === undefined) !== (kafka.tlsKeyFile === undefined)) {
+    throw configError('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE go together: set both or neither')
+  }
+  const sasl = [kafka.saslMechanism, kafka.saslUsername, kafka.saslPassword]
+  if (sasl.some((v) => v !== undefined) && sasl.some((v) => v === undefined)) {
+    throw configError(
+      'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD go together: set all three or none',
+    )
+  }
+}
 
 /** A setting's raw text and how the user wrote it, for error messages. */
 interface RawValue {
@@ -430,6 +541,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, args: readonly string[] = [])
       throw configError(`${setting.env} only applies to the Kafka mode: set KAFKA_BROKERS too`)
     }
   }
+  if (kafka !== undefined) checkKafkaSecurity(kafka)
   return config as Config
 }
 

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import { flagName, helpText, loadConfig, SETTINGS } from '../src/config.js'
 import { BanditJoinError } from '../src/errors.js'
 import { SPEC_VARIABLES } from './helpers/spec.js'
@@ -203,6 +204,14 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     replicationFactor: undefined,
     groupId: 'banditjoin',
     sessionTimeoutMs: 10000,
+    connectTimeoutMs: 30000,
+    tls: false,
+    tlsCaFile: undefined,
+    tlsCertFile: undefined,
+    tlsKeyFile: undefined,
+    saslMechanism: undefined,
+    saslUsername: undefined,
+    saslPassword: undefined,
   })
   const flags = loadConfig({}, [
     '--kafka-brokers=127.0.0.1:9092',
@@ -213,6 +222,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     '--kafka-replication-factor=3',
     '--kafka-group-id=joiners',
     '--kafka-session-timeout-ms=3000',
+    '--kafka-connect-timeout-ms=5000',
   ])
   assert.deepEqual(flags.kafka, {
     brokers: ['127.0.0.1:9092'],
@@ -222,6 +232,14 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     replicationFactor: 3,
     groupId: 'joiners',
     sessionTimeoutMs: 3000,
+    connectTimeoutMs: 5000,
+    tls: false,
+    tlsCaFile: undefined,
+    tlsCertFile: undefined,
+    tlsKeyFile: undefined,
+    saslMechanism: undefined,
+    saslUsername: undefined,
+    saslPassword: undefined,
   })
 })
 
@@ -230,7 +248,48 @@ test('bad Kafka settings are refused naming the variable and what it accepts', (
   refuses({ KAFKA_BROKERS: 'a:1,' }, [], 'KAFKA_BROKERS', 'host:port')
   refuses({ KAFKA_BROKERS: 'a:1', KAFKA_PARTITIONS: '0' }, [], 'KAFKA_PARTITIONS', '1..10000')
   refuses({ KAFKA_BROKERS: 'a:1', KAFKA_TOPIC_PREFIX: 'a b' }, [], 'KAFKA_TOPIC_PREFIX', 'topic name')
+  refuses(
+    { KAFKA_BROKERS: 'a:1', KAFKA_CONNECT_TIMEOUT_MS: '500' },
+    [],
+    'KAFKA_CONNECT_TIMEOUT_MS',
+    '1000..600000',
+  )
   refuses({ KAFKA_BROKERS: 'a:1' }, ['--kafka-replication-factor', 'three'], 'KAFKA_REPLICATION_FACTOR')
+})
+
+test('Kafka TLS and SASL settings: files must be readable, and what goes together is set together', () => {
+  const file = fileURLToPath(new URL('../../package.json', import.meta.url))
+  const kafka = loadConfig({
+    KAFKA_BROKERS: 'k:9093',
+    KAFKA_TLS: 'true',
+    KAFKA_TLS_CA_FILE: file,
+    KAFKA_TLS_CERT_FILE: file,
+    KAFKA_TLS_KEY_FILE: file,
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'p',
+  }).kafka
+  assert.deepEqual(
+    [kafka?.tls, kafka?.tlsCaFile, kafka?.saslMechanism, kafka?.saslUsername, kafka?.saslPassword],
+    [true, file, 'SCRAM-SHA-512', 'u', 'p'],
+  )
+  const base = { KAFKA_BROKERS: 'k:9093' }
+  refuses({ ...base, KAFKA_TLS: 'yes' }, [], 'KAFKA_TLS', 'true, false')
+  refuses(
+    { ...base, KAFKA_TLS: 'true', KAFKA_TLS_CA_FILE: '/no/such/ca.pem' },
+    [],
+    'KAFKA_TLS_CA_FILE',
+    'readable',
+  )
+  refuses({ ...base, KAFKA_TLS_CA_FILE: file }, [], 'KAFKA_TLS_CA_FILE needs KAFKA_TLS=true')
+  refuses(
+    { ...base, KAFKA_TLS: 'true', KAFKA_TLS_CERT_FILE: file },
+    [],
+    'KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE',
+  )
+  refuses({ ...base, KAFKA_SASL_MECHANISM: 'GSSAPI' }, [], 'KAFKA_SASL_MECHANISM', 'PLAIN, SCRAM-SHA-256')
+  refuses({ ...base, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u' }, [], 'set all three or none')
+  refuses({ KAFKA_SASL_PASSWORD: 'p' }, [], 'KAFKA_SASL_PASSWORD', 'KAFKA_BROKERS')
 })
 
 test('a Kafka setting without KAFKA_BROKERS is refused rather than ignored', () => {

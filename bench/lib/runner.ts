@@ -32,7 +32,8 @@ function shown(figures: Record<string, number>): string {
 /**
  * Runs every scenario `runs` times, round-robin (run 1 of each, then run 2 of each...), so that a
  * disturbance of the machine (or a drift) spreads over the scenarios compared with each other
- * instead of hitting all runs of one. A scenario that fails is not run again.
+ * instead of hitting all runs of one. A scenario that fails is not run again; one this machine
+ * cannot run (its `skip()` gives the reason) is not run at all.
  */
 export async function runAll(
   scenarios: readonly Scenario[],
@@ -48,11 +49,17 @@ export async function runAll(
     runs: [],
     summary: {},
   }))
+  for (const [k, scenario] of scenarios.entries()) {
+    const reason = scenario.skip?.()
+    if (reason === undefined) continue
+    Object.assign(results[k] as ScenarioResult, { status: 'skipped', error: reason })
+    context.log(`${scenario.id} skipped: ${reason}`)
+  }
   const { runs } = context.options
   for (let index = 0; index < runs; index++) {
     for (const [k, scenario] of scenarios.entries()) {
       const result = results[k] as ScenarioResult
-      if (result.status === 'failed') continue
+      if (result.status !== 'ok') continue
       const started = performance.now()
       try {
         const outcome = await scenario.run(context, index)

@@ -15,7 +15,8 @@ export interface ScenarioResult {
   title: string
   method: string
   command: string
-  status: 'ok' | 'failed'
+  status: 'ok' | 'failed' | 'skipped'
+  /** Why it failed or was skipped. */
   error?: string
   runs: RunOutcome[]
   summary: Summary

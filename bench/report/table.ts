@@ -11,6 +11,8 @@ export interface TableContext {
   notes: string[]
   /** Scenarios that failed, with why. */
   failures: { id: string; error: string }[]
+  /** Scenarios this machine could not run, with why. */
+  skipped: { id: string; reason: string }[]
   methods: { id: string; title: string; method: string; command: string }[]
 }
 
@@ -44,6 +46,10 @@ export function markdownTable(context: TableContext): string {
   if (context.failures.length > 0) {
     lines.push('', 'Failed scenarios:', '')
     for (const f of context.failures) lines.push(`- \`${f.id}\`: ${f.error.split('\n')[0]}`)
+  }
+  if (context.skipped.length > 0) {
+    lines.push('', 'Skipped scenarios:', '')
+    for (const s of context.skipped) lines.push(`- \`${s.id}\`: ${s.reason}`)
   }
   lines.push('', 'How each scenario is measured, and the command that reproduces it alone:', '')
   for (const m of context.methods) lines.push(`- \`${m.id}\` (\`${m.command}\`): ${m.method}`)

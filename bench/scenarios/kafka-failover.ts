@@ -1,4 +1,9 @@
-import { KAFKA_PARTITIONS, type KafkaCluster, withKafkaCluster } from '../lib/kafka-cluster.js'
+import {
+  KAFKA_PARTITIONS,
+  type KafkaCluster,
+  kafkaUnavailable,
+  withKafkaCluster,
+} from '../lib/kafka-cluster.js'
 import { type KafkaInstances, withKafkaInstances } from '../lib/kafka-instances.js'
 import { emissionGap, largestGap, latenessOf, readJoined } from '../lib/kafka-output.js'
 import { offeredPerSecond, type Pacing, pacedLoad } from '../lib/paced-load.js'
@@ -111,6 +116,7 @@ function runsStuck(s: Summary, f: Failover): number {
 /** Failover time of the Kafka mode: an instance killed under load, with a short and the default session timeout. */
 export const kafkaFailover: Scenario = {
   id: ID,
+  skip: kafkaUnavailable,
   title: 'Kafka mode: failover after kill -9 of an instance',
   method: `A fresh 1-broker KRaft cluster; for each of KAFKA_SESSION_TIMEOUT_MS = 3000 at 2,000 decisions/s, 10000 (the default) at 2,000/s and 10000 at 1,000/s: two banditjoin instances in one group (6 partitions, EXP_UNIT_MS=${KAFKA_EXP_UNIT_MS}, fresh topics); once the group has spread the partitions, paced NDJSON batches (every ${KAFKA_PACING.intervalMs} ms) go to the second instance, keyed over every partition; 5 s later (quick: 3 s) the first instance is killed with SIGKILL; the load goes on for the session timeout plus 8 s (quick: 5 s). Then the output topic is read (read_committed, up to ${DRAIN_MS / 1000} s): "takeover" is the time from the kill to the survivor's log line "partitions assigned to this instance" with all 6 partitions (its log's timestamp); "emits again" the time from the kill until each of the dead instance's partitions had a record with a later emitted_ms ("never": one had none when the output was read); the largest gap is the longest a partition went without emitting (the dead instance's partitions: across the kill; the survivor's: from 2 s before the kill to the session timeout + 4 s after). The survivor's warnings after the kill are in the JSON.`,
   async run(context) {

@@ -1,4 +1,4 @@
-import { brokerPids, withKafkaCluster } from '../lib/kafka-cluster.js'
+import { brokerPids, kafkaUnavailable, withKafkaCluster } from '../lib/kafka-cluster.js'
 import { withKafkaInstances } from '../lib/kafka-instances.js'
 import { latenessOf, readJoined } from '../lib/kafka-output.js'
 import { pacedLoad } from '../lib/paced-load.js'
@@ -17,6 +17,7 @@ function kafkaLateness(brokers: 1 | 3, instances: 1 | 2): Scenario {
   const instancesLabel = instances === 1 ? '1 instance' : `${instances} instances`
   return {
     id,
+    skip: kafkaUnavailable,
     title: `Emission lateness, Kafka mode, ${brokersLabel(brokers)}, ${instancesLabel}`,
     method: `A fresh KRaft cluster of ${brokersLabel(brokers)} (as kafka-throughput), banditjoin in the Kafka mode with ${instancesLabel} (6 partitions, EXP_UNIT_MS=${KAFKA_EXP_UNIT_MS}); NDJSON batches of ${KAFKA_PACING.batchSize} decisions every ${KAFKA_PACING.intervalMs} ms (${num(KAFKA_OFFERED_PER_S)}/s, paced from core 1${instances > 1 ? ', batches alternating between the instances' : ''}) for 20 s (quick: 10 s); then the output topic PREFIX.joined is read from its start (read_committed) until it holds every acknowledged decision: lateness = emitted_ms − (decision_insert_ms + EXP_UNIT_MS) of every record (decision_insert_ms is the broker's LogAppendTime; broker and instances share the machine's clock).`,
     async run(context) {

@@ -1,5 +1,5 @@
 import { driveWithAutocannon } from '../lib/drive.js'
-import { brokerPids, withKafkaCluster } from '../lib/kafka-cluster.js'
+import { brokerPids, kafkaUnavailable, withKafkaCluster } from '../lib/kafka-cluster.js'
 import { withKafkaInstances } from '../lib/kafka-instances.js'
 import { num, ratio, row, stat } from '../report/format.js'
 import { kafkaCpuCores } from '../report/kafka-format.js'
@@ -22,6 +22,7 @@ function kafkaThroughput(brokers: 1 | 3): Scenario {
   const id = `kafka-throughput-${brokers}`
   return {
     id,
+    skip: kafkaUnavailable,
     title: `Single events, Kafka mode, ${brokersLabel(brokers)}`,
     method: `A fresh Kafka 4.4 KRaft cluster of ${brokersLabel(brokers)} on loopback ports (JVMs with default JIT and GC, -Xmx512m, not pinned); banditjoin in the Kafka mode (6 partitions, EXP_UNIT_MS=${THROUGHPUT_EXP_UNIT_MS}, records going to the output topic during the window) with 1 instance, then 2 instances in one group (the other order in even-numbered runs; fresh topics each, load after the group has spread the partitions); the decision-reward scenario's load (a 10 s warm-up, quick: 5 s, then the measured window; 64 connections, two POST /log_decision then a POST /log_reward for the second; with 2 instances autocannon spreads the connections over both). CPU of the instances together, of the brokers, of the load generator and of the rest of the machine during the measured window.`,
     needs: [...EMBEDDED],

@@ -54,6 +54,8 @@ export interface Scenario {
   method: string
   /** Scenarios whose figures this one is compared with; --only runs them too. */
   needs?: string[]
+  /** Why this machine cannot run the scenario (e.g. no Java for the Kafka broker), or undefined. */
+  skip?(): string | undefined
   run(context: RunContext, index: number): Promise<RunOutcome>
   rows(view: ResultsView): TableRow[]
 }

@@ -11,8 +11,10 @@ import { Metrics } from '../metrics.js'
 import { dsjsonLine } from '../output/dsjson.js'
 import type { RunningService } from '../service.js'
 import { FixedConsumer } from './client-fixes.js'
+import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
+import { securityOptions } from './security.js'
 import { ensureTopics, topicsOf } from './topics.js'
 
 /**
@@ -43,11 +45,14 @@ export async function createKafkaService(
 ): Promise<RunningService> {
   const { logger } = options
   const topics = topicsOf(kafka)
+  const security = securityOptions(kafka)
   const client = (role: string) => ({
     clientId: `banditjoin-${role}-${process.pid}`,
     bootstrapBrokers: kafka.brokers,
     ...RESILIENCE,
+    ...security,
   })
+  await connectToBrokers(client('start'), kafka.connectTimeoutMs, logger)
   const metrics = new Metrics()
   metrics.configure(settings)
   metrics.health.useKafka()

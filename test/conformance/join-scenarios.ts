@@ -4,7 +4,7 @@
  * and dead letters can be read; the scenarios say what must be there (SPEC §3) and what must not.
  */
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { test as nodeTest } from 'node:test'
 import { send } from '../helpers/e2e-http.js'
 
 export type Line = Record<string, unknown>
@@ -60,7 +60,13 @@ async function waitFor<T>(
  * Runs the scenarios against the backend `open` gives (called once, before the tests), each
  * with keys of its own; `close` ends it.
  */
-export function conformance(open: () => Promise<JoinBackend>, close: () => Promise<void>): void {
+/** The scenarios against a backend; `skip` (a reason) skips every one, e.g. without a Kafka broker. */
+export function conformance(
+  open: () => Promise<JoinBackend>,
+  close: () => Promise<void>,
+  skip?: string,
+): void {
+  const test = (name: string, body: () => Promise<void>) => nodeTest(name, { skip }, body)
   let backend: JoinBackend
   const run = `${process.pid}-${Date.now()}`
   const key = (name: string) => `${name}-${run}`

@@ -3,7 +3,7 @@
  * KAFKA_BROKERS, real sockets, real time; records and dead letters read from their topics as a
  * learner reads them (read_committed).
  */
-import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
 import { TopicReader } from '../helpers/kafka-topic.js'
 import { type ChildService, spawnService } from '../helpers/service.js'
 import { conformance, type Line, SCENARIO_ENV } from './join-scenarios.js'
@@ -60,4 +60,5 @@ conformance(
     await Promise.all(readers.map((r) => r.close()))
     await cluster?.stop()
   },
+  kafkaUnavailable(),
 )

@@ -1,7 +1,8 @@
 /**
  * A real Apache Kafka cluster for tests: 1 or 3 combined broker+controller KRaft nodes as child
  * JVMs on free loopback ports, from the jars that test/kafka/fetch.sh puts in
- * $BANDITJOIN_KAFKA_LIB (by default node_modules/.cache/banditjoin-kafka/lib).
+ * $BANDITJOIN_KAFKA_LIB (by default node_modules/.cache/banditjoin-kafka/lib), fetched on first
+ * use (test/helpers/kafka-jars.ts; a test file skips with `{ skip: kafkaUnavailable() }`).
  *
  *   const cluster = await startKafkaCluster({ brokers: 3 })
  *   after(() => cluster.stop())
@@ -18,7 +19,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -26,14 +26,10 @@ import {
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
+import { ensureKafkaJars } from './kafka-jars.js'
 
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
-
-/** Where test/kafka/fetch.sh puts the broker's jars. */
-export function kafkaLibDir(): string {
-  return process.env.BANDITJOIN_KAFKA_LIB ?? join(repoRoot, 'node_modules/.cache/banditjoin-kafka/lib')
-}
+export { KafkaJarsMissingError, kafkaLibDir, kafkaUnavailable } from './kafka-jars.js'
 
 export interface KafkaClusterOptions {
   /** Combined broker+controller nodes (default 1). With 3: replication factor 3, min.insync.replicas 2. */
@@ -49,6 +45,15 @@ export interface KafkaClusterOptions {
   jvmArgs?: string[]
   /** How long to wait for the cluster (or a restarted node) to be ready (default 60 s). */
   startTimeoutMs?: number
+  /** The client port of a 1-node cluster (default: a free one). */
+  port?: number
+  /**
+   * A second client listener named SECURE, SASL_SSL, on another free port of each node
+   * (`secureBootstrap`); its TLS and SASL settings go in `config` (listener.name.secure.*).
+   */
+  secureListener?: boolean
+  /** More arguments of `kafka-storage format`, e.g. `--add-scram` to create SCRAM users. */
+  formatArgs?: string[]
 }
 
 export interface KafkaNode {
@@ -75,6 +80,8 @@ export interface KafkaNode {
 export interface KafkaCluster {
   /** 'host:port,...' of every node's client listener. */
   readonly bootstrap: string
+  /** 'host:port,...' of every node's SASL_SSL listener, with `secureListener`. */
+  readonly secureBootstrap: string | undefined
   readonly brokers: KafkaNode[]
   /** The cluster's temporary directory (data and logs), removed by stop(). */
   readonly dir: string
@@ -82,21 +89,8 @@ export interface KafkaCluster {
   stop(): Promise<void>
 }
 
-/** The jars are missing: the message says how to get them. */
-export class KafkaJarsMissingError extends Error {}
-
 /** The KRaft start line (logger kafka.server.KafkaRaftServer, INFO). */
 const STARTED = 'Kafka Server started'
-
-function requireJars(lib: string): void {
-  const jars = existsSync(lib) ? readdirSync(lib).filter((f) => f.endsWith('.jar')) : []
-  if (!jars.some((f) => f.startsWith('kafka_2.13-'))) {
-    throw new KafkaJarsMissingError(
-      `Kafka's jars are not in ${lib}: run test/kafka/fetch.sh first (needs Java 17+ and Maven; ` +
-        'BANDITJOIN_KAFKA_LIB chooses another folder)',
-    )
-  }
-}
 
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -147,8 +141,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Starts a fresh cluster and resolves once every node is up (brokers registered and unfenced). */
 export async function startKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
-  const lib = kafkaLibDir()
-  requireJars(lib)
+  const lib = ensureKafkaJars()
   const n = options.brokers ?? 1
   const rf = n
   const minIsr = Math.min(2, n)
@@ -159,6 +152,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   ]
   const dir = mkdtempSync(join(tmpdir(), 'banditjoin-kafka-'))
   const nodes: Node[] = []
+  let securePorts: number[] = []
   let stopped = false
 
   const killAllSync = () => {
@@ -199,7 +193,11 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
   }
 
   try {
+    if (options.port !== undefined && n !== 1) throw new Error('port: only for a 1-node cluster')
     const ports = await freePorts(2 * n)
+    securePorts = options.secureListener ? await freePorts(n) : []
+    if (options.port !== undefined) ports[0] = options.port
+    const secure = (i: number) => (options.secureListener ? `,SECURE://127.0.0.1:${securePorts[i]}` : '')
     const voters = Array.from({ length: n }, (_, i) => `${i + 1}@127.0.0.1:${ports[2 * i + 1]}`).join(',')
     const id = clusterId()
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J2)
@@ -213,10 +211,10 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
         'process.roles': 'broker,controller',
         'node.id': nodeId,
         'controller.quorum.voters': voters,
-        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+        listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${secure(i)}`,
+        'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${secure(i)}`,
         'controller.listener.names': 'CONTROLLER',
-        'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+        'listener.security.protocol.map': `PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${options.secureListener ? ',SECURE:SASL_SSL' : ''}`,
         'inter.broker.listener.name': 'PLAINTEXT',
         'log.dirs': join(nodeDir, 'data'),
         'num.partitions': 1,
@@ -259,6 +257,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
           id,
           '--config',
           propsPath,
+          ...(options.formatArgs ?? []),
         ],
         { encoding: 'utf8', timeout: 60_000 },
       )
@@ -275,6 +274,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
 
   return {
     bootstrap: nodes.map((node) => `127.0.0.1:${node.port}`).join(','),
+    secureBootstrap: options.secureListener ? securePorts.map((p) => `127.0.0.1:${p}`).join(',') : undefined,
     brokers: nodes,
     dir,
     stop,

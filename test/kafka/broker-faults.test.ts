@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
-import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
 import { TopicReader } from '../helpers/kafka-topic.js'
 import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
 import { type ChildService, spawnService } from '../helpers/service.js'
@@ -105,9 +105,10 @@ const runs = Number(process.env.BANDITJOIN_FAULT_RUNS ?? 1)
 
 for (const scenario of scenarios) {
   const skip =
-    only === undefined
+    kafkaUnavailable() ??
+    (only === undefined
       ? 'broker fault loops run on demand: BANDITJOIN_FAULT=all (or part of a scenario name)'
-      : only !== 'all' && !scenario.name.includes(only)
+      : only !== 'all' && !scenario.name.includes(only))
   test(scenario.name, { skip, timeout: runs * 300_000 }, async (t) => {
     for (let run = 1; run <= runs; run++) {
       const summary = await runScenario(scenario, run)

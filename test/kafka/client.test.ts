@@ -27,7 +27,7 @@ import {
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
 } from '../../src/kafka/client-fixes.js'
-import { type KafkaCluster, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
 
 type Str = Message<string, string, string, string>
 type StrStream = MessagesStream<string, string, string, string>
@@ -119,7 +119,10 @@ function transactionalProducer(cluster: KafkaCluster, clientId = 'tx') {
  * Utils.toPositive(Utils.murmur2(key)) % 6 as the Java producer's default partitioner computes it. */
 const JAVA_PARTITIONS_OF_6 = [4, 2, 1, 2, 0, 5, 2, 0, 2, 3, 0, 1, 2, 0, 0, 5, 5, 5, 5, 5, 5, 1, 3, 0]
 
-describe('@platformatic/kafka 2.x on a 1-broker Kafka', { timeout: 240_000 }, () => {
+describe('@platformatic/kafka 2.x on a 1-broker Kafka', {
+  skip: kafkaUnavailable(),
+  timeout: 240_000,
+}, () => {
   let cluster: KafkaCluster
   let admin: Admin
   let producer: Producer<string, string, string, string>

@@ -3,14 +3,19 @@
 # dependencies, from Maven Central) into a cache folder that git ignores:
 #   $BANDITJOIN_KAFKA_LIB, by default node_modules/.cache/banditjoin-kafka/lib
 # Idempotent: does nothing when that folder already holds the jars of the current pom.xml.
-# Needs Java 17+ and Maven. `npm ci` empties node_modules: run this again after it (Maven's own
-# cache in ~/.m2 makes that quick).
+# Safe to run concurrently (the tests fetch on first use): a lock next to the folder serialises
+# fetches, and the folder appears whole or not at all. Needs Java 17+ and Maven. `npm ci`
+# empties node_modules: the next Kafka test fetches again (Maven's cache in ~/.m2 makes that quick).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 lib="${BANDITJOIN_KAFKA_LIB:-$root/node_modules/.cache/banditjoin-kafka/lib}"
 stamp="$lib/.pom.sha256"
 want="$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
+
+mkdir -p "$(dirname "$lib")"
+exec 9>"$lib.lock"
+flock 9
 
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   echo "kafka: jars already in $lib"
@@ -20,7 +25,6 @@ fi
 command -v java >/dev/null || { echo "kafka: java (17 or later) is needed" >&2; exit 1; }
 command -v mvn >/dev/null || { echo "kafka: Maven (mvn) is needed" >&2; exit 1; }
 
-mkdir -p "$(dirname "$lib")"
 tmp="$(mktemp -d "$(dirname "$lib")/lib.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 echo "kafka: fetching the broker's jars into $lib"
