@@ -1,5 +1,4 @@
-import type { OutputLine, SinkPosition } from '../log/types.js'
-import type { OutputSink } from './sink.js'
+import { FormattedSink, type OutputSink } from './sink.js'
 
 /**
  * Vowpal Wabbit's Decision Service JSON ("dsjson"), one line per joined record, as
@@ -152,46 +151,8 @@ export function dsjsonLine(jsonLine: string): string {
 }
 
 /** An output of records in dsjson: the lines it is given (JSON records) are written as dsjson. */
-export class DsjsonSink implements OutputSink {
-  constructor(private readonly inner: OutputSink) {}
-
-  get name(): string {
-    return this.inner.name
-  }
-
-  get stream(): OutputSink['stream'] {
-    return this.inner.stream
-  }
-
-  position(): SinkPosition {
-    return this.inner.position()
-  }
-
-  canWrite(): boolean {
-    return this.inner.canWrite()
-  }
-
-  onWritable(listener: () => void): void {
-    this.inner.onWritable(listener)
-  }
-
-  write(lines: readonly OutputLine[]): void {
-    this.inner.write(lines.map((l) => ({ seq: l.seq, line: dsjsonLine(l.line) })))
-  }
-
-  sync(): SinkPosition {
-    return this.inner.sync()
-  }
-
-  flush(timeoutMs: number): Promise<void> {
-    return this.inner.flush(timeoutMs)
-  }
-
-  reopen(): void {
-    this.inner.reopen()
-  }
-
-  close(): void {
-    this.inner.close()
+export class DsjsonSink extends FormattedSink {
+  constructor(inner: OutputSink) {
+    super(inner, dsjsonLine)
   }
 }

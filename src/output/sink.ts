@@ -34,3 +34,51 @@ export function joinLines(lines: readonly OutputLine[]): string {
   for (const l of lines) text += `${l.line}\n`
   return text
 }
+
+/** An output of records in a format: the lines it is given (JSON records) are written formatted. */
+export class FormattedSink implements OutputSink {
+  constructor(
+    private readonly inner: OutputSink,
+    private readonly format: (jsonLine: string) => string,
+  ) {}
+
+  get name(): string {
+    return this.inner.name
+  }
+
+  get stream(): OutputSink['stream'] {
+    return this.inner.stream
+  }
+
+  position(): SinkPosition {
+    return this.inner.position()
+  }
+
+  canWrite(): boolean {
+    return this.inner.canWrite()
+  }
+
+  onWritable(listener: () => void): void {
+    this.inner.onWritable(listener)
+  }
+
+  write(lines: readonly OutputLine[]): void {
+    this.inner.write(lines.map((l) => ({ seq: l.seq, line: this.format(l.line) })))
+  }
+
+  sync(): SinkPosition {
+    return this.inner.sync()
+  }
+
+  flush(timeoutMs: number): Promise<void> {
+    return this.inner.flush(timeoutMs)
+  }
+
+  reopen(): void {
+    this.inner.reopen()
+  }
+
+  close(): void {
+    this.inner.close()
+  }
+}
