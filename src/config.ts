@@ -2,6 +2,12 @@ import { accessSync, constants, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { REWARD_AGGREGATIONS, type RewardAggregation } from './engine/types.js'
 import { configError } from './errors.js'
+import {
+  DEFAULT_OUTPUT_FORMAT,
+  OUTPUT_FORMAT_NAMES,
+  OUTPUT_FORMATS,
+  type OutputFormatName,
+} from './output/formats.js'
 import { closestName } from './spelling.js'
 import { VERSION } from './version.js'
 
@@ -17,7 +23,7 @@ export interface Config {
   defaultReward: number
   dataDir: string
   outputs: OutputTarget[]
-  outputFormat: 'json' | 'dsjson'
+  outputFormat: OutputFormatName
   deadLetter: { kind: 'file'; path: string } | undefined
   outputRetentionMs: number
   outputRetentionBytes: number
@@ -117,6 +123,15 @@ function finiteNumber(raw: string): number {
   return value
 }
 
+/** What --help says of particular output formats: ` (dsjson: for vw --dsjson --cb_adf)`. */
+function formatNotes(): string {
+  const notes = OUTPUT_FORMAT_NAMES.flatMap((name) => {
+    const { note } = OUTPUT_FORMATS[name]
+    return note === undefined ? [] : [`${name}: ${note}`]
+  })
+  return notes.length === 0 ? '' : ` (${notes.join('; ')})`
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** Every setting, in the order --help lists them. */
@@ -194,10 +209,10 @@ export const SETTINGS: Settings<Config> = [
   {
     key: 'outputFormat',
     env: 'OUTPUT_FORMAT',
-    default: 'json',
-    accepts: 'json, dsjson',
-    meaning: 'format of stdout and file outputs (dsjson: for vw --dsjson --cb_adf)',
-    parse: oneOf(['json', 'dsjson'] as const),
+    default: DEFAULT_OUTPUT_FORMAT,
+    accepts: OUTPUT_FORMAT_NAMES.join(', '),
+    meaning: `format of stdout and file outputs${formatNotes()}`,
+    parse: oneOf(OUTPUT_FORMAT_NAMES),
   },
   {
     key: 'deadLetter',

@@ -14,9 +14,9 @@ import { SqliteLog } from './log/sqlite/sqlite-log.js'
 import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
 import { createLogger } from './observability/logger.js'
-import { DsjsonSink } from './output/dsjson.js'
 import { FileSink } from './output/file-sink.js'
-import type { OutputSink } from './output/sink.js'
+import { OUTPUT_FORMATS } from './output/formats.js'
+import { FormattedSink, type OutputSink } from './output/sink.js'
 import { StdoutSink } from './output/stdout-sink.js'
 import { JoinedTail } from './output/tail.js'
 
@@ -87,9 +87,10 @@ export async function createService(config: Config, overrides: ServiceOverrides 
     const clock = (overrides.clock ?? ((floor) => new MonotonicClock(floor)))(log.checkpoint.timeMs)
     const metrics = new Metrics()
     metrics.configure(recorded, clock)
-    // With dsjson the log keeps JSON records (the tail serves both formats); sinks write dsjson.
+    // The log keeps JSON records (the tail serves every format); outputs of records write the format.
+    const format = OUTPUT_FORMATS[config.outputFormat]
     const sinks = openSinks(config, log, logger, overrides.stdout).map((sink) =>
-      config.outputFormat === 'dsjson' && sink.stream === 'records' ? new DsjsonSink(sink) : sink,
+      format.line !== undefined && sink.stream === 'records' ? new FormattedSink(sink, format.line) : sink,
     )
     const tail = new JoinedTail(log, {
       maxBufferedBytes: 8 * 1024 * 1024,
@@ -122,7 +123,7 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       limits: {
         maxContextBytes: config.maxContextBytes,
         maxFieldBytes: config.maxFieldBytes,
-        outputFormat: config.outputFormat,
+        refuse: format.refuse,
       },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,

@@ -2,7 +2,6 @@ import { hash } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
 import { invalidEvent, tooLarge } from '../errors.js'
-import { dsjsonProblem } from '../output/dsjson.js'
 import { canonicalJson, parseJsonText } from './json.js'
 import { batchLineSchema, decisionSchema, keyOnlySchema, rewardSchema } from './schemas.js'
 
@@ -32,12 +31,24 @@ export function toLoggedEvent(event: IncomingEvent, pos: number, insertMs: numbe
   }
 }
 
+/** The fields of a schema-valid decision that an output format's refusal rule reads, as sent. */
+export interface DecisionFields {
+  action: unknown
+  probability: unknown
+  context: unknown
+  actions?: unknown
+  probabilities?: unknown
+}
+
 export interface IngestLimits {
   maxContextBytes: number
   /** Longest string in action, actions, model, timestamp and reward id, in UTF-8 bytes (413 beyond). */
   maxFieldBytes: number
-  /** With dsjson, decisions it cannot express are refused (SPEC §4). @default 'json' */
-  outputFormat?: 'json' | 'dsjson'
+  /**
+   * The output format's refusal rule (`OutputFormat.refuse`): a decision it names a problem for
+   * is refused with 422 and that reason (SPEC §4, e.g. what dsjson cannot express). @default none
+   */
+  refuse?: (decision: DecisionFields) => string | undefined
 }
 
 /**
@@ -196,8 +207,8 @@ function toDecision(
   if (Array.isArray(actions) && Array.isArray(probabilities)) {
     checkCandidates(action as string | number, probability as number, actions, probabilities as number[])
   }
-  if (limits.outputFormat === 'dsjson') {
-    const problem = dsjsonProblem({ action, probability, context, actions, probabilities })
+  if (limits.refuse !== undefined) {
+    const problem = limits.refuse({ action, probability, context, actions, probabilities })
     if (problem !== undefined) throw invalidEvent(problem)
   }
   return {

@@ -8,7 +8,7 @@ import { inflightLimits } from '../http/inflight.js'
 import { HTTP_TIMEOUTS } from '../http/timeouts.js'
 import { eventFromLine } from '../ingest/validate.js'
 import { Metrics } from '../metrics.js'
-import { dsjsonLine } from '../output/dsjson.js'
+import { OUTPUT_FORMATS, recordFormatter } from '../output/formats.js'
 import type { RunningService } from '../service.js'
 import { FixedConsumer } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
@@ -104,9 +104,9 @@ export async function createKafkaService(
         eventFromLine(value, {
           maxContextBytes: Number.POSITIVE_INFINITY,
           maxFieldBytes: Number.POSITIVE_INFINITY,
-          outputFormat: config.outputFormat,
+          refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
         }),
-      formatRecord: config.outputFormat === 'dsjson' ? dsjsonLine : (line) => line,
+      formatRecord: recordFormatter(config.outputFormat),
       metrics,
       logger,
       onFatal: options.onFatal,
@@ -124,7 +124,7 @@ export async function createKafkaService(
       limits: {
         maxContextBytes: config.maxContextBytes,
         maxFieldBytes: config.maxFieldBytes,
-        outputFormat: config.outputFormat,
+        refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
       },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,

@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import { BanditJoinError } from '../errors.js'
 import type { EventLog, RecordLine } from '../log/types.js'
-import { dsjsonLine } from './dsjson.js'
 import { withSeq } from './format.js'
+import { DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormatName } from './formats.js'
 
 export interface TailOptions {
   /** A subscriber further behind than this many buffered bytes is disconnected (it resumes with ?from). */
@@ -16,8 +16,8 @@ export interface TailOptions {
 interface Subscriber {
   response: ServerResponse
   lastWriteMs: number
-  /** `?format=`: the stored JSON record, or its dsjson line (both with seq). */
-  format: 'json' | 'dsjson'
+  /** `?format=`'s line of a stored JSON record (none: the record itself); sent with seq. */
+  line: ((jsonLine: string) => string) | undefined
 }
 
 /**
@@ -63,11 +63,15 @@ export class JoinedTail {
   }
 
   /** Streams to the response from `seq` on until the client goes away or falls too far behind. */
-  async subscribe(response: ServerResponse, seq: number, format: 'json' | 'dsjson' = 'json'): Promise<void> {
+  async subscribe(
+    response: ServerResponse,
+    seq: number,
+    format: OutputFormatName = DEFAULT_OUTPUT_FORMAT,
+  ): Promise<void> {
     response.writeHead(200, streamHeaders(seq))
     // Send the head now: a consumer at the head of the output must know at once it is subscribed.
     response.flushHeaders()
-    const subscriber: Subscriber = { response, lastWriteMs: Date.now(), format }
+    const subscriber: Subscriber = { response, lastWriteMs: Date.now(), line: OUTPUT_FORMATS[format].line }
     let next = seq
     for (;;) {
       if (response.destroyed) return
@@ -102,8 +106,8 @@ export class JoinedTail {
 
   private send(subscriber: Subscriber, records: readonly RecordLine[]): boolean {
     let text = ''
-    const dsjson = subscriber.format === 'dsjson'
-    for (const r of records) text += `${withSeq(dsjson ? dsjsonLine(r.line) : r.line, r.seq)}\n`
+    const { line } = subscriber
+    for (const r of records) text += `${withSeq(line === undefined ? r.line : line(r.line), r.seq)}\n`
     subscriber.lastWriteMs = Date.now()
     return subscriber.response.write(text)
   }

@@ -8,6 +8,7 @@ import type { OutputLine, SinkPosition } from '../../src/log/types.js'
 import { DsjsonSink, dsjsonLine, dsjsonTimestamp } from '../../src/output/dsjson.js'
 import { FileSink } from '../../src/output/file-sink.js'
 import { recordLine } from '../../src/output/format.js'
+import { OUTPUT_FORMATS } from '../../src/output/formats.js'
 import type { OutputSink } from '../../src/output/sink.js'
 import { tempDir } from '../helpers/service.js'
 
@@ -26,7 +27,7 @@ const references = (): Line[] =>
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Line)
 
-const LIMITS = { maxContextBytes: 1 << 20, maxFieldBytes: 1024, outputFormat: 'dsjson' as const }
+const LIMITS = { maxContextBytes: 1 << 20, maxFieldBytes: 1024, refuse: OUTPUT_FORMATS.dsjson.refuse }
 
 /** The JSON record line of a decision joined with `reward`, logged at `insertMs`. */
 function recordOf(fields: Line, reward: number, insertMs = 1_764_150_000_000, rewardCount = 1): string {

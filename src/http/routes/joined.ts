@@ -1,5 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { BanditJoinError } from '../../errors.js'
+import {
+  DEFAULT_OUTPUT_FORMAT,
+  OUTPUT_FORMAT_NAMES,
+  OUTPUT_FORMATS,
+  type OutputFormatName,
+} from '../../output/formats.js'
 import { type JoinedTail, streamHeaders } from '../../output/tail.js'
 import { bearerSecurity, dsjsonRecordSchema, joinedRecordSchema, jsonError, TAGS } from '../openapi.js'
 
@@ -27,9 +33,11 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
             },
             format: {
               type: 'string',
-              enum: ['json', 'dsjson'],
-              default: 'json',
-              description: 'json (SPEC §3 records) or dsjson (one line per record for vw --dsjson --cb_adf)',
+              enum: [...OUTPUT_FORMAT_NAMES],
+              default: DEFAULT_OUTPUT_FORMAT,
+              description: OUTPUT_FORMAT_NAMES.map(
+                (name) => `${name} (${OUTPUT_FORMATS[name].summary})`,
+              ).join(' or '),
             },
           },
         },
@@ -69,7 +77,7 @@ export function joinedRoute(app: FastifyInstance, tail: JoinedTail | { notServed
     },
     async (request, reply) => {
       if ('notServed' in tail) throw new BanditJoinError('BJ_ERR_NOT_SERVED', tail.notServed, 404)
-      const { from, format } = request.query as { from?: number; format?: 'json' | 'dsjson' }
+      const { from, format } = request.query as { from?: number; format?: OutputFormatName }
       const seq = tail.startSeq(from)
       reply.hijack()
       // Fastify serves HEAD with this handler: the head of the stream, then the end of the answer.
