@@ -1,5 +1,5 @@
 // Compares the SQLite drivers on the log's hot paths: `node bench/sqlite-drivers.mjs better|node`.
-// Run both interleaved a few times; the README's Prerequisites give the figures and the choice.
+// Run both interleaved a few times; docs/architecture.md ("The SQLite driver") gives the figures and the choice.
 
 // Hot paths of the log on each driver: group commit (100-row transactions), replay (iterate all), compaction (delete a prefix).
 import { rmSync } from 'node:fs'

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { type Clock, MonotonicClock } from './clock.js'
 import type { Config } from './config.js'
@@ -19,6 +18,9 @@ import { OUTPUT_FORMATS } from './output/formats.js'
 import { FormattedSink, type OutputSink } from './output/sink.js'
 import { StdoutSink } from './output/stdout-sink.js'
 import { JoinedTail } from './output/tail.js'
+import type { RunningService } from './running-service.js'
+
+export type { RunningService } from './running-service.js'
 
 export interface ServiceOverrides {
   /** Replaces the monotonic clock (tests inject one). */
@@ -31,22 +33,6 @@ export interface ServiceOverrides {
   inflightLimits?: InflightLimits
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
-}
-
-/** A service in either mode, as the command line runs it. */
-export interface RunningService {
-  app: FastifyInstance
-  metrics: Metrics
-  logger: Logger
-  /** Where the HTTP API listens (after listen). */
-  address(): string
-  /** SIGHUP: reopen file outputs after they were renamed; resolves with those that could not be. */
-  reopenOutputs(): Promise<string[]>
-  /**
-   * Stops accepting (503), lets requests in flight finish (for at most `stopGraceMs`), commits,
-   * persists the outputs' positions and closes the log.
-   */
-  close(): Promise<void>
 }
 
 /** The embedded service. */

@@ -133,7 +133,7 @@ export class KafkaIngestor implements Ingestor {
         // numbers, so the broker drops a batch it already has. Sending a failed request again would
         // not: after a failed send the library takes a new producer id, and a batch that was written
         // but not acknowledged would be logged twice. A large batch goes in several requests (so a
-        // 503 may leave part of it logged: see README).
+        // 503 may leave part of it logged: see docs/kafka.md).
         for (const chunk of chunksByBytes(waiting.flatMap((w) => w.messages))) {
           await this.producer.send({ messages: chunk })
         }
