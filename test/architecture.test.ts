@@ -31,13 +31,16 @@ const LAYERS: [prefix: string, layer: Layer, group?: string][] = [
   ['src/clock.ts', 'shared'],
   ['src/version.ts', 'shared'],
   ['src/spelling.ts', 'shared'],
-  ['src/config.ts', 'shared'],
   ['src/metrics.ts', 'shared'],
   // Belongs in src/http/ (it hooks Fastify's requests): counted with http until it moves.
   ['src/observability/http-hooks.ts', 'http'],
+  // Builds the service's logger from its configuration: wiring, used by service.ts alone.
+  ['src/observability/logger.ts', 'service'],
   ['src/observability/', 'shared'],
   // The one driver core, the backend contract it drives, and what both modes share at the boundary.
   ['src/join/', 'core'],
+  // The settings of every part, checked against what each part accepts (the output formats' registry).
+  ['src/config.ts', 'core'],
   ['src/log/types.ts', 'core'],
   ['src/ingest/', 'core'],
   ['src/output/', 'core'],
