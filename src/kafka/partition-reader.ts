@@ -19,9 +19,13 @@ export class KafkaPartitionReader implements PartitionReader {
   ) {}
 
   async offsetForTime(timeMs: number): Promise<number> {
+    // The end first: a record appended between the two requests is then either found by the
+    // second or at or after this end. (The other way round, a partition empty at the first
+    // request and not at the second answered an end past records never read.)
+    const end = await this.endOffset()
     const at = await this.listOffset(BigInt(Math.max(0, Math.floor(timeMs))))
     // -1: no record stamped at or after timeMs; the end of the partition then.
-    return at >= 0 ? at : this.endOffset()
+    return at >= 0 ? at : end
   }
 
   /** The offset the next record will get. */
