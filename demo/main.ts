@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { sleep } from '../test/kit/wait.js'
 import { EpsilonGreedy } from './bandit.js'
 import { lineChart } from './plot.js'
 import { followJoined, postEvents, startService } from './service.js'
@@ -130,8 +131,6 @@ function progress(elapsedMs: number, final = false): void {
   }
 }
 let lastPrintedMs = 0
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
 async function run(url: string): Promise<void> {
   const stopFollowing = followJoined(url, learn)

@@ -1,15 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { type ClientRequest, get } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-
-const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url))
+import { spawnCli } from '../test/kit/spawn.js'
+import { sleep } from '../test/kit/wait.js'
 
 export interface RunningService {
   url: string
-  /** Stops the service (SIGTERM, then waits for it to exit) and removes its data directory. */
+  /** Stops the service (SIGTERM, SIGKILL after 20 s), waits for it to exit and removes its data directory. */
   stop(): Promise<void>
 }
 
@@ -19,41 +17,25 @@ export interface RunningService {
  */
 export async function startService(env: Record<string, string>): Promise<RunningService> {
   const dataDir = mkdtempSync(join(tmpdir(), 'banditjoin-demo-'))
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'serve'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      OUTPUT: `file:${join(dataDir, 'joined.jsonl')}`,
-      DURABILITY: 'process',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()))
-  let stderr = ''
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr?.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString()
-        const ready = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/.exec(stderr)
-        if (ready) resolve(ready[1] as string)
-      })
-      exited.then(() => reject(new Error(`banditjoin exited before it was ready:\n${stderr}`)))
-    })
+    const service = await spawnCli(
+      {
+        DATA_DIR: dataDir,
+        OUTPUT: `file:${join(dataDir, 'joined.jsonl')}`,
+        DURABILITY: 'process',
+        ...env,
+      },
+      [],
+      { captureStdout: false },
+    )
     return {
-      url,
+      url: service.url,
       stop: async () => {
-        if (child.exitCode === null) child.kill('SIGTERM')
-        await exited
+        await service.stop()
         rmSync(dataDir, { recursive: true, force: true })
       },
     }
   } catch (error) {
-    child.kill('SIGKILL')
-    await exited
     rmSync(dataDir, { recursive: true, force: true })
     throw error
   }
@@ -72,7 +54,7 @@ export async function postEvents(url: string, lines: readonly unknown[]): Promis
     const text = await res.text()
     if (res.status === 200) return
     if (res.status !== 503) throw new Error(`POST /events answered ${res.status}: ${text}`)
-    await new Promise((resolve) => setTimeout(resolve, 1000 * Number(res.headers.get('retry-after') ?? 1)))
+    await sleep(1000 * Number(res.headers.get('retry-after') ?? 1))
   }
 }
 

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'BJ_ERR_HEADERS_TOO_LARGE',
   'BJ_ERR_NOT_READY',
   'BJ_ERR_INTERNAL',
+  'BJ_ERR_UNCOMMITTED_AFTER_FAILURE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]
@@ -54,3 +55,9 @@ export const overloaded = (message: string, retryAfterSeconds = 1) =>
 export const shuttingDown = () =>
   new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, { retryAfterSeconds: 5 })
 export const configError = (message: string) => new BanditJoinError('BJ_ERR_CONFIG', message)
+/**
+ * The embedded log refused a commit without trying it: an earlier commit, still unreported when
+ * this one was asked for, failed (the engine it was built on is being rebuilt).
+ */
+export const uncommittedAfterFailure = () =>
+  new BanditJoinError('BJ_ERR_UNCOMMITTED_AFTER_FAILURE', 'not committed: an earlier commit failed')

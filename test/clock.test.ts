@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { after, describe, it, test } from 'node:test'
 import fc from 'fast-check'
 import { MonotonicClock } from '../src/clock.js'
-import { decision, MAINTENANCE_MS, postJson, sleep, waitFor } from './helpers/http-client.js'
+import { decision, MAINTENANCE_MS, postJson } from './helpers/http-client.js'
 import { type InProcessService, readJsonLines, startInProcess, tempDir } from './helpers/service.js'
+import { sleep, waitFor } from './kit/wait.js'
 
 /** A hand-moved time source. */
 class Source {
@@ -168,7 +169,7 @@ describe('the service under wall-clock steps (issue #5 §7)', () => {
       await sleep(MAINTENANCE_MS)
       assert.deepEqual(records(svc), [], 'a day ahead on the wall clock, nothing is due yet')
       mono.ms = E + 100
-      await waitFor(() => records(svc).length === 2, 'd1 and d2 emitted')
+      await waitFor('d1 and d2 emitted', () => records(svc).length === 2)
       for (const r of records(svc)) assert.ok(r.emitted_ms >= r.decision_insert_ms + E, JSON.stringify(r))
     } finally {
       await svc.close()
@@ -192,7 +193,7 @@ describe('the service under wall-clock steps (issue #5 §7)', () => {
         'd3 (due at start + 1200) is not due yet at the log time (start + 1100)',
       )
       mono.ms = 150
-      await waitFor(() => records(svc).length === 3, 'd3 emitted 100 ms later, not an hour later')
+      await waitFor('d3 emitted 100 ms later, not an hour later', () => records(svc).length === 3)
       for (const r of records(svc)) assert.ok(r.emitted_ms >= r.decision_insert_ms + E, JSON.stringify(r))
     } finally {
       await svc.close()
@@ -204,7 +205,7 @@ describe('the service under wall-clock steps (issue #5 §7)', () => {
     mono.ms = 0
     const svc = await start()
     try {
-      await waitFor(() => records(svc).length === 4, 'd4 emitted at once')
+      await waitFor('d4 emitted at once', () => records(svc).length === 4)
       const all = records(svc)
       assert.deepEqual(
         all.map((r) => r.key),

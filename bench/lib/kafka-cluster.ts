@@ -1,7 +1,7 @@
-import { type KafkaCluster, startKafkaCluster } from '../../test/helpers/kafka-cluster.js'
+import { type KafkaCluster, startKafkaCluster } from '../../test/kit/kafka-cluster.js'
 
 /** A Kafka scenario's `skip`: why no broker can run here (its jars are fetched on first use). */
-export { kafkaUnavailable } from '../../test/helpers/kafka-cluster.js'
+export { kafkaUnavailable } from '../../test/kit/kafka-cluster.js'
 export type { KafkaCluster }
 
 /** Partitions of the topics banditjoin creates in the Kafka scenarios (the service's default). */

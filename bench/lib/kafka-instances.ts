@@ -1,10 +1,9 @@
+import { sleep } from '../../test/kit/wait.js'
 import { KAFKA_PARTITIONS, type KafkaCluster } from './kafka-cluster.js'
 import { type Server, startService } from './spawn.js'
 
 /** The service's log line (src/kafka/kafka-join.ts) each time the group gives it partitions. */
 const ASSIGNED = 'partitions assigned to this instance'
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** An assignment an instance logged: its log's time (ms) and the partitions it owns from then on. */
 export interface Assignment {
   timeMs: number

@@ -1,4 +1,5 @@
-import { TopicReader } from '../../test/helpers/kafka-topic.js'
+import { TopicReader } from '../../test/kit/kafka-topic.js'
+import { sleep } from '../../test/kit/wait.js'
 
 /** What the Kafka scenarios read of a joined record, and the partition it came from. */
 export interface JoinedRecord {
@@ -15,8 +16,6 @@ export interface JoinedOutput {
   /** Distinct keys read. */
   distinct: number
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Reads an output topic from its start as a learner does (read_committed) until it holds

@@ -1,3 +1,4 @@
+import { sleep } from '../../test/kit/wait.js'
 /** Reads the service's Prometheus text from GET /metrics. */
 export async function scrape(url: string): Promise<string> {
   const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })
@@ -23,6 +24,6 @@ export async function pollSample(
   for (;;) {
     const value = sample(await scrape(url), name)
     if (accept(value) || performance.now() >= deadline) return value
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
+    await sleep(everyMs)
   }
 }

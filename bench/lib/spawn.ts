@@ -1,5 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { spawnReady } from '../../test/kit/spawn.js'
 import { builtFile } from './build-snapshot.js'
 import { trackChild } from './resources.js'
 
@@ -65,72 +64,25 @@ interface ServerOptions {
 
 /** Spawns a Node server and resolves on the JSON log line `{"msg": readyMessage, "address": ...}` on stderr. */
 async function startServer(options: ServerOptions): Promise<Server> {
-  const spawnedAt = performance.now()
-  const child = trackChild(
-    spawn(process.execPath, options.args, {
-      env: cleanEnv(options.env),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
-  )
-  const lines: string[] = []
-  const exited = new Promise<number | string>((resolve) =>
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  )
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${options.label} not ready after ${options.readyTimeoutMs} ms:\n${lines.join('\n')}`))
-    }, options.readyTimeoutMs)
-    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
-      lines.push(line)
-      if (lines.length > TAIL_LINES) lines.shift()
-      const address = readyAddress(line, options.readyMessage)
-      if (address !== undefined) {
-        clearTimeout(timer)
-        resolve(address)
-      }
-    })
-    exited.then((how) => {
-      clearTimeout(timer)
-      reject(new Error(`${options.label} exited (${how}) before it was ready:\n${lines.join('\n')}`))
-    })
+  const server = await spawnReady({
+    label: options.label,
+    args: options.args,
+    env: cleanEnv(options.env),
+    ready: options.readyMessage,
+    readyTimeoutMs: options.readyTimeoutMs,
+    stderrTailLines: TAIL_LINES,
+    onSpawn: trackChild,
   })
-  const readyMs = performance.now() - spawnedAt
+  const child = server.process
   return {
     pid: child.pid as number,
-    url,
-    readyMs,
-    stderrTail: () => lines.join('\n'),
+    url: server.url,
+    readyMs: server.readyMs,
+    stderrTail: server.stderr,
     assertRunning: (during) => {
       const how = child.exitCode ?? child.signalCode
-      if (how !== null) throw new Error(`${options.label} exited (${how}) ${during}:\n${lines.join('\n')}`)
+      if (how !== null) throw new Error(`${options.label} exited (${how}) ${during}:\n${server.stderr()}`)
     },
-    stop: (signal = 'SIGTERM', timeoutMs = 20_000) => stopChild(child, exited, signal, timeoutMs),
-  }
-}
-
-function readyAddress(line: string, readyMessage: string): string | undefined {
-  if (!line.startsWith('{')) return undefined
-  try {
-    const entry = JSON.parse(line) as { msg?: unknown; address?: unknown }
-    return entry.msg === readyMessage && typeof entry.address === 'string' ? entry.address : undefined
-  } catch {
-    return undefined
-  }
-}
-
-async function stopChild(
-  child: ChildProcess,
-  exited: Promise<number | string>,
-  signal: NodeJS.Signals,
-  timeoutMs: number,
-): Promise<number | string> {
-  if (child.exitCode !== null || child.signalCode !== null) return exited
-  child.kill(signal)
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  try {
-    return await exited
-  } finally {
-    clearTimeout(timer)
+    stop: (signal = 'SIGTERM', timeoutMs = 20_000) => server.stop(signal, timeoutMs),
   }
 }

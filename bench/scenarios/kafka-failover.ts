@@ -1,3 +1,4 @@
+import { sleep } from '../../test/kit/wait.js'
 import {
   KAFKA_PARTITIONS,
   type KafkaCluster,
@@ -32,8 +33,6 @@ const FAILOVERS: readonly Failover[] = [
 const ID = 'kafka-failover'
 /** How long the output may take to hold every acknowledged decision after the load. */
 const DRAIN_MS = KAFKA_EXP_UNIT_MS + 30_000
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** "s10_r2k_takeover_ms": figure `name` of a failover measurement. */
 const figure = (f: Failover, name: string) =>
   `s${f.sessionMs / 1000}_r${offeredPerSecond(f.pacing) / 1000}k_${name}`

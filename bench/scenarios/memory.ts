@@ -1,3 +1,4 @@
+import { sleep } from '../../test/kit/wait.js'
 import { rssBytes } from '../lib/cpu.js'
 import { sample, scrape } from '../lib/metrics.js'
 import {
@@ -14,8 +15,6 @@ import type { PendingMemoryConfig, PendingMemoryResult } from '../workers/pendin
 import type { Scenario, TableRow } from './types.js'
 
 const HEAP_USED = 'banditjoin_nodejs_heap_size_used_bytes'
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 async function heapUsed(url: string): Promise<number> {
   return sample(await scrape(url), HEAP_USED) ?? Number.NaN
 }

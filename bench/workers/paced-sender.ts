@@ -3,7 +3,9 @@
  * for `seconds`: the offered rate does not depend on how fast the service answers) or in bulk
  * (`total` decisions as fast as `concurrency` requests in flight allow, retrying 503s).
  */
+
 import { Agent, request } from 'node:http'
+import { sleep } from '../../test/kit/wait.js'
 import { keyPrefix, ndjsonBatch } from '../lib/bodies.js'
 import { Samples, tail } from '../lib/stats.js'
 import { workerMain } from '../lib/worker-main.js'
@@ -73,8 +75,6 @@ function post(agent: Agent, url: URL, body: string): Promise<Answer> {
     req.end(body)
   })
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 class Sender {
   private readonly agent: Agent

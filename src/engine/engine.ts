@@ -61,11 +61,6 @@ export class JoinEngine {
     return this.heldCount
   }
 
-  /** Keys remembered after their due time. */
-  get rememberedDecisions(): number {
-    return this.rememberedQueue.length
-  }
-
   /**
    * The decision a new decision with this key logged at `atMs` would collide with, if its key
    * is still remembered then.

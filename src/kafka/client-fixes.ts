@@ -28,9 +28,11 @@
  *    give every transactional producer TRANSACTIONAL_PRODUCER_DEFAULTS.
  * 9. A group operation (heartbeat, leave) whose cached coordinator has left the cluster metadata
  *    asks the connection pool for an undefined broker, and the pool throws a TypeError inside a
- *    socket callback: an uncaught exception that kills the process. patchConnectionPool() below
- *    turns that into a NetworkError the library retries and reports (and then looks the
- *    coordinator up again).
+ *    socket callback: an uncaught exception that kills the process. installClientFixes() below
+ *    patches the pool to turn that into a NetworkError the library retries and reports (and then
+ *    looks the coordinator up again). Importing this module patches nothing: the Kafka mode calls
+ *    installClientFixes() once at start, and a FixedConsumer's constructor does (so a learner
+ *    gets it too).
  * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
  * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
  * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
@@ -78,7 +80,18 @@ function patchConnectionPool(): void {
     return get.call(this, broker, callback)
   } as typeof ConnectionPool.prototype.get
 }
-patchConnectionPool()
+
+let clientFixesInstalled = false
+
+/**
+ * Installs the fixes that patch the library in this process (fix 9, `ConnectionPool.prototype`);
+ * once: later calls do nothing. Call it before the first Kafka client works.
+ */
+export function installClientFixes(): void {
+  if (clientFixesInstalled) return
+  clientFixesInstalled = true
+  patchConnectionPool()
+}
 
 /** RecordBatch attributes (Kafka's DefaultRecordBatch). */
 const LOG_APPEND_TIME = 1 << 3
@@ -154,7 +167,10 @@ function finalKafkaError(error: unknown): boolean {
 const FETCH_FAILURES_TOLERATED = 120
 const FETCH_PAUSE_MS = 250
 
-/** A Consumer whose fetches and committed-offset reads (and so its streams) get fixes 1 to 4 above. */
+/**
+ * A Consumer whose fetches and committed-offset reads (and so its streams) get fixes 1 to 4 above;
+ * making one installs the process-wide fix 9 (installClientFixes) if not yet done.
+ */
 export class FixedConsumer<
   Key = Buffer,
   Value = Buffer,
@@ -162,6 +178,11 @@ export class FixedConsumer<
   HeaderValue = Buffer,
 > extends Consumer<Key, Value, HeaderKey, HeaderValue> {
   #fetchFailures = 0
+
+  constructor(...args: ConstructorParameters<typeof Consumer<Key, Value, HeaderKey, HeaderValue>>) {
+    installClientFixes()
+    super(...args)
+  }
 
   override fetch(
     options: FetchOptions<Key, Value, HeaderKey, HeaderValue>,

@@ -1,4 +1,5 @@
 import type { JoinSettings, LoggedEvent } from '../engine/types.js'
+import type { ErrorCode } from '../errors.js'
 
 /** How far the join has got: everything released up to `timeMs` is in the outputs. */
 export interface JoinCheckpoint {
@@ -42,11 +43,12 @@ export interface CommitBatch {
 
 export type OutputStream = 'records' | 'deadLetters'
 
-/** The code of a commit refused because an earlier one, still unreported when it was asked for, failed. */
-export const UNCOMMITTED_AFTER_FAILURE = 'BJ_UNCOMMITTED_AFTER_FAILURE'
-
+/** Whether `error` is a commit refused because an earlier one, still unreported when it was asked for, failed. */
 export function isUncommittedAfterFailure(error: unknown): boolean {
-  return (error as { code?: unknown } | undefined)?.code === UNCOMMITTED_AFTER_FAILURE
+  return (
+    (error as { code?: unknown } | undefined)?.code ===
+    ('BJ_ERR_UNCOMMITTED_AFTER_FAILURE' satisfies ErrorCode)
+  )
 }
 
 /**
@@ -64,8 +66,8 @@ export interface EventLog {
   /**
    * Makes the batch durable (as the durability setting says), or rejects, changing nothing.
    * Commits are applied in the order they are asked for, and several may be in flight: once one
-   * fails, those asked for before its failure was reported fail too, with UNCOMMITTED_AFTER_FAILURE
-   * (they were built on what failed).
+   * fails, those asked for before its failure was reported fail too, with
+   * BJ_ERR_UNCOMMITTED_AFTER_FAILURE (they were built on what failed).
    */
   commit(batch: CommitBatch): Promise<void>
   /** Retained lines of an output from `fromSeq` on, at most `limit`. */

@@ -8,7 +8,8 @@ import {
   type JoinedRecord,
 } from '../../src/client/index.js'
 import { droppingProxy } from '../helpers/dropping-proxy.js'
-import { E2E, sleep } from '../helpers/e2e-http.js'
+import { E2E } from '../helpers/e2e-http.js'
+import { sleep } from '../kit/wait.js'
 
 // The TypeScript client (banditjoin/client) against the real service.
 

@@ -1,16 +1,17 @@
 /** The backend conformance suite on the embedded SQLite log: the built CLI, real sockets, real time. */
 import { join } from 'node:path'
-import { type ChildService, readJsonLines, spawnService, tempDir } from '../helpers/service.js'
+import { readJsonLines, tempDir } from '../helpers/service.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
 import { conformance, type Line, SCENARIO_ENV } from './join-scenarios.js'
 
 const dir = tempDir()
-let service: ChildService
+let service: ReadyProcess
 
 conformance(
   async () => {
     const records = join(dir.path, 'joined.jsonl')
     const deadLetters = join(dir.path, 'dead.jsonl')
-    service = await spawnService({
+    service = await spawnCli({
       ...SCENARIO_ENV,
       DATA_DIR: join(dir.path, 'data'),
       OUTPUT: `file:${records}`,

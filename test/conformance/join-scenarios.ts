@@ -3,9 +3,11 @@
  * time against each backend (embedded SQLite, Kafka). Each backend says where its joined records
  * and dead letters can be read; the scenarios say what must be there (SPEC §3) and what must not.
  */
+
 import assert from 'node:assert/strict'
 import { test as nodeTest } from 'node:test'
 import { send } from '../helpers/e2e-http.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 export type Line = Record<string, unknown>
 
@@ -28,32 +30,35 @@ export const SCENARIO_ENV = { EXP_UNIT_MS: '1500', EARLY_REWARD_MS: '1000', REWA
 const E = 1500
 const G = 1000
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** The service's last log lines: what a failed scenario's message shows. */
 function lastLines(log: string): string {
   return log.trimEnd().split('\n').slice(-40).join('\n')
 }
 
-async function waitFor<T>(
+/** Reads until `done` holds (30 s at most); a timeout's message shows the last value and the service's log. */
+async function until<T>(
   backend: JoinBackend,
   what: string,
   key: string,
   read: () => Promise<T>,
   done: (value: T) => boolean,
 ): Promise<T> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const value = await read()
-    if (done(value)) return value
-    if (Date.now() > deadline) {
-      const fresh = backend.freshlyRead === undefined ? '' : `\n${await backend.freshlyRead(key)}`
-      throw new Error(
-        `timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 2000)}${fresh}\nthe service's last log lines:\n${lastLines(backend.log())}`,
-      )
-    }
-    await sleep(100)
-  }
+  let last: T | undefined
+  return waitFor(
+    what,
+    async () => {
+      last = await read()
+      return done(last) ? last : undefined
+    },
+    {
+      timeoutMs: 30_000,
+      everyMs: 100,
+      detail: async () => {
+        const fresh = backend.freshlyRead === undefined ? '' : `\n${await backend.freshlyRead(key)}`
+        return `${JSON.stringify(last).slice(0, 2000)}${fresh}\nthe service's last log lines:\n${lastLines(backend.log())}`
+      },
+    },
+  )
 }
 
 /**
@@ -82,7 +87,7 @@ export function conformance(
   const recordsOf = async (k: string) => (await backend.records()).filter((r) => r.key === k)
   const lettersOf = async (k: string) => (await backend.deadLetters()).filter((d) => d.key === k)
   const oneRecord = async (k: string) => {
-    const [record, ...more] = await waitFor(
+    const [record, ...more] = await until(
       backend,
       `the record of ${k}`,
       k,
@@ -94,7 +99,7 @@ export function conformance(
   }
   const letter = async (k: string, reason: string) =>
     (
-      await waitFor(
+      await until(
         backend,
         `a ${reason} dead letter of ${k}`,
         k,
@@ -225,7 +230,7 @@ export function conformance(
       await decision(k)
       await sleep(30)
     }
-    await waitFor(
+    await until(
       backend,
       'the ordered records',
       keys[0] as string,

@@ -3,21 +3,23 @@
  * KAFKA_BROKERS, real sockets, real time; records and dead letters read from their topics as a
  * learner reads them (read_committed).
  */
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
-import { TopicReader } from '../helpers/kafka-topic.js'
-import { type ChildService, spawnService } from '../helpers/service.js'
+
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { TopicReader } from '../kit/kafka-topic.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 import { conformance, type Line, SCENARIO_ENV } from './join-scenarios.js'
 
 const PARTITIONS = 3
 
 let cluster: KafkaCluster
-let service: ChildService
+let service: ReadyProcess
 let readers: TopicReader[] = []
 
 conformance(
   async () => {
     cluster = await startKafkaCluster({ brokers: 1 })
-    service = await spawnService({
+    service = await spawnCli({
       ...SCENARIO_ENV,
       KAFKA_BROKERS: cluster.bootstrap,
       KAFKA_PARTITIONS: String(PARTITIONS),
@@ -39,7 +41,7 @@ conformance(
         const eventsTopic = new TopicReader(cluster.bootstrap, 'conformance.events')
         const fresh = [joinedTopic, eventsTopic]
         await Promise.all(fresh.map((r) => r.start()))
-        await new Promise((resolve) => setTimeout(resolve, 3000))
+        await sleep(3000)
         await Promise.all(fresh.map((r) => r.close()))
         const [joined, events] = fresh.map((r) =>
           r.values.flatMap((value, i) =>

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it, type TestContext } from 'node:test'
-import { assertAccepted, assertRefused, postBatch, postJson, send, waitFor } from '../helpers/http-client.js'
+import { assertAccepted, assertRefused, postBatch, postJson, send } from '../helpers/http-client.js'
 import { openTail } from '../helpers/http-stream.js'
 import {
   type InProcessService,
@@ -9,6 +9,7 @@ import {
   readJsonLines,
   startInProcess,
 } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 
 // OUTPUT_FORMAT=dsjson end to end: what ingest refuses (SPEC §4), and what stdout, files and
 // GET /joined?format= carry.
@@ -158,7 +159,7 @@ async function emitted(t: TestContext, env: Record<string, string>, decisions: L
   for (const d of decisions) await assertAccepted(svc, () => postJson(svc, '/log_decision', d))
   await assertAccepted(svc, () => postJson(svc, '/log_reward', { key: String(decisions[0]?.key), reward: 1 }))
   clock.advance(1000)
-  await waitFor(() => svc.service.log.checkpoint.recordSeq >= decisions.length, 'records emitted')
+  await waitFor('records emitted', () => svc.service.log.checkpoint.recordSeq >= decisions.length)
   await svc.service.app.listen({ port: 0, host: '127.0.0.1' })
   return svc
 }
@@ -171,7 +172,7 @@ describe('the outputs in dsjson', () => {
 
   it('writes one dsjson line per record to standard output and to files', async (t) => {
     const svc = await emitted(t, { OUTPUT_FORMAT: 'dsjson' }, decisions)
-    await waitFor(() => readJsonLines(svc.outputPath).length === 2, 'the file output')
+    await waitFor('the file output', () => readJsonLines(svc.outputPath).length === 2)
     for (const lines of [readJsonLines(svc.outputPath), svc.stdout.lines()] as Line[][]) {
       assert.deepEqual(
         lines.map((l) => [l.EventId, l._label_cost, l._labelIndex, l.a, l.p]),

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { seeded } from '../../demo/world.js'
-import { postBatch, waitFor } from '../helpers/http-client.js'
+import { postBatch } from '../helpers/http-client.js'
 import type { InProcessService, ManualClock } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 
 /**
  * A small simulated world for the learning tests: contexts (a user segment and a time of day),
@@ -156,6 +157,6 @@ export async function simulate(
   }
   clock.advance(options.expUnitMs + options.tickMs)
   const records = options.records ?? options.decisions
-  await waitFor(() => svc.service.log.checkpoint.recordSeq >= records, `${records} records`, 15_000)
+  await waitFor(`${records} records`, () => svc.service.log.checkpoint.recordSeq >= records, 15_000)
   return simulated
 }

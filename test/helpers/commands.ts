@@ -1,7 +1,8 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { spawnReady } from '../kit/spawn.js'
 
 /** The repository's root (this file runs from dist/test/helpers/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -58,53 +59,30 @@ export interface ServingCommand {
   stop(): Promise<void>
 }
 
-/** The start line in JSON logs; group 1 is the address. */
-const JSON_READY = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/
-
 /** Starts `command` and resolves once the service in it logged its start line (`ready`, by default in JSON). */
 export async function startServing(
   command: string,
   args: readonly string[],
   options: { cwd: string; env: Record<string, string>; timeoutMs?: number; ready?: RegExp },
 ): Promise<ServingCommand> {
-  const child: ChildProcess = spawn(command, args, {
+  const service = await spawnReady({
+    command,
+    args,
     cwd: options.cwd,
     env: commandEnv(options.env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
+    group: true,
+    captureStdout: true,
+    readyTimeoutMs: options.timeoutMs ?? 60_000,
+    ...(options.ready === undefined ? {} : { ready: options.ready }),
   })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString()
-  })
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  )
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), 'SIGTERM')
-    await closed
+  return {
+    url: service.url,
+    stdout: service.stdout,
+    stderr: service.stderr,
+    stop: async () => {
+      await service.stop()
+    },
   }
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`${command} ${args.join(' ')} was not ready after ${options.timeoutMs} ms:\n${err}`))
-    }, options.timeoutMs ?? 60_000)
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString()
-      const match = (options.ready ?? JSON_READY).exec(err)
-      if (match) {
-        clearTimeout(timer)
-        resolve(match[1] as string)
-      }
-    })
-    exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`${command} ${args.join(' ')} exited (${code}) before it was ready:\n${err}`))
-    })
-  })
-  return { url, stdout: () => out, stderr: () => err, stop }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import type { TestContext } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { type ChildService, spawnService, tempDir } from './service.js'
+import { CLI, type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { tempDir } from './service.js'
 
 /** One pool of kept-alive sockets for every request a test sends (only to 127.0.0.1). */
 export const agent = new Agent({ keepAlive: true, maxSockets: 256 })
@@ -114,25 +114,6 @@ export function postBatch(base: string, events: readonly unknown[]): Promise<Htt
   )
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls until `probe` returns (or resolves to) something other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(25)
-  }
-}
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-
 export interface CliRun {
   code: number | string
   stdout: string
@@ -173,7 +154,7 @@ const isRunning = (child: ChildProcess) => child.exitCode === null && child.sign
  * still runs and removes the directories.
  */
 export class E2E {
-  private readonly children: ChildService[] = []
+  private readonly children: ReadyProcess[] = []
   private readonly dirs: { remove(): void }[] = []
 
   constructor(t: TestContext) {
@@ -192,20 +173,20 @@ export class E2E {
     return dir.path
   }
 
-  async start(env: Record<string, string>, args: string[] = []): Promise<ChildService> {
-    const child = await spawnService(env, args)
+  async start(env: Record<string, string>, args: string[] = []): Promise<ReadyProcess> {
+    const child = await spawnCli(env, args)
     this.children.push(child)
     return child
   }
 
   /** SIGTERM, then the exit code. */
-  async stop(child: ChildService): Promise<number | string> {
+  async stop(child: ReadyProcess): Promise<number | string> {
     child.process.kill('SIGTERM')
     return child.exited
   }
 
   /** kill -9, then waits for the process to be gone. */
-  async kill(child: ChildService): Promise<void> {
+  async kill(child: ReadyProcess): Promise<void> {
     child.process.kill('SIGKILL')
     await child.exited
   }

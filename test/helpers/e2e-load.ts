@@ -1,3 +1,4 @@
+import { sleep } from '../kit/wait.js'
 import { type HttpAnswer, postBatch, postJson } from './e2e-http.js'
 
 export { seeded as seededRandom } from '../../demo/world.js'
@@ -109,7 +110,7 @@ export class Load {
         // Rewards may still come from decisions in flight on other workers, or be delayed.
         const waiting = this.delayedRewards.length > 0
         if (this.nextDecision >= this.options.decisions && !waiting && idle++ > 100) return
-        await new Promise((resolve) => setTimeout(resolve, 5))
+        await sleep(5)
         continue
       }
       idle = 0

@@ -1,5 +1,5 @@
 import { type ClientRequest, request } from 'node:http'
-import { sleep } from './e2e-http.js'
+import { sleep } from '../kit/wait.js'
 
 export interface TailRecord {
   seq: number

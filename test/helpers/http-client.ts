@@ -110,16 +110,5 @@ export async function assertRefused(
   return res
 }
 
-/** Polls until `predicate` holds, failing after `timeoutMs` of real time. */
-export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`)
-    await sleep(10)
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
 /** Long enough for the joiner's maintenance (every 500 ms) to have run a cycle. */
 export const MAINTENANCE_MS = 700

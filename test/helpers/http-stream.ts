@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { waitFor } from './http-client.js'
+import { waitFor } from '../kit/wait.js'
 
 /** A GET /joined stream over real HTTP, read in the background. */
 export interface TailStream {
@@ -48,7 +48,7 @@ export function openTail(url: string, headers: Record<string, string> = {}): Tai
     text: () => text,
     records,
     waitForRecords: async (count, timeoutMs = 3000) => {
-      await waitFor(() => records().length >= count, `${count} records on the tail`, timeoutMs)
+      await waitFor(`${count} records on the tail`, () => records().length >= count, timeoutMs)
       return records()
     },
     close: () => controller.abort(),

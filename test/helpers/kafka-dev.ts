@@ -6,7 +6,7 @@
  */
 import { createServer } from 'node:net'
 import { parseArgs } from 'node:util'
-import { startKafkaCluster } from './kafka-cluster.js'
+import { startKafkaCluster } from '../kit/kafka-cluster.js'
 
 /** Whether nothing listens on 127.0.0.1:`port` yet (Kafka's own error would be a page of log). */
 function portFree(port: number): Promise<boolean> {

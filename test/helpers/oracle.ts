@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { waitFor } from './e2e-http.js'
+import { waitFor } from '../kit/wait.js'
 import type { Ledger } from './e2e-load.js'
 import { readJoined } from './e2e-tail.js'
 import { readJsonLines } from './service.js'

@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net'
-import { waitFor } from './e2e-http.js'
+import { waitFor } from '../kit/wait.js'
 
 /** One HTTP/1.1 response as read from the wire. */
 export interface RawResponse {

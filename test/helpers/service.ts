@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import type { Clock } from '../../src/clock.js'
 import { loadConfig } from '../../src/config.js'
@@ -103,41 +101,4 @@ export function parseLines(text: string): unknown[] {
 
 export function readJsonLines(path: string): unknown[] {
   return existsSync(path) ? parseLines(readFileSync(path, 'utf8')) : []
-}
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
-
-export interface ChildService {
-  process: ChildProcess
-  /** http://127.0.0.1:PORT */
-  url: string
-  stdout(): string
-  stderr(): string
-  /** Resolves with the exit code (or signal) once the process has exited. */
-  exited: Promise<number | string>
-}
-
-/** The built CLI (`dist/src/cli.js serve`) as a child process on a free port; resolves when it is ready. */
-export async function spawnService(env: Record<string, string>, args: string[] = []): Promise<ChildService> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString()
-  })
-  const exited = new Promise<number | string>((resolve) =>
-    child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)),
-  )
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr?.on('data', (chunk: Buffer) => {
-      err += chunk.toString()
-      const match = /"address":"(http:\/\/[^"]+)"[^\n]*"msg":"banditjoin is ready"/.exec(err)
-      if (match) resolve(match[1] as string)
-    })
-    exited.then((code) => reject(new Error(`service exited (${code}) before it was ready:\n${err}`)))
-  })
-  return { process: child, url, stdout: () => out, stderr: () => err, exited }
 }

@@ -1,7 +1,8 @@
-import { sleep } from './e2e-http.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 import { Ledger, Load, seededRandom } from './e2e-load.js'
 import { OracleFiles, rewardAccounting, type Tally, tailMatches, tally, violations } from './oracle.js'
-import { type ChildService, spawnService, tempDir } from './service.js'
+import { tempDir } from './service.js'
 
 /**
  * The crash loop of issue #5: cycles of concurrent load against the built service, each ended at
@@ -49,13 +50,13 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
   const run = new OracleFiles(dir.path, E, G)
   const ledger = new Ledger()
   const found: string[] = []
-  let running: ChildService | undefined
+  let running: ReadyProcess | undefined
   let kills = 0
   let stops = 0
   let requests = 0
   try {
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
-      running = await spawnService(run.env)
+      running = await spawnCli(run.env)
       const service = running
       const load = new Load({
         base: service.url,
@@ -90,7 +91,7 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
       // Down for a while, so that decisions fall due while nothing runs.
       await sleep(Math.floor(random() * E))
     }
-    running = await spawnService(run.env)
+    running = await spawnCli(run.env)
     const final = running
     await run.everyAcknowledgedOut(ledger, 30_000)
     // Late rewards and anything emitted twice would come out within this time.
@@ -135,4 +136,4 @@ export async function torture(options: TortureOptions): Promise<TortureReport> {
   }
 }
 
-const lastLines = (service: ChildService) => service.stderr().trimEnd().split('\n').slice(-5).join('\n')
+const lastLines = (service: ReadyProcess) => service.stderr().trimEnd().split('\n').slice(-5).join('\n')

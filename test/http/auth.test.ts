@@ -11,9 +11,9 @@ import {
   ndjson,
   postJson,
   send,
-  waitFor,
 } from '../helpers/http-client.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 
 const KEY = 's3cret-Key'
 const GOOD = { authorization: `Bearer ${KEY}` }
@@ -184,7 +184,7 @@ describe('API_KEY and what public pages show', () => {
     const svc = await startInProcess({ API_KEY: KEY, OUTPUT: 'file:/dev/full', EXP_UNIT_MS: '50' })
     t.after(() => svc.close())
     await assertAccepted(svc, () => postJson(svc, '/log_decision', decision('readyz-detail'), GOOD))
-    await waitFor(() => svc.service.metrics.health.notReady().length > 0, 'the output write to fail', 5000)
+    await waitFor('the output write to fail', () => svc.service.metrics.health.notReady().length > 0, 5000)
     const anonymous = await send(svc, 'GET', '/readyz')
     assert.equal(anonymous.statusCode, 503)
     assert.deepEqual(anonymous.json(), {

@@ -7,7 +7,6 @@ import {
   decision,
   postBatch,
   postJson,
-  waitFor,
 } from '../helpers/http-client.js'
 import {
   type InProcessService,
@@ -16,6 +15,7 @@ import {
   startInProcess,
   tempDir,
 } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 
 async function start(t: TestContext, env: Record<string, string> = {}) {
   const clock = new ManualClock()
@@ -29,7 +29,7 @@ type Row = Record<string, unknown>
 /** Advances past the window and waits until `count` records are on stdout. */
 async function emitted(svc: InProcessService, clock: ManualClock, count: number): Promise<Row[]> {
   clock.advance(1000)
-  await waitFor(() => svc.stdout.lines().length >= count, `${count} records on stdout`)
+  await waitFor(`${count} records on stdout`, () => svc.stdout.lines().length >= count)
   return svc.stdout.lines() as Row[]
 }
 

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { sleep } from '../kit/wait.js'
 
 // Issue #5: property-based fuzzing of every route. Whatever arrives (random bytes, truncated or
 // hostile JSON, odd methods, paths, query strings and content types), the answer is a documented
@@ -321,7 +322,7 @@ describe('fuzzing every route (fast-check)', () => {
         try {
           connection.write(bytes)
           // The server either answers or waits for more; an answer is never a 5xx.
-          await new Promise((resolve) => setTimeout(resolve, 20))
+          await sleep(20)
           const status = /^HTTP\/1\.1 (\d{3}) /.exec(connection.received())?.[1]
           if (status !== undefined)
             assert.ok(Number(status) < 500, `${JSON.stringify(bytes.toString('latin1'))} -> ${status}`)

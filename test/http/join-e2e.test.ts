@@ -9,10 +9,9 @@ import {
   postBatch,
   postJson,
   send,
-  sleep,
-  waitFor,
 } from '../helpers/http-client.js'
 import { type InProcessService, ManualClock, readJsonLines, startInProcess } from '../helpers/service.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 const E = 1000
 
@@ -29,8 +28,8 @@ async function start(t: TestContext, env: Record<string, string> = {}) {
 async function expectRecords(svc: InProcessService, clock: ManualClock, ms: number, count: number) {
   clock.ms = ms
   await waitFor(
-    () => svc.stdout.lines().length >= count && readJsonLines(svc.outputPath).length >= count,
     `${count} records`,
+    () => svc.stdout.lines().length >= count && readJsonLines(svc.outputPath).length >= count,
   )
   return svc.stdout.lines() as Row[]
 }

@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
-import {
-  assertRefused,
-  decision,
-  MAINTENANCE_MS,
-  postJson,
-  send,
-  sleep,
-  waitFor,
-} from '../helpers/http-client.js'
+import { assertRefused, decision, MAINTENANCE_MS, postJson, send } from '../helpers/http-client.js'
 import { openTail, seqs, type TailStream } from '../helpers/http-stream.js'
 import { RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, ManualClock, startInProcess, tempDir } from '../helpers/service.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 const E = 1000
 const SUBSCRIBE_MS = 100
@@ -57,7 +50,7 @@ async function start(
       for (const key of keys)
         assert.equal((await postJson(svc, '/log_decision', decision(key))).statusCode, 200)
       clock.advance(E)
-      await waitFor(() => svc.service.log.checkpoint.recordSeq >= before + keys.length, 'records emitted')
+      await waitFor('records emitted', () => svc.service.log.checkpoint.recordSeq >= before + keys.length)
     },
     tail: async (query) => {
       const stream = openTail(`${url}/joined${query}`)
@@ -221,7 +214,7 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
     await emit(['a'])
     // Compaction runs every 10 s of service time, once the outputs have persisted their position.
     clock.advance(10_001)
-    await waitFor(() => svc.service.log.firstRetainedRecordSeq() === 2, 'record 1 compacted away', 5000)
+    await waitFor('record 1 compacted away', () => svc.service.log.firstRetainedRecordSeq() === 2, 5000)
     await assertRefused(
       svc,
       () => send(svc, 'GET', '/joined?from=1'),

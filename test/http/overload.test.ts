@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { postJson, send, waitFor } from '../helpers/e2e-http.js'
+import { postJson, send } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
 // Issue #5 §3: beyond the in-flight limits an ingest request gets 503 with Retry-After before its

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { HTTP_TIMEOUTS } from '../../src/http/timeouts.js'
-import { postJson, sleep } from '../helpers/e2e-http.js'
+import { postJson } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { sleep } from '../kit/wait.js'
 
 // Issue #5: the HTTP server's timeouts are set deliberately, so that slow-loris style clients
 // (sending a head or a body byte by byte, or nothing at all) cannot hold connections; oversized

@@ -6,9 +6,10 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/log/sqlite/driver.js'
 import { FORMAT_VERSION } from '../../src/log/sqlite/schema.js'
-import { E2E, postLikeRequests, runCli, waitFor } from '../helpers/e2e-http.js'
+import { E2E, postLikeRequests, runCli } from '../helpers/e2e-http.js'
 import { readJsonLines } from '../helpers/service.js'
 import { SPEC_VARIABLES } from '../helpers/spec.js'
+import { waitFor } from '../kit/wait.js'
 
 // The command line of the built CLI: help, configuration errors, flags, one service per DATA_DIR.
 

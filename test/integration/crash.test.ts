@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { E2E, send, sleep } from '../helpers/e2e-http.js'
+import { E2E, send } from '../helpers/e2e-http.js'
 import { Load, seededRandom } from '../helpers/e2e-load.js'
 import { OracleFiles, rewardAccounting, tailMatches, violations } from '../helpers/oracle.js'
+import { sleep } from '../kit/wait.js'
 
 // SPEC §4: a 200 survives kill -9 at any moment, and after a restart every acknowledged decision
 // is emitted exactly once to a file output, with every acknowledged reward that counts.

@@ -3,10 +3,11 @@ import { rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/log/sqlite/driver.js'
-import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
+import { E2E, postJson } from '../helpers/e2e-http.js'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
 import { OracleFiles, rewardAccounting, tally, violations } from '../helpers/oracle.js'
 import { smallFilesystem } from '../helpers/small-fs.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // Issue #5 §5: the data directory and the outputs on a small filesystem that fills up: writes
 // fail with 503, nothing acknowledged is lost, nothing is corrupted, and the service takes events

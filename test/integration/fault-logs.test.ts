@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
-import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
-import type { ChildService } from '../helpers/service.js'
+import { E2E, postJson } from '../helpers/e2e-http.js'
 import { smallFilesystem } from '../helpers/small-fs.js'
+import type { ReadyProcess } from '../kit/spawn.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // Issue 14 item 5: a fault that lasts (a full output disk, a full data directory) is logged when
 // it starts, then as a count at most every 5 s, and once when it ends; not once per failed
@@ -16,14 +17,14 @@ const FAULT_MS = 6000
 
 type LogLine = Record<string, unknown> & { msg: string }
 
-const logLines = (child: ChildService): LogLine[] =>
+const logLines = (child: ReadyProcess): LogLine[] =>
   child
     .stderr()
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as LogLine)
 
-const linesStartingWith = (child: ChildService, text: string) =>
+const linesStartingWith = (child: ReadyProcess, text: string) =>
   logLines(child).filter((line) => line.msg.startsWith(text))
 
 /** Fills the filesystem at `dir` but for `leaveBytes`; returns the filler's path. */

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
+import { E2E, postJson } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
-import { type ChildService, readJsonLines } from '../helpers/service.js'
+import { readJsonLines } from '../helpers/service.js'
+import type { ReadyProcess } from '../kit/spawn.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // Issue #5 §2: SIGTERM/SIGINT stop accepting (503), finish in-flight requests, flush and
 // checkpoint, close the log and exit 0 within a bound; a second signal exits at once, losing
@@ -21,7 +23,7 @@ interface Joined {
 const decisionOf = (key: string) => ({ key, action: 1, probability: 0.5, context: { k: key } })
 const bodyOf = (key: string) => JSON.stringify(decisionOf(key))
 
-const stopping = (child: ChildService) =>
+const stopping = (child: ReadyProcess) =>
   waitFor('the stop to begin', () => (child.stderr().includes('"msg":"stopping') ? true : undefined))
 
 function setup(e2e: E2E, env: Record<string, string> = {}) {
@@ -44,7 +46,7 @@ async function refusesConnections(url: string): Promise<boolean> {
   return false
 }
 
-async function acknowledged(child: ChildService, key: string): Promise<void> {
+async function acknowledged(child: ReadyProcess, key: string): Promise<void> {
   const answer = await postJson(child.url, '/log_decision', decisionOf(key))
   assert.equal(answer.status, 200, answer.text)
 }

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { E2E, postJson, send, sleep, waitFor } from '../helpers/e2e-http.js'
+import { E2E, postJson, send } from '../helpers/e2e-http.js'
 import { JoinedConsumer, readJoined, type TailRecord } from '../helpers/e2e-tail.js'
 import { readJsonLines } from '../helpers/service.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // SPEC §4: GET /joined?from=N, the live resumable tail a learner subscribes to.
 

@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import {
-  E2E,
-  postJson,
-  postLikeRequests,
-  postOverrideLikeRequests,
-  sleep,
-  waitFor,
-} from '../helpers/e2e-http.js'
+import { E2E, postJson, postLikeRequests, postOverrideLikeRequests } from '../helpers/e2e-http.js'
 import { parseLines, readJsonLines } from '../helpers/service.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // The requests of the original Python client (requests.post(url, json=...) and
 // requests.post(f"{url}/log_override?key={key}")), over real sockets to the built CLI.

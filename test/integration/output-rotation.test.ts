@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { mkdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { E2E, postJson, waitFor } from '../helpers/e2e-http.js'
-import { type ChildService, readJsonLines } from '../helpers/service.js'
+import { E2E, postJson } from '../helpers/e2e-http.js'
+import { readJsonLines } from '../helpers/service.js'
+import type { ReadyProcess } from '../kit/spawn.js'
+import { waitFor } from '../kit/wait.js'
 
 // Issue #14 §2: SIGHUP with an output path that cannot be opened (its folder moved away) killed
 // the service, and after the restart records were written to both the rotated and the new file.
@@ -13,7 +15,7 @@ const E = 200
 
 const keysIn = (path: string) => readJsonLines(path).map((r) => (r as { key: string }).key)
 
-async function logDecisions(service: ChildService, from: number, to: number): Promise<void> {
+async function logDecisions(service: ReadyProcess, from: number, to: number): Promise<void> {
   for (let i = from; i < to; i++) {
     const answer = await postJson(service.url, '/log_decision', {
       key: `k${i}`,

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { rssBytes } from '../../bench/lib/cpu.js'
-import { E2E, postJson, sleep, waitFor } from '../helpers/e2e-http.js'
+import { E2E, postJson } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { readJsonLines } from '../helpers/service.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // Issue #5 §3 end to end: bursts of 4096 requests at once, four times the in-flight limit, each
 // on its own connection. Whatever share gets 503 (it depends on the machine's speed), every 503

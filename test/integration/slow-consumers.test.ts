@@ -2,8 +2,9 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { rssBytes } from '../../bench/lib/cpu.js'
-import { E2E, postBatch, send, sleep, waitFor } from '../helpers/e2e-http.js'
-import type { ChildService } from '../helpers/service.js'
+import { E2E, postBatch, send } from '../helpers/e2e-http.js'
+import type { ReadyProcess } from '../kit/spawn.js'
+import { sleep, waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
 // Issue #5 §4: a standard output that stops being read never makes the service's memory grow
@@ -12,13 +13,13 @@ import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 const DECISIONS = 8000
 const CONTEXT_BYTES = 5000
 
-async function metric(service: ChildService, name: string, labels: Record<string, string> = {}) {
+async function metric(service: ReadyProcess, name: string, labels: Record<string, string> = {}) {
   const answer = await send(`${service.url}/metrics`, 'GET', {})
   return valueOrZero(parseExposition(answer.text), name, labels)
 }
 
 /** DECISIONS decisions of about CONTEXT_BYTES each (40 MB of records), in batches of 1000. */
-async function logDecisions(service: ChildService): Promise<void> {
+async function logDecisions(service: ReadyProcess): Promise<void> {
   for (let from = 0; from < DECISIONS; from += 1000) {
     const lines = Array.from({ length: 1000 }, (_, i) => ({
       type: 'decision',
@@ -32,7 +33,7 @@ async function logDecisions(service: ChildService): Promise<void> {
   }
 }
 
-const emitted = (service: ChildService) => metric(service, 'banditjoin_records_emitted_total')
+const emitted = (service: ReadyProcess) => metric(service, 'banditjoin_records_emitted_total')
 
 describe('a slow standard output', () => {
   it('a standard output nobody reads leaves records in the log, not in memory, and resumes when read again', async (t) => {

@@ -7,16 +7,18 @@
  * Each scenario is one test; `BANDITJOIN_FAULT=name` runs only that one and
  * `BANDITJOIN_FAULT_RUNS=N` repeats it (for loops under load: a failure keeps the instances' logs).
  */
+
 import assert from 'node:assert/strict'
 import { cpSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
-import { TopicReader } from '../helpers/kafka-topic.js'
 import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
-import { type ChildService, spawnService } from '../helpers/service.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { TopicReader } from '../kit/kafka-topic.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 
 const E = 2000
 const G = 1000
@@ -25,15 +27,13 @@ const PARTITIONS = 6
 /** How long after the fault ends every acknowledged decision must have been emitted. */
 const SETTLE_MS = 60_000
 // Real time: brokers stop and start, and the load runs against real processes.
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 interface Scenario {
   name: string
   brokers: 1 | 3
   /** Instances started while the fault is already under way (brokers unreachable at start). */
   startDuringFault?: boolean
   /** Runs the fault while the load goes on; `services` are the running instances. */
-  fault(cluster: KafkaCluster, services: ChildService[]): Promise<void>
+  fault(cluster: KafkaCluster, services: ReadyProcess[]): Promise<void>
 }
 
 const scenarios: Scenario[] = [
@@ -121,7 +121,7 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
   const seed = Number(process.env.BANDITJOIN_FAILOVER_SEED ?? Math.floor(Math.random() * 2 ** 31))
   const random = seededRandom(seed)
   const cluster = await startKafkaCluster({ brokers: scenario.brokers })
-  const services: ChildService[] = []
+  const services: ReadyProcess[] = []
   const readers: TopicReader[] = []
   try {
     const prefix = `faults-${run}`
@@ -139,15 +139,15 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
     let faultDone: Promise<void> | undefined
     if (scenario.startDuringFault) {
       // Topics first, then the broker goes down before the instances start.
-      const first = await spawnService(env)
+      const first = await spawnCli(env)
       first.process.kill('SIGTERM')
       await first.exited
       await cluster.brokers[0]?.kill('SIGKILL')
       faultDone = scenario.fault(cluster, services)
-      const starting = [spawnService(env), spawnService(env)]
+      const starting = [spawnCli(env), spawnCli(env)]
       services.push(...(await Promise.all(starting)))
     } else {
-      services.push(await spawnService(env), await spawnService(env))
+      services.push(await spawnCli(env), await spawnCli(env))
     }
     const joined = new TopicReader(cluster.bootstrap, `${prefix}.joined`)
     const deadLetters = new TopicReader(cluster.bootstrap, `${prefix}.dead-letters`)

@@ -1,9 +1,10 @@
 /**
  * What banditjoin's Kafka mode needs from @platformatic/kafka 1.x, shown on Node 20 against a real
- * Kafka 4.x (test/helpers/kafka-cluster.ts; the jars come from test/kafka/fetch.sh). Each test is
+ * Kafka 4.x (test/kit/kafka-cluster.ts; the jars come from test/kafka/fetch.sh). Each test is
  * one feature; where 1.35.0 gets it wrong, the test shows the library's behaviour and the
  * workaround in src/kafka/client-fixes.ts.
  */
+
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -27,7 +28,8 @@ import {
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
 } from '../../src/kafka/client-fixes.js'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { sleep } from '../kit/wait.js'
 
 type Str = Message<string, string, string, string>
 type StrStream = MessagesStream<string, string, string, string>
@@ -35,8 +37,6 @@ type StrStream = MessagesStream<string, string, string, string>
 let seq = 0
 /** A name no other test uses. */
 const uid = (prefix: string) => `${prefix}-${process.pid}-${++seq}`
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 /** Reads `count` records from a stream (leaving it paused), or fails after `timeoutMs`. */
 function take(stream: StrStream, count: number, timeoutMs = 20_000): Promise<Str[]> {
   const out: Str[] = []

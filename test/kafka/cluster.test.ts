@@ -1,8 +1,9 @@
 /**
- * The test cluster itself (test/helpers/kafka-cluster.ts), and what a 3-node cluster adds to
+ * The test cluster itself (test/kit/kafka-cluster.ts), and what a 3-node cluster adds to
  * client.test.ts: replication factor 3 with min.insync.replicas 2, and a broker that dies while
  * producers, transactions and a consumer group go on.
  */
+
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -23,11 +24,10 @@ import {
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
 } from '../../src/kafka/client-fixes.js'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { sleep } from '../kit/wait.js'
 
 type Str = Message<string, string, string, string>
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Runs a clean-up step whose failure does not matter (the library types close(force) as void). */
 async function quietly(step: () => unknown): Promise<void> {

@@ -7,10 +7,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { failureOf } from '../../src/kafka/connect.js'
-
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
+import { CLI } from '../kit/spawn.js'
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -6,16 +6,18 @@
  * nothing before its due time, each partition in due-time order; and the surviving instance takes
  * over the dead one's partitions within the session timeout plus a bound for its recovery.
  */
+
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
-import { TopicReader } from '../helpers/kafka-topic.js'
 import { type DeadLine, type JoinedLine, rewardAccounting, tally, violations } from '../helpers/oracle.js'
-import { type ChildService, spawnService } from '../helpers/service.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { TopicReader } from '../kit/kafka-topic.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 
 const E = 2000
 const G = 1000
@@ -23,10 +25,8 @@ const SESSION_MS = 3000
 /** What the survivor may take beyond the session timeout to own and recover the partitions. */
 const TAKEOVER_MARGIN_MS = 10_000
 const PARTITIONS = 6
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 let cluster: KafkaCluster | undefined
-const services: ChildService[] = []
+const services: ReadyProcess[] = []
 let readers: TopicReader[] = []
 
 after(async () => {
@@ -36,7 +36,7 @@ after(async () => {
 })
 
 /** When the instance first logged an assignment of every partition at or after `fromMs` (its log's time). */
-function fullAssignmentAt(service: ChildService, fromMs: number): number | undefined {
+function fullAssignmentAt(service: ReadyProcess, fromMs: number): number | undefined {
   for (const line of service.stderr().split('\n')) {
     if (!line.includes('"partitions assigned to this instance"')) continue
     const entry = JSON.parse(line) as { time: number; partitions: number[] }
@@ -63,8 +63,8 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
     EARLY_REWARD_MS: String(G),
     REWARD_AGG: 'sum',
   }
-  const [doomed, survivor] = [await spawnService(env), await spawnService(env)]
-  services.push(doomed as ChildService, survivor as ChildService)
+  const [doomed, survivor] = [await spawnCli(env), await spawnCli(env)]
+  services.push(doomed as ReadyProcess, survivor as ReadyProcess)
   const joined = new TopicReader(cluster.bootstrap, 'failover.joined')
   const deadLetters = new TopicReader(cluster.bootstrap, 'failover.dead-letters')
   readers = [joined, deadLetters]
@@ -74,7 +74,7 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   const loads = [doomed, survivor].map(
     (s, i) =>
       new Load({
-        base: (s as ChildService).url,
+        base: (s as ReadyProcess).url,
         ledger,
         keyPrefix: `instance-${i}`,
         decisions: 1_000_000,
@@ -88,8 +88,8 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   const running = loads.map((load) => load.run())
   await sleep(4000)
   const killedAt = Date.now()
-  ;(doomed as ChildService).process.kill('SIGKILL')
-  await (doomed as ChildService).exited
+  ;(doomed as ReadyProcess).process.kill('SIGKILL')
+  await (doomed as ReadyProcess).exited
   loads[0]?.stop()
   await sleep(5000)
   const broker = cluster.brokers[2]
@@ -113,7 +113,7 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   ]
   const counts = tally(ledger, records)
   const takeoverMs =
-    (fullAssignmentAt(survivor as ChildService, killedAt) ?? Number.POSITIVE_INFINITY) - killedAt
+    (fullAssignmentAt(survivor as ReadyProcess, killedAt) ?? Number.POSITIVE_INFINITY) - killedAt
   t.diagnostic(
     `${acked.length} decisions and ${ledger.count('acked').rewards} rewards acknowledged, ${records.length} records read ` +
       `(missing ${counts.missing}, duplicated ${counts.duplicated}, unacknowledged ${counts.unacknowledged}); ` +
@@ -122,7 +122,7 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   )
   if (found.length > 0) {
     const log = join(tmpdir(), `banditjoin-failover-${process.pid}.log`)
-    writeFileSync(log, (survivor as ChildService).stderr())
+    writeFileSync(log, (survivor as ReadyProcess).stderr())
     const read = join(tmpdir(), `banditjoin-failover-${process.pid}.joined.ndjson`)
     joined.writeTo(read)
     t.diagnostic(`the surviving instance's log: ${log}; the records read, with their partitions: ${read}`)

@@ -1,5 +1,5 @@
 /**
- * The broker's jars on a fresh checkout (test/helpers/kafka-jars.ts): fetched on first use, once,
+ * The broker's jars on a fresh checkout (test/kit/kafka-jars.ts): fetched on first use, once,
  * into BANDITJOIN_KAFKA_LIB; without Java or Maven the Kafka tests skip and say why. Each case runs
  * in a child process: the environment (PATH, the folder) is what is under test.
  */
@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { kafkaUnavailable } from '../helpers/kafka-jars.js'
+import { kafkaUnavailable } from '../kit/kafka-jars.js'
 
-const JARS = fileURLToPath(new URL('../helpers/kafka-jars.js', import.meta.url))
+const JARS = fileURLToPath(new URL('../kit/kafka-jars.js', import.meta.url))
 const SOURCE_TOPIC_TEST = fileURLToPath(new URL('./source-topic.test.js', import.meta.url))
 const scratch = mkdtempSync(join(tmpdir(), 'banditjoin-jars-'))
 after(() => rmSync(scratch, { recursive: true, force: true }))

@@ -4,6 +4,7 @@
  * (examples/read-joined.ts, run as built) reads the joined records. Against aborted transactions
  * the example shows none of their records, where @platformatic/kafka's own Consumer shows some.
  */
+
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -20,15 +21,14 @@ import {
   stringSerializers,
 } from '@platformatic/kafka'
 import { TRANSACTIONAL_PRODUCER_DEFAULTS } from '../../src/kafka/client-fixes.js'
-import { kafkaUnavailable } from '../helpers/kafka-cluster.js'
-import { type ChildService, spawnService } from '../helpers/service.js'
+import { kafkaUnavailable } from '../kit/kafka-cluster.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 const DEV = fileURLToPath(new URL('../helpers/kafka-dev.js', import.meta.url))
 const EXAMPLE = fileURLToPath(new URL('../../examples/read-joined.js', import.meta.url))
 const EXAMPLE_SOURCE = fileURLToPath(new URL('../../../examples/read-joined.ts', import.meta.url))
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
@@ -60,13 +60,16 @@ function start(args: string[]): Child {
 }
 
 async function until(what: string, check: () => boolean, child: Child, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline || child.process.exitCode !== null) {
-      throw new Error(`${what}: not seen; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`)
-    }
-    await sleep(50)
-  }
+  const notSeen = () => `${what}: not seen; stdout:\n${child.stdout()}\nstderr:\n${child.stderr()}`
+  await waitFor(
+    what,
+    () => {
+      if (check()) return true
+      if (child.process.exitCode !== null) throw new Error(notSeen())
+      return false
+    },
+    { timeoutMs, everyMs: 50, detail: notSeen },
+  )
 }
 
 /** Runs the learner example until it prints a record with `key` `last`; returns the keys it printed. */
@@ -101,7 +104,7 @@ describe('the Kafka mode from a fresh checkout', { skip: kafkaUnavailable(), tim
   let port: number
   let bootstrap: string
   let dev: Child
-  let service: ChildService | undefined
+  let service: ReadyProcess | undefined
 
   before(async () => {
     port = await freePort()
@@ -157,7 +160,7 @@ describe('the Kafka mode from a fresh checkout', { skip: kafkaUnavailable(), tim
   })
 
   test("banditjoin on it, as the README says: a decision's record is read by the learner example", async () => {
-    service = await spawnService({
+    service = await spawnCli({
       KAFKA_BROKERS: bootstrap,
       KAFKA_TOPIC_PREFIX: 'newcomer',
       KAFKA_PARTITIONS: '2',

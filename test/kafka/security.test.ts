@@ -4,18 +4,18 @@
  * here with openssl and keytool. With each SASL mechanism the service starts, takes a decision and
  * emits its record; a wrong password and an unknown CA end the start with exit 2 and the cause.
  */
+
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
-import { TopicReader } from '../helpers/kafka-topic.js'
-import { spawnService } from '../helpers/service.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { TopicReader } from '../kit/kafka-topic.js'
+import { CLI, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url))
 const PASSWORD = 'changeit'
 const USERS = { alice: 'alice-secret' }
 
@@ -184,7 +184,7 @@ describe('TLS and SASL', { skip: kafkaUnavailable(), timeout: 300_000 }, () => {
   for (const mechanism of ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']) {
     test(`SASL_SSL with ${mechanism} and a client certificate: a decision is joined`, async () => {
       const prefix = `sec-${mechanism.toLowerCase()}`
-      const service = await spawnService({
+      const service = await spawnCli({
         ...secure,
         KAFKA_SASL_MECHANISM: mechanism,
         KAFKA_TOPIC_PREFIX: prefix,
@@ -205,7 +205,7 @@ describe('TLS and SASL', { skip: kafkaUnavailable(), timeout: 300_000 }, () => {
         const deadline = Date.now() + 30_000
         while (!joined.lines().some((r) => (r as { key?: string }).key === `k-${mechanism}`)) {
           assert.ok(Date.now() < deadline, `no record of k-${mechanism}:\n${service.stderr()}`)
-          await new Promise((resolve) => setTimeout(resolve, 100))
+          await sleep(100)
         }
       } finally {
         service.process.kill('SIGTERM')

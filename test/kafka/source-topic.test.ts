@@ -3,17 +3,19 @@
  * there by the user's own producers, keyed by decision key, as JSON lines of SPEC §1, are joined
  * like those the HTTP API takes; a record that is not an event is dead-lettered, not dropped.
  */
+
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
 import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
-import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../helpers/kafka-cluster.js'
-import { TopicReader } from '../helpers/kafka-topic.js'
-import { type ChildService, spawnService } from '../helpers/service.js'
+import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { TopicReader } from '../kit/kafka-topic.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 
 const E = 1000
 const skip = kafkaUnavailable()
 let cluster: KafkaCluster
-let service: ChildService
+let service: ReadyProcess
 let producer: Producer<string, string, string, string>
 let joined: TopicReader
 let deadLetters: TopicReader
@@ -24,7 +26,7 @@ async function until<T>(what: string, read: () => T, done: (value: T) => boolean
     const value = read()
     if (done(value)) return value
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
 }
 
@@ -47,7 +49,7 @@ before(async () => {
     idempotent: true,
     acks: ProduceAcks.ALL,
   })
-  service = await spawnService({
+  service = await spawnCli({
     KAFKA_BROKERS: cluster.bootstrap,
     KAFKA_SOURCE_TOPIC: 'user.bandit-events',
     KAFKA_TOPIC_PREFIX: 'learner',

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import type { LoggedEvent } from '../../src/engine/types.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
 import { isUncommittedAfterFailure } from '../../src/log/types.js'
-import { waitFor } from '../helpers/http-client.js'
+import { waitFor } from '../kit/wait.js'
 import {
   batch,
   deadLetterLines,
@@ -243,8 +243,8 @@ test('the write-ahead log is copied into the database file beside the commits, n
     await log.commit(batch({ timeMs: i, recordSeq: 0, deadLetterSeq: 0 }, { events: decisions }))
   }
   await waitFor(
-    () => statSync(log.path).size >= sizeBefore + 256 * 1024,
     `the database file to grow 256 KiB past its ${sizeBefore} bytes`,
+    () => statSync(log.path).size >= sizeBefore + 256 * 1024,
     5000,
   )
 })

@@ -1,7 +1,8 @@
 import type { TestContext } from 'node:test'
 import type { StatsSnapshot } from '../../src/observability/live-stats.js'
-import { MAINTENANCE_MS, postJson, send, sleep } from '../helpers/http-client.js'
+import { MAINTENANCE_MS, postJson, send } from '../helpers/http-client.js'
 import { type InProcessService, ManualClock, startInProcess } from '../helpers/service.js'
+import { sleep } from '../kit/wait.js'
 import { type Exposition, parseExposition } from './prom-text.js'
 
 export interface Observed {

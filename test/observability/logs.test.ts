@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { sleep } from '../helpers/http-client.js'
-import { type ChildService, spawnService, tempDir } from '../helpers/service.js'
+import { tempDir } from '../helpers/service.js'
+import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { sleep } from '../kit/wait.js'
 import { decisionBody } from './harness.js'
 
 type LogLine = Record<string, unknown> & { level: number; msg: string }
@@ -12,7 +13,7 @@ const WARN = 40
 /** The service as a child process (LOG_LEVEL=info), stopped and its data directory removed after the test. */
 async function spawn(t: TestContext, env: Record<string, string> = {}, dataDir?: string) {
   const dir = dataDir === undefined ? tempDir() : undefined
-  const child = await spawnService({ DATA_DIR: dataDir ?? (dir?.path as string), OUTPUT: 'stdout', ...env })
+  const child = await spawnCli({ DATA_DIR: dataDir ?? (dir?.path as string), OUTPUT: 'stdout', ...env })
   t.after(async () => {
     await stop(child)
     dir?.remove()
@@ -20,19 +21,19 @@ async function spawn(t: TestContext, env: Record<string, string> = {}, dataDir?:
   return child
 }
 
-async function stop(child: ChildService) {
+async function stop(child: ReadyProcess) {
   if (child.process.exitCode === null) child.process.kill('SIGTERM')
   await child.exited
 }
 
-const logLines = (child: ChildService): LogLine[] =>
+const logLines = (child: ReadyProcess): LogLine[] =>
   child
     .stderr()
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as LogLine)
 
-async function post(child: ChildService, path: string, body: unknown, contentType = 'application/json') {
+async function post(child: ReadyProcess, path: string, body: unknown, contentType = 'application/json') {
   const res = await fetch(`${child.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': contentType },

@@ -4,8 +4,9 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/browser.js'
-import { MAINTENANCE_MS, postJson, sleep } from '../helpers/http-client.js'
+import { MAINTENANCE_MS, postJson } from '../helpers/http-client.js'
 import { type InProcessService, ManualClock, startInProcess } from '../helpers/service.js'
+import { sleep } from '../kit/wait.js'
 import { decisionBody } from './harness.js'
 
 // The status page in a real browser (Debian's chromium via playwright-core), against a running

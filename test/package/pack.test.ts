@@ -3,8 +3,9 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { cleanCheckout, runCommand, type ServingCommand, startServing } from '../helpers/commands.js'
-import { postJson, waitFor } from '../helpers/e2e-http.js'
+import { postJson } from '../helpers/e2e-http.js'
 import { parseLines, tempDir } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
 
 // The package as a user gets it: from a fresh checkout, `npm start --silent` builds only the
 // service and prints only records; `npm pack` makes a tarball that `npm install` puts into an

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { JoinSettings, LoggedEvent } from '../../engine/types.js'
-import { BanditJoinError } from '../../errors.js'
+import { BanditJoinError, uncommittedAfterFailure } from '../../errors.js'
 import {
   type CommitBatch,
   type CompactOptions,
@@ -221,6 +221,8 @@ export class SqliteLog implements EventLog {
     if (waiting === undefined) return
     this.replies.delete(reply.id)
     if (reply.ok) waiting.resolve(reply.result)
+    // The writer thread's errors arrive as message and code; the one it raises itself is typed again.
+    else if (isUncommittedAfterFailure(reply)) waiting.reject(uncommittedAfterFailure())
     else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }))
   }
 

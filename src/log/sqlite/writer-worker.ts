@@ -3,7 +3,7 @@
  * fsyncs (group commit) run beside the main thread instead of blocking it.
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { UNCOMMITTED_AFTER_FAILURE } from '../types.js'
+import { uncommittedAfterFailure } from '../../errors.js'
 import { openForWriting } from './driver.js'
 import { unpackBatch } from './packed-batch.js'
 import type { WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
@@ -24,9 +24,7 @@ function handle(request: WriterRequest): unknown {
   switch (request.op) {
     case 'commit':
       if (request.failuresSeen < failures) {
-        throw Object.assign(new Error('not committed: an earlier commit failed'), {
-          code: UNCOMMITTED_AFTER_FAILURE,
-        })
+        throw uncommittedAfterFailure()
       }
       try {
         return writes.commit(unpackBatch(request.batch))

@@ -2,15 +2,16 @@
  * A real Apache Kafka cluster for tests: 1 or 3 combined broker+controller KRaft nodes as child
  * JVMs on free loopback ports, from the jars that test/kafka/fetch.sh puts in
  * $BANDITJOIN_KAFKA_LIB (by default node_modules/.cache/banditjoin-kafka/lib), fetched on first
- * use (test/helpers/kafka-jars.ts; a test file skips with `{ skip: kafkaUnavailable() }`).
+ * use (test/kit/kafka-jars.ts; a test file skips with `{ skip: kafkaUnavailable() }`).
  *
  *   const cluster = await startKafkaCluster({ brokers: 3 })
  *   after(() => cluster.stop())
  *   // cluster.bootstrap === '127.0.0.1:40001,127.0.0.1:40003,127.0.0.1:40005'
  *
- * By hand (e.g. for a benchmark): `node dist/test/helpers/kafka-cluster.js 3` prints the
+ * By hand (e.g. for a benchmark): `node dist/test/kit/kafka-cluster.js 3` prints the
  * bootstrap string and runs until SIGINT or SIGTERM.
  */
+
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
@@ -28,6 +29,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ensureKafkaJars } from './kafka-jars.js'
+import { sleep } from './wait.js'
 
 export { KafkaJarsMissingError, kafkaLibDir, kafkaUnavailable } from './kafka-jars.js'
 
@@ -136,8 +138,6 @@ appender.out.layout.pattern=[%d] %p %m (%c)%n
 logger.started.name=kafka.server.KafkaRaftServer
 logger.started.level=INFO
 `
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Starts a fresh cluster and resolves once every node is up (brokers registered and unfenced). */
 export async function startKafkaCluster(options: KafkaClusterOptions = {}): Promise<KafkaCluster> {
@@ -365,11 +365,11 @@ class Node implements KafkaNode {
   }
 }
 
-// CLI: node dist/test/helpers/kafka-cluster.js [1|3]
+// CLI: node dist/test/kit/kafka-cluster.js [1|3]
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const arg = process.argv[2] ?? '1'
   if (arg !== '1' && arg !== '3') {
-    console.error('usage: node dist/test/helpers/kafka-cluster.js [1|3]   (runs until SIGINT/SIGTERM)')
+    console.error('usage: node dist/test/kit/kafka-cluster.js [1|3]   (runs until SIGINT/SIGTERM)')
     process.exit(2)
   }
   try {
