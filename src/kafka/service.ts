@@ -10,7 +10,7 @@ import { eventFromLine } from '../ingest/validate.js'
 import { Metrics } from '../metrics.js'
 import { OUTPUT_FORMATS, recordFormatter } from '../output/formats.js'
 import type { RunningService } from '../running-service.js'
-import { FixedConsumer } from './client-fixes.js'
+import { FixedConsumer, installClientFixes } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
@@ -52,6 +52,7 @@ export async function createKafkaService(
     ...RESILIENCE,
     ...security,
   })
+  installClientFixes()
   await connectToBrokers(client('start'), kafka.connectTimeoutMs, logger)
   const metrics = new Metrics()
   metrics.configure(settings)
