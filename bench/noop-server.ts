@@ -1,5 +1,5 @@
 /**
- * The no-op baseline of issue 3: a Fastify 5 server with banditjoin's routes and the same JSON
+ * The no-op baseline: a Fastify 5 server with banditjoin's routes and the same JSON
  * schemas (imported from src/ingest/schemas.ts, validated by an Ajv with banditjoin's options),
  * that answers {"ok": true} and does nothing else: no log, no engine, no output. Run by the
  * harness as its own process; prints a ready line with its address on stderr.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: runs the scenarios of issue 3 against the built service, each several times,
+ * `npm run bench`: runs the benchmark scenarios against the built service, each several times,
  * and writes bench/results/<timestamp>.json and .md, latest.json, and (after a complete full
  * run) README-table.md. Every child process is killed and every temp dir removed at the end,
  * also on error or Ctrl-C.

@@ -133,7 +133,7 @@ test('never decreases, whatever the wall clock and floor do, while the monotonic
   )
 })
 
-describe('the service under wall-clock steps (issue #5 §7)', () => {
+describe('the service under wall-clock steps', () => {
   const E = 1000
   const wall = new Source(WALL_AT_START)
   const mono = new Source(0)

@@ -4,7 +4,7 @@ import type { EngineConfig, EngineResult } from '../workers/engine.js'
 import type { Scenario } from './types.js'
 
 const TARGET = 2_000_000
-/** Flink's windowed stream-stream join (Nexmark q8), per core, as issue 3 quotes it. */
+/** Flink's windowed stream-stream join (Nexmark q8), per core, as the benchmark's targets quote it. */
 const FLINK_Q8_PER_CORE = 146_000
 const ENGINE_CORE = 0
 

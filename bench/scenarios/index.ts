@@ -26,7 +26,7 @@ export const SCENARIOS: readonly Scenario[] = [
   restart,
   output,
   overload,
-  // The Kafka mode (issue 4), last: each starts and stops its own brokers.
+  // The Kafka mode, last: each starts and stops its own brokers.
   kafkaThroughput1,
   kafkaThroughput3,
   kafkaLateness1,

@@ -44,7 +44,7 @@ const badRequest = (what: string): ClientError => ({
 })
 
 /**
- * Fastify's `clientErrorHandler`: requests refused before any route sees them (issue 14 item 10)
+ * Fastify's `clientErrorHandler`: requests refused before any route sees them
  * get the API's body, `{"ok": false, "code", "error"}`, instead of Fastify's own; then the
  * connection closes, as Node would close it.
  */

@@ -5,7 +5,7 @@ import { BanditJoinError } from '../errors.js'
 /**
  * Bodies are JSON text in UTF-8 (RFC 8259 §8.1), sent without a content coding: anything else is
  * refused, never guessed at. Decoding other bytes as UTF-8 would turn them into U+FFFD, so two
- * different keys could become one (issue 14 item 7).
+ * different keys could become one.
  */
 
 /** A batch body as text, with the lines (numbered from 1) whose bytes are not UTF-8. */

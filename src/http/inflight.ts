@@ -25,7 +25,7 @@ export interface InflightGauges {
 }
 
 /**
- * Load shedding (issues #5 and #14): an ingest request beyond the in-flight limits gets 503 with
+ * Load shedding: an ingest request beyond the in-flight limits gets 503 with
  * Retry-After, so that more load than the machine can take is refused instead of queueing
  * without bound, and request bodies never hold more than `bodyBytes` of memory (plus the chunk
  * being read). Bodies are charged as their bytes arrive, not by their declared length: a client

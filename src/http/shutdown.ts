@@ -9,7 +9,7 @@ const REFUSED_WHILE_STOPPING = new Set([...Object.keys(INGEST_ROUTE_TYPES), '/jo
 const IDLE_SWEEP_MS = 50
 
 /**
- * The HTTP side of a graceful stop (issue #5). From `stop()` on: the listening socket is closed;
+ * The HTTP side of a graceful stop. From `stop()` on: the listening socket is closed;
  * requests still arriving on open connections for ingest or the tail get 503 with Retry-After
  * (nothing is logged), others are served; every answer closes its connection; requests already
  * received run to their answer. Connections still busy after the grace period are cut: their

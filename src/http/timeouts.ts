@@ -1,5 +1,5 @@
 /**
- * The HTTP server's timeouts, set deliberately (issue #5) instead of Node's and Fastify's
+ * The HTTP server's timeouts, set deliberately instead of Node's and Fastify's
  * defaults (some of which are off), so that a client that sends slowly, or stops, cannot hold a
  * connection for long.
  */

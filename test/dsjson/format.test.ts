@@ -136,7 +136,7 @@ describe('dsjson lines match the reference lines of Vowpal Wabbit', () => {
   })
 })
 
-describe('each dsjson field follows the rule of issue 7', () => {
+describe('each dsjson field follows its rule (docs/vowpal-wabbit.md)', () => {
   const base = {
     key: 'evt-1',
     action: 'y',

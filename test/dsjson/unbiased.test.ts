@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import { ManualClock, readJsonLines, startInProcess } from '../helpers/service.js'
 import { CLICK, CONTEXTS, contextIndex, countedShare, type Policy, simulate, TOPICS } from './simulator.js'
 
-// Issue 7 §3: the inverse-propensity estimate of a target policy's value, computed from
+// The inverse-propensity estimate of a target policy's value, computed from
 // banditjoin's joined records, agrees with the policy's true expected windowed reward; and a
 // deliberately broken join makes it disagree, so the check can fail. Simulated time, fixed seed.
 

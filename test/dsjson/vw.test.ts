@@ -8,7 +8,7 @@ import { ManualClock, startInProcess, tempDir } from '../helpers/service.js'
 import { runVw, VW_PACKAGE, vwPython } from '../helpers/vw.js'
 import { CLICK, CONTEXTS, contextOf, draw, type Policy, rng, simulate, TOPICS } from './simulator.js'
 
-// Issue 7 §1: a run's dsjson output goes to the real Vowpal Wabbit (`--cb_adf --dsjson`). Every
+// A run's dsjson output goes to the real Vowpal Wabbit (`--cb_adf --dsjson`). Every
 // line must parse with no skipped or malformed example, and the policy VW learns from it must
 // beat the logging policy on held-out contexts.
 

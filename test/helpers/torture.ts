@@ -5,7 +5,7 @@ import { OracleFiles, rewardAccounting, type Tally, tailMatches, tally, violatio
 import { tempDir } from './service.js'
 
 /**
- * The crash loop of issue #5: cycles of concurrent load against the built service, each ended at
+ * The crash loop: cycles of concurrent load against the built service, each ended at
  * a random moment by `kill -9` (one cycle in five by SIGTERM, which must exit 0), then a restart
  * on the same data directory; at the end the whole output is checked against the oracle
  * recomputed from what every client was told (test/helpers/oracle.ts).

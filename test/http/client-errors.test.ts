@@ -5,7 +5,7 @@ import { postJson } from '../helpers/e2e-http.js'
 import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 
-// Issue 14 item 10: requests Node's HTTP parser refuses before any route sees them are answered
+// Requests Node's HTTP parser refuses before any route sees them are answered
 // in the API's own shape, with a code, like every other refusal (docs/errors.md).
 
 describe("requests Node's HTTP parser refuses", () => {

@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib'
 import { assertAccepted, assertRefused, decision, ndjson, send } from '../helpers/http-client.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 
-// Issue 14 item 7: bodies are JSON text in UTF-8 (RFC 8259 §8.1) and are not decoded from any
+// Bodies are JSON text in UTF-8 (RFC 8259 §8.1) and are not decoded from any
 // content coding. Anything else is refused rather than guessed at: bytes that are not UTF-8
 // used to become U+FFFD, so two different keys could become one.
 

@@ -125,7 +125,7 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
   })
 
   it('answers HEAD with the headers of the stream and ends, so a request pipelined after it is answered', async (t) => {
-    // Issue #14 §6: HEAD ran the streaming handler and never ended, even with Connection: close.
+    // HEAD ran the streaming handler and never ended, even with Connection: close.
     const { emit, url } = await start(t)
     await emit(['a', 'b'])
     const pipelined = await RawConnection.open(url)

@@ -8,7 +8,7 @@ import openapiTS, { astToString } from 'openapi-typescript'
 import { ERROR_CODES } from '../../src/errors.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 
-// /openapi.json is complete enough to generate clients from (issue: "API document").
+// /openapi.json is complete enough to generate clients from (SPEC §1 and docs/clients.md).
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const KEY = 'openapi-test-key'

@@ -6,7 +6,7 @@ import { type InProcessService, startInProcess } from '../helpers/service.js'
 import { waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
-// Issue #5 §3: beyond the in-flight limits an ingest request gets 503 with Retry-After before its
+// Beyond the in-flight limits an ingest request gets 503 with Retry-After before its
 // body is read, so that memory stays bounded; what was admitted is answered and logged; once the
 // load drops, requests are taken again by themselves. Deterministic: requests are held in flight
 // (head received, body not yet sent) instead of being raced.
@@ -142,7 +142,7 @@ describe('in-flight limits', () => {
   })
 
   it('gives back the place of a request aborted by its client once, so aborts do not wear the limits down', async () => {
-    // Issue #14 §1: the response's and the connection's close both released it, and the
+    // The response's and the connection's close both released it, and the
     // counters went negative, admitting more requests and bytes with every abort.
     const declared = 1000
     for (let round = 1; round <= 3; round++) {
@@ -188,7 +188,7 @@ describe('in-flight limits', () => {
   })
 })
 
-describe('in-flight limits with slow senders (issue #14 §3)', () => {
+describe('in-flight limits with slow senders (slow senders must not starve fast ones)', () => {
   let svc: InProcessService
   let url: string
   before(async () => {

@@ -6,7 +6,7 @@ import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 import { sleep } from '../kit/wait.js'
 
-// Issue #5: the HTTP server's timeouts are set deliberately, so that slow-loris style clients
+// The HTTP server's timeouts are set deliberately, so that slow-loris style clients
 // (sending a head or a body byte by byte, or nothing at all) cannot hold connections; oversized
 // heads are refused. Nothing a cut-off client sent is logged.
 

@@ -9,7 +9,7 @@ import { OracleFiles, rewardAccounting, tally, violations } from '../helpers/ora
 import { smallFilesystem } from '../helpers/small-fs.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
-// Issue #5 §5: the data directory and the outputs on a small filesystem that fills up: writes
+// The data directory and the outputs on a small filesystem that fills up: writes
 // fail with 503, nothing acknowledged is lost, nothing is corrupted, and the service takes events
 // again by itself once there is room.
 
@@ -51,7 +51,7 @@ test('a full disk answers 503 and loses or corrupts nothing acknowledged; the se
   )
   full.stop()
   await fullRun
-  // Issue #14 §12: a checkpoint or a compaction can free some room after the load stops, so the
+  // A checkpoint or a compaction can free some room after the load stops, so the
   // next request may still fit: probe (each probe takes 60 KB) until one is refused for want of
   // space while the log cannot be written.
   const refused = await waitFor('a request refused for want of space, and /readyz failing', async () => {

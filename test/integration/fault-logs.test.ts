@@ -7,7 +7,7 @@ import { smallFilesystem } from '../helpers/small-fs.js'
 import type { ReadyProcess } from '../kit/spawn.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
-// Issue 14 item 5: a fault that lasts (a full output disk, a full data directory) is logged when
+// A fault that lasts (a full output disk, a full data directory) is logged when
 // it starts, then as a count at most every 5 s, and once when it ends; not once per failed
 // write (100-136 lines a second with stacks, 860 KB in 11 s at 150 requests/s).
 

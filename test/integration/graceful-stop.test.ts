@@ -7,7 +7,7 @@ import { readJsonLines } from '../helpers/service.js'
 import type { ReadyProcess } from '../kit/spawn.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
-// Issue #5 §2: SIGTERM/SIGINT stop accepting (503), finish in-flight requests, flush and
+// SIGTERM/SIGINT stop accepting (503), finish in-flight requests, flush and
 // checkpoint, close the log and exit 0 within a bound; a second signal exits at once, losing
 // nothing acknowledged. (Pending decisions after a stop and restart: original-client.test.ts.)
 

@@ -7,7 +7,7 @@ import { readJsonLines } from '../helpers/service.js'
 import type { ReadyProcess } from '../kit/spawn.js'
 import { waitFor } from '../kit/wait.js'
 
-// Issue #14 §2: SIGHUP with an output path that cannot be opened (its folder moved away) killed
+// SIGHUP with an output path that cannot be opened (its folder moved away) killed
 // the service, and after the restart records were written to both the rotated and the new file.
 // A reopen that fails keeps the file it had; every record is written once, across a kill -9.
 

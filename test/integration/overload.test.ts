@@ -7,7 +7,7 @@ import { postHead, RawConnection } from '../helpers/raw-http.js'
 import { readJsonLines } from '../helpers/service.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
-// Issue #5 §3 end to end: bursts of 4096 requests at once, four times the in-flight limit, each
+// Bursts of 4096 requests at once, four times the in-flight limit, each
 // on its own connection. Whatever share gets 503 (it depends on the machine's speed), every 503
 // carries Retry-After and is not logged, every 200 comes out exactly once, memory stays within a
 // bound, and the service takes requests again as soon as the burst is over.

@@ -7,7 +7,7 @@ import { E2E, send } from '../helpers/e2e-http.js'
 import { venvBin } from '../helpers/python-venv.js'
 import { parseExposition, samplesOf } from '../observability/prom-text.js'
 
-// Issue #5: schema-driven fuzzing of the service's own /openapi.json with schemathesis (from
+// Schema-driven fuzzing of the service's own /openapi.json with schemathesis (from
 // PyPI, pinned, in a virtual environment under node_modules/.cache): every operation, thousands
 // of generated cases (valid and invalid), no 5xx, every response as documented.
 

@@ -7,7 +7,7 @@ import type { ReadyProcess } from '../kit/spawn.js'
 import { sleep, waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
-// Issue #5 §4: a standard output that stops being read never makes the service's memory grow
+// A standard output that stops being read never makes the service's memory grow
 // without bound, and resumes where it stopped (the tail's cut-off: test/output/tail.test.ts).
 
 const DECISIONS = 8000

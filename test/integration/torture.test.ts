@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { torture } from '../helpers/torture.js'
 
-// Issue #5: the crash loop, a few cycles (BANDITJOIN_TORTURE_CYCLES; `npm run torture` runs 50).
+// The crash loop, a few cycles (BANDITJOIN_TORTURE_CYCLES; `npm run torture` runs 50).
 
 test('cycles of load ended by kill -9 or SIGTERM at random moments lose nothing acknowledged and duplicate nothing', async (t) => {
   const cycles = Number(process.env.BANDITJOIN_TORTURE_CYCLES ?? 4)

@@ -4,7 +4,7 @@ import { send } from '../helpers/http-client.js'
 import { decisionBody, startObserved } from './harness.js'
 import { histogramOf, samplesOf, sampleValue } from './prom-text.js'
 
-// SPEC §6 and issue 6: the log, outputs, HTTP and process families, and naming conventions.
+// SPEC §6: the log, outputs, HTTP and process families, and naming conventions.
 
 describe('metrics of the log, outputs, HTTP and process, read from GET /metrics', () => {
   it('measures every log commit: its duration and how many events it carried', async (t) => {

@@ -196,7 +196,7 @@ test('reopen() without a rename keeps appending to the same file', (t) => {
 })
 
 test('reopen() that cannot open the path throws and keeps writing to the file it had open', (t) => {
-  // Issue #14 §2: the old file was closed before the new one was opened, and SIGHUP killed the service.
+  // The old file was closed before the new one was opened, and SIGHUP killed the service.
   const { path: base, warn } = setup(t)
   const folder = join(dirname(base), 'out')
   const rotated = join(dirname(base), 'rotated')
