@@ -11,6 +11,7 @@ import { memory } from './memory.js'
 import { output } from './output.js'
 import { overload } from './overload.js'
 import { restart } from './restart.js'
+import { retryStorm } from './retry-storm.js'
 import type { Scenario } from './types.js'
 
 /** Every scenario, in the order they run (restart after memory, whose data dir it reuses). */
@@ -26,6 +27,7 @@ export const SCENARIOS: readonly Scenario[] = [
   restart,
   output,
   overload,
+  retryStorm,
   // The Kafka mode, last: each starts and stops its own brokers.
   kafkaThroughput1,
   kafkaThroughput3,

@@ -17,6 +17,8 @@ export interface AutocannonConfig {
   warmupSeconds: number
   seconds: number
   batchLines?: number
+  /** Requests per second across all connections (autocannon's overallRate); as fast as answered if unset. */
+  overallRate?: number
 }
 
 export interface AutocannonResult {
@@ -93,6 +95,7 @@ async function load(
     duration: seconds,
     timeout: 30,
     requests,
+    ...(config.overallRate !== undefined && { overallRate: config.overallRate }),
   })
   if (latencies !== undefined) {
     instance.on('response', (_client, status, _bytes, ms) => {

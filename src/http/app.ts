@@ -13,7 +13,7 @@ import { parseJsonText } from '../ingest/json.js'
 import { ajv } from '../ingest/validate.js'
 import { observeHttp } from '../observability/http-hooks.js'
 import type { JoinedTail } from '../output/tail.js'
-import { apiKeyCheck, bearerAuth } from './auth.js'
+import { apiKeyCheck, authorizationCheck, bearerAuth } from './auth.js'
 import { clientErrorHandler } from './client-errors.js'
 import { checkBodyHeaders, checkQueryUtf8, ndjsonBody, utf8Body } from './encoding.js'
 import { refusedType, sendError, toHttpError } from './errors.js'
@@ -24,6 +24,7 @@ import { type IngestDeps, ingestRoutes } from './routes/ingest.js'
 import { joinedRoute } from './routes/joined.js'
 import { opsRoutes } from './routes/ops.js'
 import { statusRoutes } from './routes/status.js'
+import { shedBeforeRouting } from './shed.js'
 import { HttpShutdown } from './shutdown.js'
 import type { HttpTimeouts } from './timeouts.js'
 
@@ -80,11 +81,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
   app.setNotFoundHandler(unrouted)
   if (options.apiKey !== undefined) app.addHook('onRequest', bearerAuth(options.apiKey))
   const shutdown = new HttpShutdown(app)
-  limitInflight(app, options.inflight, {
+  const limiter = limitInflight(app, options.inflight, {
     requests: options.metrics.httpInflightRequests,
     bodyBytes: options.metrics.httpInflightBodyBytes,
   })
-  observeHttp(app, options.metrics, options.logger)
+  const observer = observeHttp(app, options.metrics, options.logger)
+  shedBeforeRouting(app.server, {
+    full: limiter.full,
+    message: limiter.message,
+    authorized: authorizationCheck(options.apiKey),
+    refused: observer.shed,
+  })
 
   await app.register(swagger, swaggerOptions)
   await app.register(swaggerUi, { routePrefix: '/docs' })

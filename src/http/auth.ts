@@ -32,10 +32,18 @@ function bearerToken(header: string | undefined): string | undefined {
 
 /** Whether a request carries the API key; every request does when none is set. */
 export function apiKeyCheck(apiKey: string | undefined): (request: FastifyRequest) => boolean {
+  const authorized = authorizationCheck(apiKey)
+  return (request) => authorized(request.headers.authorization)
+}
+
+/** Whether an Authorization header carries the API key; any does when none is set. */
+export function authorizationCheck(
+  apiKey: string | undefined,
+): (authorization: string | undefined) => boolean {
   if (apiKey === undefined) return () => true
   const matches = secretMatcher(apiKey)
-  return (request) => {
-    const token = bearerToken(request.headers.authorization)
+  return (authorization) => {
+    const token = bearerToken(authorization)
     return token !== undefined && matches(token)
   }
 }

@@ -34,7 +34,11 @@ export interface InflightGauges {
  * budget is full, and during its body if a chunk would overfill it; one body is always let in,
  * whatever its size. Register after authentication.
  */
-export function limitInflight(app: FastifyInstance, limits: InflightLimits, gauges: InflightGauges): void {
+export function limitInflight(
+  app: FastifyInstance,
+  limits: InflightLimits,
+  gauges: InflightGauges,
+): InflightLimiter {
   let requests = 0
   let bytes = 0
   const report = () => {
@@ -48,6 +52,7 @@ export function limitInflight(app: FastifyInstance, limits: InflightLimits, gaug
   // preParsing runs after every onRequest hook (so after authentication) and before the body is read.
   app.addHook('preParsing', async (request, reply, payload) => {
     if (!Object.hasOwn(INGEST_ROUTE_TYPES, request.routeOptions.url ?? '')) return payload
+    // Mostly answered before Fastify by shed.ts; this catches what arrives between (and inject()).
     if (requests > 0 && (requests >= limits.requests || bytes >= limits.bodyBytes)) throw refusal
     requests++
     let held = 0
@@ -92,4 +97,16 @@ export function limitInflight(app: FastifyInstance, limits: InflightLimits, gaug
     })
     return payload.pipe(counted)
   })
+  return {
+    full: () => requests > 0 && (requests >= limits.requests || bytes >= limits.bodyBytes),
+    message: refusal.message,
+  }
+}
+
+/** What the cheap refusal (shed.ts) asks the limiter. */
+export interface InflightLimiter {
+  /** Whether the next ingest request would be refused before its body. */
+  full(): boolean
+  /** The refusal's message. */
+  message: string
 }

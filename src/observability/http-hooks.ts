@@ -11,7 +11,7 @@ const MAX_LOGGED_MESSAGE = 300
  * batch (rate-limited to one line a second), and back-pressure (503) starting and stopping.
  * No line per request.
  */
-export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logger): void {
+export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logger): HttpObserver {
   const errors = new WeakMap<FastifyRequest, Error>()
   const refusedBatches = new Throttle(1000)
   const pressure = new BackPressure(logger)
@@ -47,6 +47,24 @@ export function observeHttp(app: FastifyInstance, metrics: Metrics, logger: Logg
     }
     done()
   })
+  return {
+    shed(route) {
+      // Answered at once: a duration of 0 keeps the request counts of the histogram whole.
+      metrics.httpDuration.observe({ route, method: 'POST', status_code: '503' }, 0)
+      metrics.eventsRefused.inc({ type: INGEST_ROUTE_TYPES[route] ?? 'other', reason: 'BJ_ERR_OVERLOADED' })
+      metrics.live.refused()
+      pressure.refused(route, undefined, SHED_REASON)
+    },
+  }
+}
+
+/** What the back-pressure log says of a request refused before routing (shed.ts). */
+const SHED_REASON = 'in-flight limits reached (refused before routing)'
+
+/** What is counted of requests that never reach Fastify's hooks. */
+export interface HttpObserver {
+  /** An ingest request refused 503 before routing (shed.ts). */
+  shed(route: string): void
 }
 
 const truncate = (text: string) =>
@@ -86,15 +104,12 @@ class BackPressure {
   private refusals = 0
   constructor(private readonly logger: Logger) {}
 
-  refused(route: string, error: Error | undefined): void {
+  refused(route: string, error: Error | undefined, reason = error?.message): void {
     this.refusals++
     this.lastRefusalMs = Date.now()
     if (this.since !== undefined) return
     this.since = this.lastRefusalMs
-    this.logger.warn(
-      { route, reason: error?.message },
-      'back-pressure on: ingest answers 503 with Retry-After',
-    )
+    this.logger.warn({ route, reason }, 'back-pressure on: ingest answers 503 with Retry-After')
   }
 
   accepted(): void {

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { postJson, send } from '../helpers/e2e-http.js'
+import { parseResponse, postHead, RawConnection } from '../helpers/raw-http.js'
+import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { waitFor } from '../kit/wait.js'
+import { parseExposition, valueOrZero } from '../observability/prom-text.js'
+
+// While the in-flight limits are reached, an ingest request is refused 503 before
+// Fastify routes it, runs its hooks, reads or parses its body, so that clients retrying 503s at
+// once cost little CPU. A request whose headers or body would be refused otherwise (415, 400) gets
+// the 503, and Fastify never sees it (no onRequest hook runs).
+
+const LIMITS = { requests: 4, bodyBytes: 64 * 1024 }
+
+const decisionBody = (key: string) => JSON.stringify({ key, action: 1, probability: 1, context: 'x' })
+
+describe('cheap refusal under overload', () => {
+  let svc: InProcessService
+  let url: string
+  /** Requests that reached Fastify (its first hook). */
+  let routed = 0
+  before(async () => {
+    svc = await startInProcess({}, { overrides: { inflightLimits: LIMITS } })
+    svc.service.app.addHook('onRequest', (_request, _reply, done) => {
+      routed++
+      done()
+    })
+    await svc.service.app.listen({ port: 0, host: '127.0.0.1' })
+    url = svc.service.address()
+  })
+  after(() => svc.close())
+
+  /** A request admitted (answered 100 Continue) whose body is not sent yet. */
+  async function held(key: string): Promise<{ finish(): Promise<number> }> {
+    const body = decisionBody(key)
+    const connection = await RawConnection.open(url)
+    connection.write(postHead('/log_decision', Buffer.byteLength(body), { expect: '100-continue' }))
+    await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
+    return {
+      finish: async () => {
+        connection.write(body)
+        const answer = await connection.response()
+        connection.destroy()
+        return answer.status
+      },
+    }
+  }
+
+  async function refusedTotal(): Promise<number> {
+    const metrics = parseExposition((await send(`${url}/metrics`, 'GET', {})).text)
+    return valueOrZero(metrics, 'banditjoin_events_refused_total', {
+      type: 'decision',
+      reason: 'BJ_ERR_OVERLOADED',
+    })
+  }
+
+  it('answers 503 before routing, hooks and body parsing: invalid JSON and refused encodings get 503, not 400 or 415', async () => {
+    const admitted = await Promise.all(Array.from({ length: LIMITS.requests }, (_, i) => held(`held-${i}`)))
+    const refusedBefore = await refusedTotal()
+    const routedBefore = routed
+    const loggedBefore = svc.loggedEvents()
+    const cases: Array<{ body: string; headers?: Record<string, string> }> = [
+      { body: '{"key": "not json' },
+      { body: '{"key": "gzip?"}', headers: { 'content-encoding': 'gzip' } },
+      { body: '{"key": "latin1"}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } },
+      { body: 'not json at all', headers: { 'content-type': 'text/plain' } },
+    ]
+    // One keep-alive connection for all of them: each answer comes without the body being used,
+    // and the connection stays usable for the next request.
+    const connection = await RawConnection.open(url)
+    try {
+      for (const { body, headers } of cases) {
+        const seen = connection.received().length
+        connection.write(postHead('/log_decision', Buffer.byteLength(body), headers) + body)
+        const answer = await waitFor('an answer', () => parseResponse(connection.received().slice(seen)))
+        assert.equal(answer.status, 503, `${JSON.stringify(headers)}: ${answer.body}`)
+        assert.equal(answer.headers['retry-after'], '1')
+        const parsed = JSON.parse(answer.body) as { ok: boolean; code: string; error: string }
+        assert.equal(parsed.ok, false)
+        assert.equal(parsed.code, 'BJ_ERR_OVERLOADED')
+        assert.match(parsed.error, /too much in flight/)
+      }
+      assert.equal(connection.closed, false, 'the connection stays open')
+    } finally {
+      connection.destroy()
+    }
+    // /metrics itself goes through Fastify (one onRequest each): count before reading them.
+    assert.equal(routed - routedBefore, 0, 'no refused request reached Fastify')
+    assert.equal(await refusedTotal(), refusedBefore + cases.length, 'each refusal counted')
+    assert.equal(svc.loggedEvents(), loggedBefore, 'nothing was logged')
+    assert.deepEqual(
+      await Promise.all(admitted.map((r) => r.finish())),
+      admitted.map(() => 200),
+    )
+    const again = await postJson(url, '/log_decision', {
+      key: 'after',
+      action: 1,
+      probability: 1,
+      context: 1,
+    })
+    assert.equal(again.status, 200, again.text)
+  })
+})
