@@ -180,8 +180,13 @@ async function runScenario(scenario: Scenario, run: number): Promise<string> {
     const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
     assert.ok(acked.length > 200, `only ${acked.length} decisions acknowledged`)
     const deadline = Date.now() + SETTLE_MS
-    const emittedKeys = () => new Set(joined.lines().map((r) => r.key))
-    while (acked.some((d) => !emittedKeys().has(d.key)) && Date.now() < deadline) await sleep(250)
+    // The emitted keys once per look (not once per decision: that was quadratic in the records read,
+    // and with tens of thousands of them blocked the event loop, test timeouts included).
+    const allEmitted = () => {
+      const emitted = new Set(joined.lines().map((r) => r.key))
+      return acked.every((d) => emitted.has(d.key))
+    }
+    while (!allEmitted() && Date.now() < deadline) await sleep(250)
     // Anything still to come (a duplicate, a dead letter) has had the time a record takes.
     await sleep(E + G + 2000)
 

@@ -101,8 +101,13 @@ test('kill -9 of an instance, then of a broker, under load: every acknowledged d
   const acked = [...ledger.decisions.values()].filter((d) => d.outcome === 'acked')
   assert.ok(acked.length > 500, `only ${acked.length} decisions acknowledged`)
   const deadline = Date.now() + 90_000
-  const emittedKeys = () => new Set(joined.lines().map((r) => r.key))
-  while (acked.some((d) => !emittedKeys().has(d.key)) && Date.now() < deadline) await sleep(250)
+  // The emitted keys once per look (not once per decision: that was quadratic in the records read,
+  // and with tens of thousands of them blocked the event loop, test timeouts included).
+  const allEmitted = () => {
+    const emitted = new Set(joined.lines().map((r) => r.key))
+    return acked.every((d) => emitted.has(d.key))
+  }
+  while (!allEmitted() && Date.now() < deadline) await sleep(250)
   // Anything still to come (a duplicate, a dead letter) has had the time a record takes.
   await sleep(E + G)
 
