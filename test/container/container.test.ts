@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { REPO_ROOT, runCommand, startServing } from '../helpers/commands.js'
 import { tempDir } from '../helpers/service.js'
+import { freePort } from '../kit/ports.js'
 
 // The Dockerfile without a container engine: scripts/dockerfile-steps.mjs runs its build steps
 // in a clean folder, then the final stage's entry point runs from that folder with the image's
@@ -23,14 +23,6 @@ interface Stage {
   healthcheck: { options: Record<string, string>; command: string[] }
   entrypoint: string[]
   cmd: string[]
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
 }
 
 test('the Dockerfile builds in a clean folder into an image that serves as a non-root user and passes its health check', async (t) => {

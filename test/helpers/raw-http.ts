@@ -115,3 +115,25 @@ export function postHead(path: string, length: number, extra: Record<string, str
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')}\r\n`
 }
+
+/**
+ * A POST admitted by the server (its head answered 100 Continue) whose body is not sent yet:
+ * it holds a place of the in-flight limits until `finish()` sends the body and reads the status.
+ */
+export async function heldRequest(
+  url: string,
+  path: string,
+  body: string,
+): Promise<{ finish(): Promise<number> }> {
+  const connection = await RawConnection.open(url)
+  connection.write(postHead(path, Buffer.byteLength(body), { expect: '100-continue' }))
+  await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
+  return {
+    finish: async () => {
+      connection.write(body)
+      const answer = await connection.response()
+      connection.destroy()
+      return answer.status
+    },
+  }
+}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { postJson, send } from '../helpers/e2e-http.js'
-import { parseResponse, postHead, RawConnection } from '../helpers/raw-http.js'
+import { heldRequest, parseResponse, postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 import { waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
@@ -32,20 +32,7 @@ describe('cheap refusal under overload', () => {
   after(() => svc.close())
 
   /** A request admitted (answered 100 Continue) whose body is not sent yet. */
-  async function held(key: string): Promise<{ finish(): Promise<number> }> {
-    const body = decisionBody(key)
-    const connection = await RawConnection.open(url)
-    connection.write(postHead('/log_decision', Buffer.byteLength(body), { expect: '100-continue' }))
-    await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
-    return {
-      finish: async () => {
-        connection.write(body)
-        const answer = await connection.response()
-        connection.destroy()
-        return answer.status
-      },
-    }
-  }
+  const held = (key: string) => heldRequest(url, '/log_decision', decisionBody(key))
 
   async function refusedTotal(): Promise<number> {
     const metrics = parseExposition((await send(`${url}/metrics`, 'GET', {})).text)

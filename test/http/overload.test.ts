@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { postJson, send } from '../helpers/e2e-http.js'
-import { postHead, RawConnection } from '../helpers/raw-http.js'
+import { heldRequest, postHead, RawConnection } from '../helpers/raw-http.js'
 import { type InProcessService, startInProcess } from '../helpers/service.js'
 import { waitFor } from '../kit/wait.js'
 import { parseExposition, valueOrZero } from '../observability/prom-text.js'
@@ -27,20 +27,7 @@ describe('in-flight limits', () => {
   after(() => svc.close())
 
   /** A request admitted (its head answered with 100 Continue) whose body is not sent yet. */
-  async function held(key: string, pad = 0): Promise<{ finish(): Promise<number> }> {
-    const body = decisionBody(key, pad)
-    const connection = await RawConnection.open(url)
-    connection.write(postHead('/log_decision', Buffer.byteLength(body), { expect: '100-continue' }))
-    await connection.waitForText(/^HTTP\/1\.1 100 Continue/)
-    return {
-      finish: async () => {
-        connection.write(body)
-        const answer = await connection.response()
-        connection.destroy()
-        return answer.status
-      },
-    }
-  }
+  const held = (key: string, pad = 0) => heldRequest(url, '/log_decision', decisionBody(key, pad))
 
   /** What the limiter counts in flight, from /metrics. */
   async function inflight(): Promise<{ requests: number; bytes: number }> {

@@ -8,18 +8,8 @@ import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { failureOf } from '../../src/kafka/connect.js'
+import { freePort } from '../kit/ports.js'
 import { CLI } from '../kit/spawn.js'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 interface Exit {
   code: number | null

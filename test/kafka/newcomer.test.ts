@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import {
@@ -22,6 +21,7 @@ import {
 } from '@platformatic/kafka'
 import { TRANSACTIONAL_PRODUCER_DEFAULTS } from '../../src/kafka/client-fixes.js'
 import { kafkaUnavailable } from '../kit/kafka-cluster.js'
+import { freePort } from '../kit/ports.js'
 import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
@@ -29,17 +29,6 @@ const DEV = fileURLToPath(new URL('../helpers/kafka-dev.js', import.meta.url))
 const EXAMPLE = fileURLToPath(new URL('../../examples/read-joined.js', import.meta.url))
 const EXAMPLE_SOURCE = fileURLToPath(new URL('../../../examples/read-joined.ts', import.meta.url))
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url))
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 interface Child {
   process: ChildProcess
   stdout(): string

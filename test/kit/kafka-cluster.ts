@@ -24,11 +24,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ensureKafkaJars } from './kafka-jars.js'
+import { freePorts } from './ports.js'
 import { sleep } from './wait.js'
 
 export { KafkaJarsMissingError, kafkaLibDir, kafkaUnavailable } from './kafka-jars.js'
@@ -93,27 +93,6 @@ export interface KafkaCluster {
 
 /** The KRaft start line (logger kafka.server.KafkaRaftServer, INFO). */
 const STARTED = 'Kafka Server started'
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer()
-          server.once('error', reject)
-          server.listen(0, '127.0.0.1', () => resolve(server))
-        }),
-    ),
-  )
-  const ports = servers.map((s) => {
-    const address = s.address()
-    if (address === null || typeof address === 'string') throw new Error('no port')
-    return address.port
-  })
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-  return ports
-}
 
 /** A Kafka cluster id: 16 random bytes, base64url (as `kafka-storage.sh random-uuid`). */
 function clusterId(): string {
