@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { ServiceStatus } from '../../src/metrics.js'
 import { send } from '../helpers/http-client.js'
+import { waitFor } from '../kit/wait.js'
 import { decisionBody, startObserved } from './harness.js'
 import { samplesOf, sampleValue } from './prom-text.js'
 import { REWARD_ENV, rewardScenario } from './scenario.js'
@@ -125,7 +126,12 @@ describe('GET /healthz and GET /readyz', () => {
     assert.equal((await send(o.svc, 'GET', '/readyz')).statusCode, 200, 'nothing written yet')
     await o.post('/log_decision', decisionBody('full'))
     await o.at(1000)
-    const res = await send(o.svc, 'GET', '/readyz')
+    // The write to /dev/full happens in the maintenance cycle: on a loaded machine one cycle's
+    // wait may not be enough, so wait for the refusal rather than expect it at once.
+    const res = await waitFor('/readyz to answer 503', async () => {
+      const answer = await send(o.svc, 'GET', '/readyz')
+      return answer.statusCode === 503 ? answer : undefined
+    })
     assert.equal(res.statusCode, 503)
     const body = res.json() as { ok: boolean; code: string; not_ready: string[] }
     assert.equal(body.ok, false)
