@@ -1,41 +1,46 @@
+import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { type Clock, MonotonicClock } from './clock.js'
 import type { Config } from './config.js'
+import { type EmbeddedOptions, openEmbeddedBackend } from './embedded/backend.js'
+import type { Joiner } from './embedded/joiner.js'
 import type { JoinSettings } from './engine/types.js'
-import { type BanditJoinError, configError } from './errors.js'
+import type { BanditJoinError } from './errors.js'
 import { buildApp, listeningAddress } from './http/app.js'
 import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
-import { sameSettings, settingsChangeRefusal } from './join/settings-change.js'
-import { Joiner } from './joiner.js'
-import { createKafkaService } from './kafka/service.js'
-import { SqliteLog } from './log/sqlite/sqlite-log.js'
+import type { Backend, BackendContext } from './join/backend.js'
+import { openKafkaBackend } from './kafka/backend.js'
 import type { EventLog } from './log/types.js'
 import { Metrics } from './metrics.js'
 import { createLogger } from './observability/logger.js'
-import { FileSink } from './output/file-sink.js'
 import { OUTPUT_FORMATS } from './output/formats.js'
-import { FormattedSink, type OutputSink } from './output/sink.js'
-import { StdoutSink } from './output/stdout-sink.js'
 import { JoinedTail } from './output/tail.js'
-import type { RunningService } from './running-service.js'
 
-export type { RunningService } from './running-service.js'
+/** A service on either backend, as the command line runs it. */
+export interface RunningService {
+  app: FastifyInstance
+  metrics: Metrics
+  logger: Logger
+  /** Where the HTTP API listens (after listen). */
+  address(): string
+  /** SIGHUP: reopen file outputs after they were renamed; resolves with those that could not be. */
+  reopenOutputs(): Promise<string[]>
+  /**
+   * Stops accepting (503), lets requests in flight finish (for at most `stopGraceMs`), commits,
+   * persists the outputs' positions and closes the log.
+   */
+  close(): Promise<void>
+}
 
-export interface ServiceOverrides {
-  /** Replaces the monotonic clock (tests inject one). */
-  clock?: (floorMs: number) => Clock
-  stdout?: NodeJS.WriteStream
+export interface ServiceOverrides extends EmbeddedOptions {
   logger?: Logger
-  /** Shorter intervals for tests. */
-  tailKeepAliveMs?: number
   httpTimeouts?: Partial<HttpTimeouts>
   inflightLimits?: InflightLimits
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
 }
 
-/** The embedded service. */
+/** The embedded service, with its driver and log open to tests. */
 export interface Service extends RunningService {
   joiner: Joiner
   log: EventLog
@@ -50,66 +55,55 @@ const settingsOf = (config: Config): JoinSettings => ({
 
 /**
  * The service the configuration asks for: embedded, or the distributed mode when KAFKA_BROKERS
- * is set. `onFatal` hears of a failure the distributed mode cannot go on after.
+ * is set. `onFatal` hears of a failure the backend cannot go on after.
  */
 export async function startService(
   config: Config,
   onFatal: (error: BanditJoinError) => void,
 ): Promise<RunningService> {
-  if (config.kafka === undefined) return createService(config)
-  const logger = createLogger(config)
-  return createKafkaService(config, config.kafka, settingsOf(config), { logger, onFatal })
+  const open = config.kafka === undefined ? openEmbeddedBackend : openKafkaBackend
+  return (await serve(config, open, { onFatal })).service
 }
 
-/** Opens the log, recovers, and wires log -> joiner -> outputs and the HTTP API (not yet listening). */
+/** The embedded service (not yet listening), with its joiner and log for tests. */
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
+  const { service, backend } = await serve(config, (context) => openEmbeddedBackend(context, overrides), {
+    ...overrides,
+    onFatal: () => {},
+  })
+  return { ...service, joiner: backend.joiner, log: backend.log }
+}
+
+/**
+ * The one place that wires a backend to the metrics, the HTTP API and the outputs' signals:
+ * opens the backend, then builds the HTTP app on what it gives (not yet listening).
+ */
+async function serve<B extends Backend>(
+  config: Config,
+  open: (context: BackendContext) => Promise<B>,
+  overrides: ServiceOverrides & { onFatal: (error: BanditJoinError) => void },
+): Promise<{ service: RunningService; backend: B }> {
   const logger = overrides.logger ?? createLogger(config)
-  const log = new SqliteLog({ dataDir: config.dataDir, durability: config.durability })
+  const metrics = new Metrics()
+  const backend = await open({
+    config,
+    settings: settingsOf(config),
+    metrics,
+    logger,
+    onFatal: overrides.onFatal,
+  })
   try {
-    await log.ready()
-    const wanted = settingsOf(config)
-    if (log.recordedSettings === undefined) await log.resetSettings(wanted)
-    const recorded = log.recordedSettings as JoinSettings
-    const clock = (overrides.clock ?? ((floor) => new MonotonicClock(floor)))(log.checkpoint.timeMs)
-    const metrics = new Metrics()
-    metrics.configure(recorded, clock)
-    // The log keeps JSON records (the tail serves every format); outputs of records write the format.
-    const format = OUTPUT_FORMATS[config.outputFormat]
-    const sinks = openSinks(config, log, logger, overrides.stdout).map((sink) =>
-      format.line !== undefined && sink.stream === 'records' ? new FormattedSink(sink, format.line) : sink,
-    )
-    const tail = new JoinedTail(log, {
-      maxBufferedBytes: 8 * 1024 * 1024,
-      keepAliveMs: overrides.tailKeepAliveMs ?? 15_000,
-      pageSize: 1000,
-    })
-    const joiner = new Joiner(log, clock, sinks, tail, metrics, logger, {
-      settings: recorded,
-      maxPending: config.maxPending,
-      maxHeld: config.maxHeld,
-      maxRewardsPerDecision: config.maxRewardsPerDecision,
-      maxQueuedEvents: Math.max(100_000, config.maxBatchEvents * 4),
-      keepDeadLetters: config.deadLetter !== undefined,
-      sinkSyncIntervalMs: 100,
-      compactIntervalMs: 250,
-      outputRetentionMs: config.outputRetentionMs,
-      outputRetentionBytes: config.outputRetentionBytes,
-    })
-    if (!sameSettings(recorded, wanted)) {
-      await changeSettings(joiner, clock, recorded, wanted, logger)
-      metrics.configure(wanted)
-    }
-    metrics.bindEngine(joiner)
+    metrics.bindEngine(backend.gauges)
     metrics.health.markRecovered()
     const { app, shutdown } = await buildApp({
-      ingestor: joiner,
+      ingestor: backend.ingestor,
       metrics,
-      tail,
+      tail: backend.tail,
       logger,
       limits: {
         maxContextBytes: config.maxContextBytes,
         maxFieldBytes: config.maxFieldBytes,
-        refuse: format.refuse,
+        refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
       },
       maxBatchEvents: config.maxBatchEvents,
       maxBodyBytes: config.maxBodyBytes,
@@ -117,81 +111,23 @@ export async function createService(config: Config, overrides: ServiceOverrides 
       timeouts: { ...HTTP_TIMEOUTS, ...overrides.httpTimeouts },
       inflight: overrides.inflightLimits ?? inflightLimits(config.maxBodyBytes),
     })
-    return {
+    const service: RunningService = {
       app,
-      joiner,
-      log,
       metrics,
       logger,
       address: () => listeningAddress(app),
-      reopenOutputs: () => joiner.reopenOutputs(),
+      reopenOutputs: () => backend.reopenOutputs(),
       close: async () => {
         metrics.health.markStopping()
-        tail.close()
+        // Followers of GET /joined end first: the HTTP stop below waits for requests in flight.
+        if (backend.tail instanceof JoinedTail) backend.tail.close()
         await shutdown.stop(overrides.stopGraceMs ?? 5000)
-        await joiner.close()
+        await backend.close()
       },
     }
+    return { service, backend }
   } catch (error) {
-    await log.close()
+    await backend.close()
     throw error
   }
-}
-
-/** SPEC §3: the settings may change only once nothing logged under the old ones is remembered. */
-async function changeSettings(
-  joiner: Joiner,
-  clock: Clock,
-  recorded: JoinSettings,
-  wanted: JoinSettings,
-  logger: Logger,
-) {
-  const refusal = settingsChangeRefusal({
-    what: 'the log',
-    recorded,
-    wanted,
-    quietFromMs: joiner.quietFromMs(),
-    nowMs: clock.now(),
-  })
-  if (refusal !== undefined) {
-    await joiner.close()
-    throw configError(refusal)
-  }
-  await joiner.changeSettings(wanted)
-  logger.info({ from: recorded, to: wanted }, 'join settings changed')
-}
-
-function openSinks(
-  config: Config,
-  log: SqliteLog,
-  logger: Logger,
-  stdout?: NodeJS.WriteStream,
-): OutputSink[] {
-  const warn = (message: string) => logger.warn(message)
-  const start = log.checkpoint
-  const sinks: OutputSink[] = config.outputs.map((target) => {
-    if (target.kind === 'stdout') {
-      const saved = log.sinkPosition('stdout')
-      return new StdoutSink(saved?.seq ?? start.recordSeq, stdout, (error) =>
-        logger.warn(
-          { err: error },
-          'standard output is closed; records still go to the log and other outputs',
-        ),
-      )
-    }
-    return new FileSink(
-      target.path,
-      'records',
-      log.sinkPosition(`file:${target.path}`),
-      start.recordSeq,
-      warn,
-    )
-  })
-  if (config.deadLetter !== undefined) {
-    const { path } = config.deadLetter
-    sinks.push(
-      new FileSink(path, 'deadLetters', log.sinkPosition(`dead_letter:${path}`), start.deadLetterSeq, warn),
-    )
-  }
-  return sinks
 }

@@ -44,34 +44,16 @@ const LAYERS: [prefix: string, layer: Layer, group?: string][] = [
   ['src/log/types.ts', 'core'],
   ['src/ingest/', 'core'],
   ['src/output/', 'core'],
-  // The embedded backend: the SQLite log and its driver (joiner.ts and what it alone uses).
+  // The embedded backend: the SQLite log and its driver.
   ['src/log/sqlite/', 'backend', 'embedded'],
-  ['src/joiner.ts', 'backend', 'embedded'],
-  ['src/admission.ts', 'backend', 'embedded'],
-  ['src/recovery.ts', 'backend', 'embedded'],
+  ['src/embedded/', 'backend', 'embedded'],
   ['src/kafka/', 'backend', 'kafka'],
   ['src/http/', 'http'],
-  ['src/running-service.ts', 'service'],
   ['src/service.ts', 'service'],
   ['src/cli.ts', 'service'],
   // A separate entry point (banditjoin/client): imports nothing of the service.
   ['src/client/', 'client'],
 ]
-
-/**
- * Known debt: arrows that break the rule today and need more than a local fix. Each is named
- * `from -> to`; the test fails on any violation not listed here, and on an entry that no longer
- * is one (delete it when the debt is paid). Listed in docs/architecture.md, "Known debt".
- */
-const KNOWN_VIOLATIONS = new Map<string, string>([
-  // The Kafka mode builds its own HTTP app and service in src/kafka/service.ts. It goes once
-  // service.ts is the only place that wires a backend, the HTTP app, metrics and outputs (a backend
-  // then gives the service `{ ingestor, gauges, tail?, reopenOutputs, close }`).
-  ['src/kafka/service.ts -> src/http/app.ts', 'the Kafka mode builds the HTTP app itself'],
-  ['src/kafka/service.ts -> src/http/inflight.ts', 'the Kafka mode builds the HTTP app itself'],
-  ['src/kafka/service.ts -> src/http/timeouts.ts', 'the Kafka mode builds the HTTP app itself'],
-  ['src/kafka/service.ts -> src/running-service.ts', 'the Kafka mode returns a whole service'],
-])
 
 export interface Import {
   specifier: string
@@ -134,7 +116,7 @@ interface Edge {
   line: number
 }
 
-/** The import graph of src/, paths relative to the repository (`src/kafka/service.ts`). */
+/** The import graph of src/, paths relative to the repository (`src/kafka/backend.ts`). */
 function sourceGraph(): { files: string[]; edges: Edge[] } {
   const files = readdirSync(join(ROOT, 'src'), { recursive: true })
     .map(String)
@@ -262,25 +244,17 @@ describe('the layering of src/ (docs/architecture.md)', () => {
     )
   })
 
-  it('has no import from a lower layer up, nor between backends, but the known debt', () => {
+  it('has no import from a lower layer up, nor between backends', () => {
     const fresh: string[] = []
     for (const e of edges) {
       const why = violation(e)
-      if (why !== undefined && !KNOWN_VIOLATIONS.has(`${e.from} -> ${e.to}`))
-        fresh.push(`${describeEdge(e)}: ${why}`)
+      if (why !== undefined) fresh.push(`${describeEdge(e)}: ${why}`)
     }
     assert.deepEqual(
       fresh,
       [],
       `imports that break the layering (docs/architecture.md):\n${fresh.join('\n')}`,
     )
-  })
-
-  it('lists as known debt only imports that still break the layering (delete an entry once paid)', () => {
-    const stale = [...KNOWN_VIOLATIONS.keys()].filter(
-      (name) => !edges.some((e) => `${e.from} -> ${e.to}` === name && violation(e) !== undefined),
-    )
-    assert.deepEqual(stale, [], `KNOWN_VIOLATIONS entries that are no longer violations: ${stale.join(', ')}`)
   })
 
   it('keeps the engine free of everything else in src/ and of node:*', () => {

@@ -1,15 +1,7 @@
 import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
-import type { Logger } from 'pino'
-import type { Config, KafkaConfig } from '../config.js'
-import type { JoinSettings } from '../engine/types.js'
-import type { BanditJoinError } from '../errors.js'
-import { buildApp, listeningAddress } from '../http/app.js'
-import { inflightLimits } from '../http/inflight.js'
-import { HTTP_TIMEOUTS } from '../http/timeouts.js'
 import { eventFromLine } from '../ingest/validate.js'
-import { Metrics } from '../metrics.js'
+import type { Backend, BackendContext } from '../join/backend.js'
 import { OUTPUT_FORMATS, recordFormatter } from '../output/formats.js'
-import type { RunningService } from '../running-service.js'
 import { FixedConsumer, installClientFixes } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
@@ -24,26 +16,14 @@ import { ensureTopics, topicsOf } from './topics.js'
  */
 const RESILIENCE = { retries: 30, retryDelay: 500, metadataMaxAge: 1000 }
 
-/** How long a stop waits for requests in flight (as the embedded service does by default). */
-const STOP_GRACE_MS = 5000
-
-export interface KafkaServiceOptions {
-  logger: Logger
-  /** The instance cannot go on (a setting other instances disagree with, the stream lost). */
-  onFatal(error: BanditJoinError): void
-}
-
 /**
- * The distributed mode (SPEC §5): the same HTTP API producing to the events topic, and this
- * instance's share of the partitions joined into the output topics.
+ * The distributed mode's backend (SPEC §5): ingest produces to the events topic, and this
+ * instance's share of the partitions is joined into the output topics.
  */
-export async function createKafkaService(
-  config: Config,
-  kafka: KafkaConfig,
-  settings: JoinSettings,
-  options: KafkaServiceOptions,
-): Promise<RunningService> {
-  const { logger } = options
+export async function openKafkaBackend(context: BackendContext): Promise<Backend> {
+  const { config, settings, metrics, logger } = context
+  const kafka = config.kafka
+  if (kafka === undefined) throw new Error('the Kafka backend needs KAFKA_BROKERS')
   const topics = topicsOf(kafka)
   const security = securityOptions(kafka)
   const client = (role: string) => ({
@@ -54,7 +34,6 @@ export async function createKafkaService(
   })
   installClientFixes()
   await connectToBrokers(client('start'), kafka.connectTimeoutMs, logger)
-  const metrics = new Metrics()
   metrics.configure(settings)
   metrics.health.useKafka()
   const admin = new Admin(client('admin'))
@@ -110,39 +89,18 @@ export async function createKafkaService(
       formatRecord: recordFormatter(config.outputFormat),
       metrics,
       logger,
-      onFatal: options.onFatal,
+      onFatal: context.onFatal,
     })
     await join.start()
-    metrics.bindEngine(join)
-    metrics.health.markRecovered()
-    const { app, shutdown } = await buildApp({
+    logger.info({ topics, partitions: join.partitions }, 'joining from Kafka')
+    return {
       ingestor,
-      metrics,
+      gauges: join,
       tail: {
         notServed: `GET /joined is not served in the Kafka mode: joined records are in the topic ${topics.joined} (read it with isolation.level=read_committed)`,
       },
-      logger,
-      limits: {
-        maxContextBytes: config.maxContextBytes,
-        maxFieldBytes: config.maxFieldBytes,
-        refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
-      },
-      maxBatchEvents: config.maxBatchEvents,
-      maxBodyBytes: config.maxBodyBytes,
-      apiKey: config.apiKey,
-      timeouts: HTTP_TIMEOUTS,
-      inflight: inflightLimits(config.maxBodyBytes),
-    })
-    logger.info({ topics, partitions: join.partitions }, 'joining from Kafka')
-    return {
-      app,
-      metrics,
-      logger,
-      address: () => listeningAddress(app),
       reopenOutputs: async () => [],
       close: async () => {
-        metrics.health.markStopping()
-        await shutdown.stop(STOP_GRACE_MS)
         await ingestor.close()
         await join.close()
         await closeAll(clients)

@@ -1,8 +1,8 @@
-import type { JoinEngine } from './engine/engine.js'
-import type { LoggedEvent, RewardsSeen } from './engine/types.js'
-import { BanditJoinError, invalidEvent, overloaded } from './errors.js'
-import type { Admission } from './ingest/ingestor.js'
-import type { IncomingEvent } from './ingest/validate.js'
+import type { JoinEngine } from '../engine/engine.js'
+import type { LoggedEvent, RewardsSeen } from '../engine/types.js'
+import { BanditJoinError, invalidEvent, overloaded } from '../errors.js'
+import type { Admission } from '../ingest/ingestor.js'
+import type { IncomingEvent } from '../ingest/validate.js'
 
 /** The memory budgets of SPEC §7 that the embedded mode enforces at ingest. */
 export interface AdmissionLimits {

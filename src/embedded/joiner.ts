@@ -1,31 +1,31 @@
 import type { Logger } from 'pino'
-import { Admitter } from './admission.js'
-import type { Clock } from './clock.js'
-import type { JoinEngine } from './engine/engine.js'
+import type { Clock } from '../clock.js'
+import type { JoinEngine } from '../engine/engine.js'
 import {
   type DeadLetter,
   type JoinedRecord,
   type JoinSettings,
   type LoggedEvent,
   replayHorizonMs,
-} from './engine/types.js'
-import { BanditJoinError, overloaded, shuttingDown } from './errors.js'
-import type { Admission, Ingestor } from './ingest/ingestor.js'
-import { type IncomingEvent, toLoggedEvent } from './ingest/validate.js'
-import { CycleCollector } from './join/collector.js'
+} from '../engine/types.js'
+import { BanditJoinError, overloaded, shuttingDown } from '../errors.js'
+import type { Admission, Ingestor } from '../ingest/ingestor.js'
+import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
+import { CycleCollector } from '../join/collector.js'
 import {
   type EventLog,
   isUncommittedAfterFailure,
   type OutputLine,
   type RecordLine,
   type SinkPosition,
-} from './log/types.js'
-import type { Metrics } from './metrics.js'
-import { RepeatedFault } from './observability/repeated-fault.js'
-import { logReplayProgress } from './observability/replay-progress.js'
-import { deadLetterLine, recordLine } from './output/format.js'
-import type { OutputSink } from './output/sink.js'
-import type { JoinedTail } from './output/tail.js'
+} from '../log/types.js'
+import type { Metrics } from '../metrics.js'
+import { RepeatedFault } from '../observability/repeated-fault.js'
+import { logReplayProgress } from '../observability/replay-progress.js'
+import { deadLetterLine, recordLine } from '../output/format.js'
+import type { OutputSink } from '../output/sink.js'
+import type { JoinedTail } from '../output/tail.js'
+import { Admitter } from './admission.js'
 import { rebuildEngine } from './recovery.js'
 
 export interface JoinerOptions {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Admitter } from '../src/admission.js'
-import { JoinEngine } from '../src/engine/engine.js'
-import type { Admission } from '../src/ingest/ingestor.js'
-import type { IncomingEvent } from '../src/ingest/validate.js'
-import { DISCARD, LogBuilder, settings } from './helpers/engine-events.js'
+import { Admitter } from '../../src/embedded/admission.js'
+import { JoinEngine } from '../../src/engine/engine.js'
+import type { Admission } from '../../src/ingest/ingestor.js'
+import type { IncomingEvent } from '../../src/ingest/validate.js'
+import { DISCARD, LogBuilder, settings } from '../helpers/engine-events.js'
 
 const S = settings({ expUnitMs: 10_000, earlyRewardMs: 5_000 })
 const LIMITS = { maxPending: 1, maxHeld: 1, maxRewardsPerDecision: 10 }
