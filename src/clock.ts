@@ -30,3 +30,42 @@ export class MonotonicClock implements Clock {
     return Math.floor(this.anchorMs + this.monoNow() - this.anchorMonoMs)
   }
 }
+
+/** A timer a Scheduler gave out, for clearTimer. */
+export interface Timer {
+  readonly dueMs: number
+}
+
+/**
+ * The clock and timers of a driver: every wait of the join goes through one, so that tests run
+ * the join on a manual scheduler (test/kit/manual-scheduler.ts) without sleeping.
+ */
+export interface Scheduler extends Clock {
+  /** Calls `callback` once this clock reaches now + `delayMs`. A timer does not keep the process alive. */
+  setTimer(callback: () => void, delayMs: number): Timer
+  clearTimer(timer: Timer | undefined): void
+}
+
+interface RealTimer extends Timer {
+  readonly handle: NodeJS.Timeout
+}
+
+/** Node's timers, on a clock whose pace is the monotonic clock's (as setTimeout's is). */
+export class RealScheduler implements Scheduler {
+  constructor(private readonly clock: Clock) {}
+
+  now(): number {
+    return this.clock.now()
+  }
+
+  setTimer(callback: () => void, delayMs: number): Timer {
+    const delay = Math.max(0, delayMs)
+    const timer: RealTimer = { dueMs: this.now() + delay, handle: setTimeout(callback, delay) }
+    timer.handle.unref()
+    return timer
+  }
+
+  clearTimer(timer: Timer | undefined): void {
+    if (timer !== undefined) clearTimeout((timer as RealTimer).handle)
+  }
+}

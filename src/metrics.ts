@@ -1,6 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 import type { Clock } from './clock.js'
-import type { DeadLetter, JoinSettings } from './engine/types.js'
+import type { DeadLetter, JoinedRecord, JoinSettings } from './engine/types.js'
 import { HealthState } from './observability/health.js'
 import { LiveStats, type StatsSnapshot } from './observability/live-stats.js'
 import { VERSION } from './version.js'
@@ -233,9 +233,19 @@ export class Metrics {
     this.health.commitFailed(error)
   }
 
-  /** Dead letters released by the engine: late and orphaned events, cancelled decisions. */
-  released(letters: readonly DeadLetter[]): void {
+  /**
+   * What a cycle released (records, and dead letters: late and orphaned events, cancelled
+   * decisions), counted once it is committed: a failed commit is released again after recovery.
+   */
+  releasedCommitted(
+    records: readonly JoinedRecord[],
+    letters: readonly DeadLetter[],
+    emittedMs: number,
+  ): void {
+    this.recordsEmitted.inc(records.length)
+    for (const r of records) this.emissionLateness.observe((emittedMs - r.dueMs) / 1000)
     for (const letter of letters) {
+      this.deadLetters.inc({ reason: letter.reason })
       this.live.deadLetter(letter)
       if (letter.reason === 'orphan' && letter.event.type === 'reward') this.rewardsOrphaned.inc()
       else if (letter.reason === 'overridden' || letter.reason === 'not_activated')

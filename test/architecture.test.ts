@@ -32,8 +32,6 @@ const LAYERS: [prefix: string, layer: Layer, group?: string][] = [
   ['src/version.ts', 'shared'],
   ['src/spelling.ts', 'shared'],
   ['src/metrics.ts', 'shared'],
-  // Belongs in src/http/ (it hooks Fastify's requests): counted with http until it moves.
-  ['src/observability/http-hooks.ts', 'http'],
   // Builds the service's logger from its configuration: wiring, used by service.ts alone.
   ['src/observability/logger.ts', 'service'],
   ['src/observability/', 'shared'],

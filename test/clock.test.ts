@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, describe, it, test } from 'node:test'
 import fc from 'fast-check'
-import { MonotonicClock } from '../src/clock.js'
-import { decision, MAINTENANCE_MS, postJson } from './helpers/http-client.js'
+import { MonotonicClock, RealScheduler } from '../src/clock.js'
+import { decision, postJson } from './helpers/http-client.js'
 import { type InProcessService, readJsonLines, startInProcess, tempDir } from './helpers/service.js'
-import { sleep, waitFor } from './kit/wait.js'
+import { waitFor } from './kit/wait.js'
 
 /** A hand-moved time source. */
 class Source {
@@ -142,7 +142,10 @@ describe('the service under wall-clock steps', () => {
   const start = () =>
     startInProcess(
       { EXP_UNIT_MS: String(E), EARLY_REWARD_MS: '0' },
-      { dataDir: dir.path, overrides: { clock: (floor) => new MonotonicClock(floor, wall.read, mono.read) } },
+      {
+        dataDir: dir.path,
+        overrides: { clock: (floor) => new RealScheduler(new MonotonicClock(floor, wall.read, mono.read)) },
+      },
     )
   interface Joined {
     key: string
@@ -166,7 +169,7 @@ describe('the service under wall-clock steps', () => {
       await log(svc, 'd3')
       assert.deepEqual(insertTimes(svc), [WALL_AT_START, WALL_AT_START + 100, WALL_AT_START + 200])
       mono.ms = E - 1
-      await sleep(MAINTENANCE_MS)
+      await svc.service.joiner.flush()
       assert.deepEqual(records(svc), [], 'a day ahead on the wall clock, nothing is due yet')
       mono.ms = E + 100
       await waitFor('d1 and d2 emitted', () => records(svc).length === 2)
@@ -186,7 +189,7 @@ describe('the service under wall-clock steps', () => {
       const times = insertTimes(svc)
       assert.ok((times.at(-1) as number) >= stoppedAt, `stamped ${times.at(-1)}, before ${stoppedAt}`)
       for (let i = 1; i < times.length; i++) assert.ok((times[i] as number) >= (times[i - 1] as number))
-      await sleep(MAINTENANCE_MS)
+      await svc.service.joiner.flush()
       assert.deepEqual(
         records(svc).map((r) => r.key),
         ['d1', 'd2'],

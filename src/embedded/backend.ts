@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { type Clock, MonotonicClock } from '../clock.js'
+import { type Clock, MonotonicClock, RealScheduler, type Scheduler } from '../clock.js'
 import type { Config } from '../config.js'
 import type { JoinSettings } from '../engine/types.js'
 import { configError } from '../errors.js'
@@ -15,8 +15,8 @@ import { JoinedTail } from '../output/tail.js'
 import { Joiner } from './joiner.js'
 
 export interface EmbeddedOptions {
-  /** Replaces the monotonic clock (tests inject one). */
-  clock?: (floorMs: number) => Clock
+  /** Replaces the monotonic clock and Node's timers (tests inject a manual one). */
+  clock?: (floorMs: number) => Scheduler
   stdout?: NodeJS.WriteStream
   /** Shorter intervals for tests. */
   tailKeepAliveMs?: number
@@ -40,7 +40,9 @@ export async function openEmbeddedBackend(
     await log.ready()
     if (log.recordedSettings === undefined) await log.resetSettings(wanted)
     const recorded = log.recordedSettings as JoinSettings
-    const clock = (options.clock ?? ((floor) => new MonotonicClock(floor)))(log.checkpoint.timeMs)
+    const clock = (options.clock ?? ((floor) => new RealScheduler(new MonotonicClock(floor))))(
+      log.checkpoint.timeMs,
+    )
     metrics.configure(recorded, clock)
     // The log keeps JSON records (the tail serves every format); outputs of records write the format.
     const format = OUTPUT_FORMATS[config.outputFormat]
@@ -64,6 +66,7 @@ export async function openEmbeddedBackend(
       outputRetentionMs: config.outputRetentionMs,
       outputRetentionBytes: config.outputRetentionBytes,
     })
+    joiner.start()
     if (!sameSettings(recorded, wanted)) {
       await changeSettings(joiner, clock, recorded, wanted, logger)
       metrics.configure(wanted)

@@ -1,4 +1,5 @@
 import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
+import { RealScheduler } from '../clock.js'
 import { eventFromLine } from '../ingest/validate.js'
 import type { Backend, BackendContext } from '../join/backend.js'
 import { OUTPUT_FORMATS, recordFormatter } from '../output/formats.js'
@@ -89,6 +90,8 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       formatRecord: recordFormatter(config.outputFormat),
       metrics,
       logger,
+      // The partitions' time is the brokers' (LogAppendTime); the wall clock is what they follow.
+      scheduler: new RealScheduler({ now: Date.now }),
       onFatal: context.onFatal,
     })
     await join.start()

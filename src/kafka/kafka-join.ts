@@ -1,5 +1,6 @@
 import type { MessagesStream } from '@platformatic/kafka'
 import type { Logger } from 'pino'
+import type { Timer } from '../clock.js'
 import { BanditJoinError } from '../errors.js'
 import type { FixedConsumer } from './client-fixes.js'
 import { PartitionHealth } from './partition-health.js'
@@ -39,22 +40,29 @@ export class KafkaJoin {
   private heartbeatsFailingSinceMs: number | undefined
   private assigned = new Set<number>()
   private running: Promise<void> | undefined
-  private watchdog: NodeJS.Timeout | undefined
+  private watchdog: Timer | undefined
   private closing = false
   private readonly logger: Logger
   private readonly health: PartitionHealth
 
   constructor(private readonly deps: JoinDeps) {
     this.logger = deps.logger
-    this.health = new PartitionHealth(deps.metrics)
+    this.health = new PartitionHealth(deps.metrics, () => deps.scheduler.now())
   }
 
   /** Joins the group and starts joining the partitions it assigns; resolves once the first assignment is known. */
   async start(): Promise<void> {
     const stream = await this.join()
     this.running = this.run(stream)
-    this.watchdog = setInterval(() => this.checkMembership(), this.deps.sessionTimeoutMs / 4)
-    this.watchdog.unref()
+    this.armWatchdog()
+  }
+
+  private armWatchdog(): void {
+    this.watchdog = this.deps.scheduler.setTimer(() => {
+      if (this.closing) return
+      this.checkMembership()
+      this.armWatchdog()
+    }, this.deps.sessionTimeoutMs / 4)
   }
 
   /** Becomes a member of the group with a new consumer and reads the events topic with it. */
@@ -65,7 +73,7 @@ export class KafkaJoin {
       if (this.consumer === consumer) this.assign()
     })
     consumer.on('consumer:heartbeat:error', () => {
-      if (this.consumer === consumer) this.heartbeatsFailingSinceMs ??= Date.now()
+      if (this.consumer === consumer) this.heartbeatsFailingSinceMs ??= this.deps.scheduler.now()
     })
     consumer.on('consumer:heartbeat:end', () => {
       if (this.consumer === consumer) this.heartbeatsFailingSinceMs = undefined
@@ -94,7 +102,8 @@ export class KafkaJoin {
   private checkMembership(): void {
     this.checkPartitions()
     const since = this.heartbeatsFailingSinceMs
-    if (this.closing || since === undefined || Date.now() - since < this.deps.sessionTimeoutMs) return
+    if (this.closing || since === undefined || this.deps.scheduler.now() - since < this.deps.sessionTimeoutMs)
+      return
     this.logger.warn(
       { failingSince: new Date(since).toISOString() },
       'heartbeats failing; joining the group anew',
@@ -141,7 +150,7 @@ export class KafkaJoin {
   /** Commits what every partition released, leaves the group (its partitions move at once) and stops. */
   async close(): Promise<void> {
     this.closing = true
-    clearInterval(this.watchdog)
+    this.deps.scheduler.clearTimer(this.watchdog)
     await this.stream?.close().catch(() => {})
     await this.running
     await Promise.all([...this.owners.values()].map(async (owner) => (await owner)?.close()))
@@ -243,9 +252,9 @@ export class KafkaJoin {
         }
         this.health.failed(partition, error)
         this.logger.error({ err: error, partition }, 'could not take over the partition; trying again')
-        setTimeout(() => {
+        this.deps.scheduler.setTimer(() => {
           if (this.owners.get(partition) === owner) this.retry(partition)
-        }, RETRY_MS).unref()
+        }, RETRY_MS)
         return undefined
       },
     )
@@ -276,10 +285,10 @@ export class KafkaJoin {
     // Not at once: if this member lost the partition and does not know it yet, an immediate
     // restart would fence the new owner in turn.
     void failed.abandon().then(() =>
-      setTimeout(() => {
+      this.deps.scheduler.setTimer(() => {
         if (this.assigned.has(partition) && !this.closing && !this.owners.has(partition))
           this.startOwner(partition)
-      }, RETRY_MS / 5).unref(),
+      }, RETRY_MS / 5),
     )
   }
 }

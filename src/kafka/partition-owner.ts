@@ -1,5 +1,6 @@
 import { type Admin, type Message, Producer, stringSerializers } from '@platformatic/kafka'
 import type { Logger } from 'pino'
+import type { Scheduler, Timer } from '../clock.js'
 import type { JoinSettings } from '../engine/types.js'
 import { BanditJoinError } from '../errors.js'
 import { CycleCollector } from '../join/collector.js'
@@ -60,6 +61,8 @@ export interface OwnerDeps {
   formatRecord(line: string): string
   metrics: Metrics
   logger: Logger
+  /** The join's time and timers (ticks, idle commits, the watchdog); the wall clock in service. */
+  scheduler: Scheduler
   /** Told when a commit failed: the owner is then out of step with what is committed and must be replaced. */
   onFailure(owner: PartitionOwner, error: unknown): void
   /** Told when the owner committed (`committed`), or found nothing waiting to be committed. */
@@ -77,12 +80,14 @@ export class PartitionOwner {
   private readonly collector: CycleCollector
   private readonly invalidLines: string[] = []
   private committed: PartitionCheckpoint
-  private lastCommitMs = Date.now()
+  private lastCommitMs: number
   private flushing = false
+  /** The commit under way or last made (close waits for it). */
+  private lastFlush: Promise<void> = Promise.resolve()
   private flushTimer: NodeJS.Immediate | undefined
-  private idleTimer: NodeJS.Timeout | undefined
-  private tickTimer: NodeJS.Timeout | undefined
-  private readonly watchdog: NodeJS.Timeout
+  private idleTimer: Timer | undefined
+  private tickTimer: Timer | undefined
+  private watchdog: Timer | undefined
   private closed = false
   /** Reading the partition (the stream's records, catch-ups) one at a time, in offset order. */
   private reading: Promise<void> = Promise.resolve()
@@ -96,14 +101,10 @@ export class PartitionOwner {
     private transaction: Transaction | undefined,
   ) {
     this.committed = join.position
+    this.lastCommitMs = deps.scheduler.now()
     this.collector = new CycleCollector(deps.metrics)
     join.setOutput(this.collector, (invalid) => this.reportInvalid(invalid))
-    // Self-healing against a lost wake-up: what is released gets committed, what is due gets ticked.
-    this.watchdog = setInterval(() => {
-      if (this.collector.records.length + this.collector.deadLetters.length > 0) this.scheduleFlush()
-      if ((this.join.engine.nextReleaseMs() ?? Number.POSITIVE_INFINITY) <= Date.now()) this.armTick()
-    }, WATCHDOG_MS)
-    this.watchdog.unref()
+    this.armWatchdog()
     this.armTick()
     // Decisions that fell due while nobody owned the partition go out now.
     this.scheduleFlush()
@@ -184,8 +185,8 @@ export class PartitionOwner {
   /** Commits what is released so far, then stops (the partition is no longer ours, or we stop). */
   async close(): Promise<void> {
     if (this.closed) return
-    clearTimeout(this.tickTimer)
-    while (this.flushing) await new Promise((resolve) => setTimeout(resolve, 5))
+    this.deps.scheduler.clearTimer(this.tickTimer)
+    await this.lastFlush
     await this.flush()
     this.stopTimers()
     await closeWithin(this.producer)
@@ -199,9 +200,10 @@ export class PartitionOwner {
 
   private stopTimers(): void {
     this.closed = true
-    clearInterval(this.watchdog)
-    clearTimeout(this.tickTimer)
-    clearTimeout(this.idleTimer)
+    const { scheduler } = this.deps
+    scheduler.clearTimer(this.watchdog)
+    scheduler.clearTimer(this.tickTimer)
+    scheduler.clearTimer(this.idleTimer)
     if (this.flushTimer !== undefined) clearImmediate(this.flushTimer)
   }
 
@@ -214,16 +216,34 @@ export class PartitionOwner {
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.closed || this.flushing) return
+  /** Self-healing against a lost wake-up: what is released gets committed, what is due gets ticked. */
+  private armWatchdog(): void {
+    const { scheduler } = this.deps
+    this.watchdog = scheduler.setTimer(() => {
+      if (this.closed) return
+      if (this.collector.records.length + this.collector.deadLetters.length > 0) this.scheduleFlush()
+      if ((this.join.engine.nextReleaseMs() ?? Number.POSITIVE_INFINITY) <= scheduler.now()) this.armTick()
+      this.armWatchdog()
+    }, WATCHDOG_MS)
+  }
+
+  /** Commits what is released, unless a commit is under way (then resolves with that one). */
+  private flush(): Promise<void> {
+    if (this.closed || this.flushing) return this.lastFlush
+    this.lastFlush = this.commitReleased()
+    return this.lastFlush
+  }
+
+  private async commitReleased(): Promise<void> {
+    const { scheduler } = this.deps
     const { records, deadLetters } = this.collector
     const position = this.join.position
     const moved = position.offset !== this.committed.offset
     const released = records.length + deadLetters.length + this.invalidLines.length
     if (released === 0 && !moved) this.deps.onUpToDate(this.deps.partition, false)
-    if (released === 0 && (!moved || Date.now() - this.lastCommitMs < IDLE_COMMIT_MS)) {
+    if (released === 0 && (!moved || scheduler.now() - this.lastCommitMs < IDLE_COMMIT_MS)) {
       // Offsets alone are committed at a slower pace: they only shorten a successor's catch-up.
-      if (moved) this.idleTimer ??= setTimeout(() => this.idleCommit(), IDLE_COMMIT_MS)
+      if (moved) this.idleTimer ??= scheduler.setTimer(() => this.idleCommit(), IDLE_COMMIT_MS)
       return
     }
     this.collector.records = []
@@ -231,7 +251,7 @@ export class PartitionOwner {
     const invalid = this.invalidLines.splice(0)
     this.flushing = true
     const { topics, partition, metrics } = this.deps
-    const emittedMs = Date.now()
+    const emittedMs = scheduler.now()
     const messages = [
       ...records.map((r) => ({
         topic: topics.joined,
@@ -277,11 +297,8 @@ export class PartitionOwner {
         throw new Error(`the commit did not settle within ${COMMIT_TIMEOUT_MS} ms`)
       }
       this.committed = position
-      this.lastCommitMs = Date.now()
-      metrics.recordsEmitted.inc(records.length)
-      for (const r of records) metrics.emissionLateness.observe((emittedMs - r.dueMs) / 1000)
-      for (const d of deadLetters) metrics.deadLetters.inc({ reason: d.reason })
-      metrics.released(deadLetters)
+      this.lastCommitMs = scheduler.now()
+      metrics.releasedCommitted(records, deadLetters, emittedMs)
       metrics.health.commitSucceeded()
       this.deps.onUpToDate(partition, true)
       this.flushing = false
@@ -303,20 +320,21 @@ export class PartitionOwner {
 
   /** When the next release falls due and no record has carried the partition's time there, tick it. */
   private armTick(): void {
-    clearTimeout(this.tickTimer)
+    const { scheduler } = this.deps
+    scheduler.clearTimer(this.tickTimer)
     const next = this.join.engine.nextReleaseMs()
     if (next === undefined || this.closed) return
-    this.tickTimer = setTimeout(() => this.tick(next), Math.max(0, next - Date.now()))
+    this.tickTimer = scheduler.setTimer(() => this.tick(next, scheduler.now()), next - scheduler.now())
   }
 
-  private tick(dueMs: number, firstTickMs = Date.now()): void {
+  private tick(dueMs: number, firstTickMs: number): void {
     if (this.closed || this.join.position.timeMs >= dueMs) return
-    const { partition, tick, logger } = this.deps
+    const { partition, tick, logger, scheduler } = this.deps
     tick(partition).catch((error: unknown) =>
       logger.warn({ err: error, partition }, 'tick not sent; will retry'),
     )
-    if (Date.now() - firstTickMs >= STREAM_STALL_MS) {
-      firstTickMs = Date.now()
+    if (scheduler.now() - firstTickMs >= STREAM_STALL_MS) {
+      firstTickMs = scheduler.now()
       logger.info(
         { partition, dueMs },
         "the group's stream brings no ticks back; reading the partition directly",
@@ -325,7 +343,7 @@ export class PartitionOwner {
         logger.warn({ err: error, partition }, 'reading the partition directly failed; will retry'),
       )
     }
-    this.tickTimer = setTimeout(() => this.tick(dueMs, firstTickMs), TICK_RETRY_MS)
+    this.tickTimer = scheduler.setTimer(() => this.tick(dueMs, firstTickMs), TICK_RETRY_MS)
   }
 
   private reportInvalid({ record, error }: InvalidRecord): void {

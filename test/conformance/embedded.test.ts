@@ -20,6 +20,8 @@ conformance(
     })
     return {
       name: 'embedded',
+      conflictsAt: 'admission',
+      order: 'total',
       url: service.url,
       records: async () => readJsonLines(records) as Line[],
       deadLetters: async () => readJsonLines(deadLetters) as Line[],

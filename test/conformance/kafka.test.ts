@@ -32,6 +32,8 @@ conformance(
     await Promise.all(readers.map((r) => r.start()))
     return {
       name: 'kafka',
+      conflictsAt: 'join',
+      order: 'partition',
       url: service.url,
       records: async () => records.lines() as Line[],
       deadLetters: async () => deadLetters.lines() as Line[],

@@ -2,13 +2,8 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it, type TestContext } from 'node:test'
 import { assertAccepted, assertRefused, postBatch, postJson, send } from '../helpers/http-client.js'
 import { openTail } from '../helpers/http-stream.js'
-import {
-  type InProcessService,
-  ManualClock,
-  parseLines,
-  readJsonLines,
-  startInProcess,
-} from '../helpers/service.js'
+import { type InProcessService, parseLines, readJsonLines, startInProcess } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 import { waitFor } from '../kit/wait.js'
 
 // OUTPUT_FORMAT=dsjson end to end: what ingest refuses (SPEC §4), and what stdout, files and

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { seeded } from '../../demo/world.js'
 import { postBatch } from '../helpers/http-client.js'
-import type { InProcessService, ManualClock } from '../helpers/service.js'
+import type { InProcessService } from '../helpers/service.js'
+import type { ManualClock } from '../kit/manual-clock.js'
 import { waitFor } from '../kit/wait.js'
 
 /**

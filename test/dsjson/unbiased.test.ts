@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { ManualClock, readJsonLines, startInProcess } from '../helpers/service.js'
+import { readJsonLines, startInProcess } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 import { CLICK, CONTEXTS, contextIndex, countedShare, type Policy, simulate, TOPICS } from './simulator.js'
 
 // The inverse-propensity estimate of a target policy's value, computed from

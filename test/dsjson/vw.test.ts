@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { dsjsonLine } from '../../src/output/dsjson.js'
 import { assertAccepted, postJson } from '../helpers/http-client.js'
-import { ManualClock, startInProcess, tempDir } from '../helpers/service.js'
+import { startInProcess, tempDir } from '../helpers/service.js'
 import { runVw, VW_PACKAGE, vwPython } from '../helpers/vw.js'
+import { ManualClock } from '../kit/manual-clock.js'
 import { CLICK, CONTEXTS, contextOf, draw, type Policy, rng, simulate, TOPICS } from './simulator.js'
 
 // A run's dsjson output goes to the real Vowpal Wabbit (`--cb_adf --dsjson`). Every

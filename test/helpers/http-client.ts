@@ -109,6 +109,3 @@ export async function assertRefused(
   assert.equal(svc.loggedEvents(), before, 'nothing was logged')
   return res
 }
-
-/** Long enough for the joiner's maintenance (every 500 ms) to have run a cycle. */
-export const MAINTENANCE_MS = 700

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import pino from 'pino'
-import type { Clock } from '../../src/clock.js'
+import type { Scheduler } from '../../src/clock.js'
 import { loadConfig } from '../../src/config.js'
 import { createService, type Service, type ServiceOverrides } from '../../src/service.js'
 
@@ -11,17 +11,6 @@ import { createService, type Service, type ServiceOverrides } from '../../src/se
 export function tempDir(prefix = 'banditjoin-test-'): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix))
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) }
-}
-
-/** A clock tests move by hand. */
-export class ManualClock implements Clock {
-  constructor(public ms = 1_800_000_000_000) {}
-  now(): number {
-    return this.ms
-  }
-  advance(ms: number): void {
-    this.ms += ms
-  }
 }
 
 /** Collects what the service writes to its standard output. */
@@ -54,7 +43,7 @@ export interface InProcessService {
 export async function startInProcess(
   env: Record<string, string> = {},
   options: {
-    clock?: Clock
+    clock?: Scheduler
     dataDir?: string
     /** A clock made from the floor the log gives (instead of `clock`). */
     overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock'>

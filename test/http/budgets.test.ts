@@ -3,10 +3,12 @@
  * MAX_HELD counts events held for keys with no decision, MAX_REWARDS_PER_DECISION bounds the
  * rewards of one decision. Times are on a manual clock, so Retry-After values are exact.
  */
+
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import { assertAccepted, assertRefused, decision, postBatch, postJson, send } from '../helpers/http-client.js'
-import { type InProcessService, ManualClock, startInProcess } from '../helpers/service.js'
+import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 
 const E = 10_000
 const G = 120_000

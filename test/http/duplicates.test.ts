@@ -8,13 +8,8 @@ import {
   postBatch,
   postJson,
 } from '../helpers/http-client.js'
-import {
-  type InProcessService,
-  ManualClock,
-  readJsonLines,
-  startInProcess,
-  tempDir,
-} from '../helpers/service.js'
+import { type InProcessService, readJsonLines, startInProcess, tempDir } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 import { waitFor } from '../kit/wait.js'
 
 async function start(t: TestContext, env: Record<string, string> = {}) {

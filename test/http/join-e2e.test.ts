@@ -1,17 +1,10 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { describe, it, type TestContext } from 'node:test'
-import {
-  assertAccepted,
-  assertOk,
-  decision,
-  MAINTENANCE_MS,
-  postBatch,
-  postJson,
-  send,
-} from '../helpers/http-client.js'
-import { type InProcessService, ManualClock, readJsonLines, startInProcess } from '../helpers/service.js'
-import { sleep, waitFor } from '../kit/wait.js'
+import { assertAccepted, assertOk, decision, postBatch, postJson, send } from '../helpers/http-client.js'
+import { type InProcessService, readJsonLines, startInProcess } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
+import { waitFor } from '../kit/wait.js'
 
 const E = 1000
 
@@ -34,10 +27,10 @@ async function expectRecords(svc: InProcessService, clock: ManualClock, ms: numb
   return svc.stdout.lines() as Row[]
 }
 
-/** Moves the manual clock to `ms`, lets the joiner run its cycles, and checks nothing new was emitted. */
+/** Moves the manual clock to `ms`, runs the joiner's cycle there to its commit, and checks nothing new was emitted. */
 async function expectNothingNew(svc: InProcessService, clock: ManualClock, ms: number, count: number) {
   clock.ms = ms
-  await sleep(MAINTENANCE_MS)
+  await svc.service.joiner.flush()
   assert.equal(svc.stdout.lines().length, count, `${count} records on stdout at ${ms}`)
   assert.equal(readJsonLines(svc.outputPath).length, count, `${count} records in the file at ${ms}`)
 }

@@ -2,11 +2,13 @@
  * SPEC §3: the settings a log was joined with may change only once nothing joined under them is
  * remembered. One rule for both modes (the embedded log at start, a Kafka partition at takeover).
  */
+
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { JoinSettings } from '../../src/engine/types.js'
 import { sameSettings, settingsChangeRefusal } from '../../src/join/settings-change.js'
-import { ManualClock, startInProcess, tempDir } from '../helpers/service.js'
+import { startInProcess, tempDir } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 
 const OLD: JoinSettings = { expUnitMs: 1000, earlyRewardMs: 0, rewardAgg: 'sum', defaultReward: 0 }
 const NEW: JoinSettings = { ...OLD, expUnitMs: 2000 }

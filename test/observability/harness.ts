@@ -1,8 +1,8 @@
 import type { TestContext } from 'node:test'
 import type { StatsSnapshot } from '../../src/observability/live-stats.js'
-import { MAINTENANCE_MS, postJson, send } from '../helpers/http-client.js'
-import { type InProcessService, ManualClock, startInProcess } from '../helpers/service.js'
-import { sleep } from '../kit/wait.js'
+import { postJson, send } from '../helpers/http-client.js'
+import { type InProcessService, startInProcess } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 import { type Exposition, parseExposition } from './prom-text.js'
 
 export interface Observed {
@@ -14,7 +14,7 @@ export interface Observed {
   metrics(): Promise<Exposition>
   /** GET /stats. */
   stats(): Promise<StatsSnapshot>
-  /** Moves the manual clock to t0 + `ms` and lets the joiner's maintenance run a cycle. */
+  /** Moves the manual clock to t0 + `ms` and runs the joiner's cycle there to its commit. */
   at(ms: number): Promise<void>
   /** POSTs a decision, reward, override or activation at the clock's current time; resolves with the status. */
   post(url: string, body: unknown): Promise<number>
@@ -34,7 +34,7 @@ export async function startObserved(t: TestContext, env: Record<string, string> 
     stats: async () => (await send(svc, 'GET', '/stats')).json() as StatsSnapshot,
     at: async (ms) => {
       clock.ms = t0 + ms
-      await sleep(MAINTENANCE_MS)
+      await svc.service.joiner.flush()
     },
     post: async (url, body) => (await postJson(svc, url, body)).statusCode,
   }

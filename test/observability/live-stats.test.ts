@@ -4,7 +4,7 @@ import type { JoinSettings } from '../../src/engine/types.js'
 import { HealthState } from '../../src/observability/health.js'
 import { LiveStats } from '../../src/observability/live-stats.js'
 import { ReplayMeter, type ReplayProgress } from '../../src/observability/replay-progress.js'
-import { ManualClock } from '../helpers/service.js'
+import { ManualClock } from '../kit/manual-clock.js'
 
 const settings = (expUnitMs: number): JoinSettings => ({
   expUnitMs,

@@ -162,7 +162,8 @@ describe('what an operator looks at first: version, readiness, output lag, dead 
 
     await o.post('/log_decision', decisionBody('to-a-full-disk'))
     await o.at(1000)
-    await o.at(1100)
+    // Maintenance (every 250 ms of service time) retries the output and reports its lag.
+    await o.at(1300)
     const after = (await o.stats()) as ServiceStatus
     const readyz = (await send(o.svc, 'GET', '/readyz')).json() as { not_ready: string[] }
     assert.equal(after.ready, false)

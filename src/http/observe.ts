@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
-import { INGEST_ROUTE_TYPES } from '../http/errors.js'
 import type { Metrics } from '../metrics.js'
+import { INGEST_ROUTE_TYPES } from './errors.js'
 
 /** A refused batch's message names every offending line: the log line keeps the first ones. */
 const MAX_LOGGED_MESSAGE = 300
