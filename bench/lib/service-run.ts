@@ -20,18 +20,19 @@ export function serviceEnv(files: ServiceFiles, env: Record<string, string>): Re
 }
 
 /**
- * Runs `body` against a fresh service (fresh data dir, file output, `env`), then stops it with
- * SIGTERM and removes its directory, whatever happens.
+ * Runs `body` against a fresh service (fresh data dir, file output, `env`; pinned to core `cpu`
+ * if given), then stops it with SIGTERM and removes its directory, whatever happens.
  */
 export async function withService<T>(
   label: string,
   env: Record<string, string>,
   body: (server: Server, files: ServiceFiles) => Promise<T>,
+  cpu?: number,
 ): Promise<T> {
   const files = serviceFiles(label)
   let server: Server | undefined
   try {
-    server = await startService(serviceEnv(files, env))
+    server = await startService(serviceEnv(files, env), undefined, cpu)
     return await body(server, files)
   } finally {
     await server?.stop()

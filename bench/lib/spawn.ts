@@ -32,14 +32,22 @@ export function cleanEnv(env: Record<string, string>): Record<string, string> {
   return { ...base, ...env }
 }
 
-/** The built service (`node dist/src/cli.js serve`) on a free port of 127.0.0.1. */
-export function startService(env: Record<string, string>, readyTimeoutMs = 120_000): Promise<Server> {
+/**
+ * The built service (`node dist/src/cli.js serve`) on a free port of 127.0.0.1; with `cpu`, pinned
+ * to that core with taskset (every thread of it).
+ */
+export function startService(
+  env: Record<string, string>,
+  readyTimeoutMs = 120_000,
+  cpu?: number,
+): Promise<Server> {
   return startServer({
     label: 'banditjoin',
     args: [builtFile('dist/src/cli.js'), 'serve'],
     env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     readyMessage: 'banditjoin is ready',
     readyTimeoutMs,
+    ...(cpu !== undefined && { cpu }),
   })
 }
 
@@ -60,13 +68,17 @@ interface ServerOptions {
   env: Record<string, string>
   readyMessage: string
   readyTimeoutMs: number
+  /** Pinned to this core (taskset, which execs Node: the pid is Node's). */
+  cpu?: number
 }
 
 /** Spawns a Node server and resolves on the JSON log line `{"msg": readyMessage, "address": ...}` on stderr. */
 async function startServer(options: ServerOptions): Promise<Server> {
   const server = await spawnReady({
     label: options.label,
-    args: options.args,
+    ...(options.cpu === undefined
+      ? { args: options.args }
+      : { command: 'taskset', args: ['-c', String(options.cpu), process.execPath, ...options.args] }),
     env: cleanEnv(options.env),
     ready: options.readyMessage,
     readyTimeoutMs: options.readyTimeoutMs,

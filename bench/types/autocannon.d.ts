@@ -16,6 +16,8 @@ declare module 'autocannon' {
       pipelining?: number
       timeout?: number
       overallRate?: number
+      /** Record each latency once, not also the answers an overallRate pace implies were missed. */
+      ignoreCoordinatedOmission?: boolean
       requests?: Request[]
     }
 

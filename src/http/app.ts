@@ -88,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const observer = observeHttp(app, options.metrics, options.logger)
   shedBeforeRouting(app.server, {
     full: limiter.full,
+    onRoom: limiter.onRoom,
     message: limiter.message,
     authorized: authorizationCheck(options.apiKey),
     refused: observer.shed,

@@ -41,6 +41,7 @@ export function limitInflight(
 ): InflightLimiter {
   let requests = 0
   let bytes = 0
+  const roomListeners: (() => void)[] = []
   const report = () => {
     gauges.requests.set(requests)
     gauges.bodyBytes.set(bytes)
@@ -70,6 +71,7 @@ export function limitInflight(
       requests--
       bytes -= held
       report()
+      for (const listener of roomListeners) listener()
     }
     reply.raw.once('close', release)
     socket.once('close', release)
@@ -100,6 +102,7 @@ export function limitInflight(
   return {
     full: () => requests > 0 && (requests >= limits.requests || bytes >= limits.bodyBytes),
     message: refusal.message,
+    onRoom: (listener) => roomListeners.push(listener),
   }
 }
 
@@ -109,4 +112,6 @@ export interface InflightLimiter {
   full(): boolean
   /** The refusal's message. */
   message: string
+  /** Calls `listener` each time an admitted request ends (its place is free again). */
+  onRoom(listener: () => void): void
 }

@@ -53,24 +53,22 @@ describe('cheap refusal under overload', () => {
       { body: '{"key": "latin1"}', headers: { 'content-type': 'application/json; charset=iso-8859-1' } },
       { body: 'not json at all', headers: { 'content-type': 'text/plain' } },
     ]
-    // One keep-alive connection for all of them: each answer comes without the body being used,
-    // and the connection stays usable for the next request.
-    const connection = await RawConnection.open(url)
-    try {
-      for (const { body, headers } of cases) {
-        const seen = connection.received().length
+    // A connection each: a refused connection is not read again for a while (the next test).
+    for (const { body, headers } of cases) {
+      const connection = await RawConnection.open(url)
+      try {
         connection.write(postHead('/log_decision', Buffer.byteLength(body), headers) + body)
-        const answer = await waitFor('an answer', () => parseResponse(connection.received().slice(seen)))
+        const answer = await connection.response()
         assert.equal(answer.status, 503, `${JSON.stringify(headers)}: ${answer.body}`)
         assert.equal(answer.headers['retry-after'], '1')
         const parsed = JSON.parse(answer.body) as { ok: boolean; code: string; error: string }
         assert.equal(parsed.ok, false)
         assert.equal(parsed.code, 'BJ_ERR_OVERLOADED')
         assert.match(parsed.error, /too much in flight/)
+        assert.equal(connection.closed, false, 'the connection stays open')
+      } finally {
+        connection.destroy()
       }
-      assert.equal(connection.closed, false, 'the connection stays open')
-    } finally {
-      connection.destroy()
     }
     // /metrics itself goes through Fastify (one onRequest each): count before reading them.
     assert.equal(routed - routedBefore, 0, 'no refused request reached Fastify')
@@ -87,5 +85,34 @@ describe('cheap refusal under overload', () => {
       context: 1,
     })
     assert.equal(again.status, 200, again.text)
+  })
+  it('does not read a refused connection again until a request ends: a retry sent at once waits, then is admitted', async () => {
+    const admitted = await Promise.all(Array.from({ length: LIMITS.requests }, (_, i) => held(`wait-${i}`)))
+    const refusedBefore = await refusedTotal()
+    const connection = await RawConnection.open(url)
+    try {
+      const first = decisionBody('retried-at-once')
+      connection.write(postHead('/log_decision', Buffer.byteLength(first)) + first)
+      assert.equal((await connection.response()).status, 503)
+      // The retry comes at once, as from a client that ignores Retry-After: it stays unread.
+      const seen = connection.received().length
+      connection.write(postHead('/log_decision', Buffer.byteLength(first)) + first)
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      assert.equal(connection.received().length, seen, 'no answer to the retry while the limits are reached')
+      assert.equal(await refusedTotal(), refusedBefore + 1, 'the retry was not refused again')
+      // One admitted request ends: the retry is read, and admitted in its place.
+      assert.equal(await (admitted[0] as { finish(): Promise<number> }).finish(), 200)
+      const retry = await waitFor('the answer to the retry', () =>
+        parseResponse(connection.received().slice(seen)),
+      )
+      assert.equal(retry.status, 200, retry.body)
+      assert.equal(connection.closed, false)
+    } finally {
+      connection.destroy()
+    }
+    assert.deepEqual(
+      await Promise.all(admitted.slice(1).map((r) => r.finish())),
+      admitted.slice(1).map(() => 200),
+    )
   })
 })
