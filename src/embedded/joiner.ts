@@ -6,6 +6,7 @@ import { BanditJoinError, overloaded, shuttingDown } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { CycleCollector } from '../join/collector.js'
+import { rebuildEngine } from '../join/replay.js'
 import { type EventLog, isUncommittedAfterFailure, type OutputLine, type RecordLine } from '../log/types.js'
 import type { Metrics } from '../metrics.js'
 import { RepeatedFault } from '../observability/repeated-fault.js'
@@ -16,7 +17,6 @@ import type { JoinedTail } from '../output/tail.js'
 import { Admitter } from './admission.js'
 import { Maintenance } from './maintenance.js'
 import { OutputRouter } from './output-router.js'
-import { rebuildEngine } from './recovery.js'
 
 export interface JoinerOptions {
   settings: JoinSettings

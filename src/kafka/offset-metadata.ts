@@ -1,6 +1,6 @@
 import { type JoinSettings, REWARD_AGGREGATIONS } from '../engine/types.js'
 import { BanditJoinError } from '../errors.js'
-import type { PartitionCheckpoint } from './partition-join.js'
+import type { PartitionCheckpoint } from '../join/partition-join.js'
 
 /**
  * What a partition owner commits as the metadata of its consumer offset (in the same

@@ -4,21 +4,21 @@ import type { Scheduler, Timer } from '../clock.js'
 import type { JoinSettings } from '../engine/types.js'
 import { BanditJoinError } from '../errors.js'
 import { CycleCollector } from '../join/collector.js'
-import { sameSettings, settingsChangeRefusal } from '../join/settings-change.js'
-import type { Metrics } from '../metrics.js'
-import { deadLetterLine, recordLine } from '../output/format.js'
-import { chunksByBytes } from './chunks.js'
-import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
-import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import {
   type EventDecoder,
   type InvalidRecord,
   type PartitionCheckpoint,
   PartitionJoin,
   type PartitionRecord,
-} from './partition-join.js'
+} from '../join/partition-join.js'
+import { recoverPartition } from '../join/partition-recovery.js'
+import { sameSettings, settingsChangeRefusal } from '../join/settings-change.js'
+import type { Metrics } from '../metrics.js'
+import { deadLetterLine, recordLine } from '../output/format.js'
+import { chunksByBytes } from './chunks.js'
+import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
+import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import { KafkaPartitionReader } from './partition-reader.js'
-import { recoverPartition } from './recovery.js'
 import type { Topics } from './topics.js'
 
 export type StringMessage = Message<string, string, string, string>

@@ -1,7 +1,7 @@
 import type { Admin } from '@platformatic/kafka'
+import type { PartitionRecord } from '../join/partition-join.js'
+import type { PartitionReader } from '../join/partition-recovery.js'
 import type { FixedConsumer } from './client-fixes.js'
-import type { PartitionRecord } from './partition-join.js'
-import type { PartitionReader } from './recovery.js'
 
 const FETCH_BYTES = 4 << 20
 const CONTROL_BATCH = 1 << 5

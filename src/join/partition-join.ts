@@ -1,12 +1,12 @@
 import { JoinEngine } from '../engine/engine.js'
 import type { DeadLetter, EngineSink, JoinedRecord, JoinSettings, Observation } from '../engine/types.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
-import { DISCARD } from '../join/collector.js'
+import { DISCARD } from './collector.js'
 
 /** One record of an events partition, as the join reads it. */
 export interface PartitionRecord {
   offset: number
-  /** The broker's LogAppendTime. */
+  /** When the log stamped it (Kafka: the broker's LogAppendTime). */
   timestampMs: number
   /** The decision key the producer keyed it by (null for a tick). */
   key: string | null
@@ -38,10 +38,11 @@ export interface PartitionCheckpoint {
 }
 
 /**
- * The join of one partition of the events topic: the engine driven by the partition's own
- * records, whose broker timestamps are its clock (SPEC §5). Time never goes back within the
+ * The join of one partition of a log that may hold duplicate decisions (the Kafka mode's events
+ * topic, or any backend that judges duplicates when it joins rather than at admission): the
+ * engine driven by the partition's own records, whose log timestamps are its clock (SPEC §5). Time never goes back within the
  * partition (a broker's clock may, after a leader change), so timestamps are clamped.
- * Pure: no Kafka, no timers; the partition owner feeds it records and takes what it releases.
+ * Pure: no I/O, no timers; the backend's partition owner feeds it records and takes what it releases.
  */
 export class PartitionJoin implements EngineSink {
   readonly engine: JoinEngine

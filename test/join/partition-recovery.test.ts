@@ -12,8 +12,8 @@ import {
   type PartitionCheckpoint,
   PartitionJoin,
   type PartitionRecord,
-} from '../../src/kafka/partition-join.js'
-import { type PartitionReader, recoverPartition } from '../../src/kafka/recovery.js'
+} from '../../src/join/partition-join.js'
+import { type PartitionReader, recoverPartition } from '../../src/join/partition-recovery.js'
 import { buildLog, endOf, settingsArb, stepsArb } from '../helpers/engine-arbitrary.js'
 import { CollectingSink, LogBuilder } from '../helpers/engine-events.js'
 import { referenceOutputs } from '../helpers/engine-model.js'

@@ -8,7 +8,7 @@ import {
   type PartitionRecord,
 } from './partition-join.js'
 
-/** Reads one partition of the events topic by offset, outside the consumer group. */
+/** Reads one partition of the log by offset (Kafka: outside the consumer group). */
 export interface PartitionReader {
   /** The offset of the first record stamped at or after `timeMs` (the end offset if none is). */
   offsetForTime(timeMs: number): Promise<number>
@@ -24,7 +24,7 @@ export interface RecoveryOptions {
 
 /**
  * Rebuilds a partition's join as it stood at its committed checkpoint, emitting nothing (what
- * it released is already in the output topics), by replaying the last replayHorizonMs of the
+ * it released is already in the outputs), by replaying the last replayHorizonMs of the
  * partition, as the embedded recovery does.
  *
  * Unlike the embedded log, a partition holds the duplicate and conflicting decisions too (the

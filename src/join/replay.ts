@@ -1,8 +1,8 @@
 import { JoinEngine } from '../engine/engine.js'
 import { type EngineSink, type JoinSettings, replayHorizonMs } from '../engine/types.js'
-import { DISCARD } from '../join/collector.js'
 import type { EventLog } from '../log/types.js'
 import { ReplayMeter, type ReplayProgressListener } from '../observability/replay-progress.js'
+import { DISCARD } from './collector.js'
 
 /**
  * Rebuilds the engine as it stood at the log's checkpoint by replaying only the stretch of the
