@@ -44,6 +44,8 @@ export interface ServiceOverrides extends EmbeddedOptions {
 export interface Service extends RunningService {
   joiner: Joiner
   log: EventLog
+  /** GET /joined's followers (tests wait for a subscription to reach it). */
+  tail: JoinedTail
 }
 
 const settingsOf = (config: Config): JoinSettings => ({
@@ -65,13 +67,13 @@ export async function startService(
   return (await serve(config, open, { onFatal })).service
 }
 
-/** The embedded service (not yet listening), with its joiner and log for tests. */
+/** The embedded service (not yet listening), with its joiner, log and tail for tests. */
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
   const { service, backend } = await serve(config, (context) => openEmbeddedBackend(context, overrides), {
     ...overrides,
     onFatal: () => {},
   })
-  return { ...service, joiner: backend.joiner, log: backend.log }
+  return { ...service, joiner: backend.joiner, log: backend.log, tail: backend.tail }
 }
 
 /**

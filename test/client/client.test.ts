@@ -9,9 +9,10 @@ import {
 } from '../../src/client/index.js'
 import { droppingProxy } from '../helpers/dropping-proxy.js'
 import { E2E } from '../helpers/e2e-http.js'
-import { sleep } from '../kit/wait.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 // The TypeScript client (banditjoin/client) against the real service.
+// Real time: the built CLI runs as a child process on its own clock, stopped, killed and restarted.
 
 const E = 300
 
@@ -193,11 +194,11 @@ test('the tail resumes across restarts and kill -9 of the service without a gap 
     sent.push(...keys)
     await Promise.all(keys.map((key) => client.batch({ type: 'decision', ...decision(key) })))
   }
-  const until = async (count: number) => {
-    const deadline = Date.now() + 20_000
-    while (seen.length < count && Date.now() < deadline) await sleep(20)
-    assert.ok(seen.length >= count, `${seen.length} of ${count} records`)
-  }
+  const until = (count: number) =>
+    waitFor(`${count} records`, () => seen.length >= count, {
+      timeoutMs: 20_000,
+      detail: () => `${seen.length} of ${count} records`,
+    })
 
   await wave('w1')
   await until(3)

@@ -107,7 +107,8 @@ export class Load {
     while (!this.stopped) {
       const task = this.nextTask()
       if (task === undefined) {
-        // Rewards may still come from decisions in flight on other workers, or be delayed.
+        // Rewards may still come from decisions in flight on other workers, or be delayed. Real
+        // time: the load runs against a service in a child process (or on a broker).
         const waiting = this.delayedRewards.length > 0
         if (this.nextDecision >= this.options.decisions && !waiting && idle++ > 100) return
         await sleep(5)

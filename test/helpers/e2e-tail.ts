@@ -1,5 +1,5 @@
 import { type ClientRequest, request } from 'node:http'
-import { sleep } from '../kit/wait.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 export interface TailRecord {
   seq: number
@@ -58,13 +58,14 @@ export class JoinedConsumer {
 
   /** Waits for the answer's head and returns its status. */
   async head(timeoutMs = 15_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs
-    while (this.status === 0) {
-      if (Date.now() > deadline) throw new Error(`no answer head within ${timeoutMs} ms`)
-      if (this.ended) throw new Error('the connection ended without an answer')
-      await sleep(10)
-    }
-    return this.status
+    return waitFor(
+      'the answer head',
+      () => {
+        if (this.status === 0 && this.ended) throw new Error('the connection ended without an answer')
+        return this.status !== 0 && this.status
+      },
+      { timeoutMs, everyMs: 10 },
+    )
   }
 
   /** The last seq received (0 when none). */
@@ -74,14 +75,15 @@ export class JoinedConsumer {
 
   /** Waits until at least `count` records were received. */
   async waitForCount(count: number, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs
-    while (this.records.length < count) {
-      if (Date.now() > deadline) {
-        throw new Error(`the tail delivered ${this.records.length} records, expected ${count}`)
-      }
-      if (this.ended) throw new Error(`the tail ended after ${this.records.length} of ${count} records`)
-      await sleep(20)
-    }
+    await waitFor(
+      `${count} records on the tail`,
+      () => {
+        if (this.records.length >= count) return true
+        if (this.ended) throw new Error(`the tail ended after ${this.records.length} of ${count} records`)
+        return false
+      },
+      { timeoutMs, everyMs: 20, detail: () => `the tail delivered ${this.records.length} records` },
+    )
   }
 
   close(): void {
@@ -108,7 +110,7 @@ export async function readJoined(base: string, from: number, count: number): Pro
     const status = await consumer.head()
     if (status !== 200) throw new Error(`GET /joined?from=${from} answered ${status}`)
     await consumer.waitForCount(count)
-    // Anything beyond what was expected would arrive right behind it.
+    // Real socket: anything beyond what was expected would arrive right behind it.
     await sleep(200)
     return consumer.records
   } finally {

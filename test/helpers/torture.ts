@@ -8,7 +8,8 @@ import { tempDir } from './service.js'
  * The crash loop: cycles of concurrent load against the built service, each ended at
  * a random moment by `kill -9` (one cycle in five by SIGTERM, which must exit 0), then a restart
  * on the same data directory; at the end the whole output is checked against the oracle
- * recomputed from what every client was told (test/helpers/oracle.ts).
+ * recomputed from what every client was told (test/helpers/oracle.ts). Real time: the service
+ * runs as a child process on its own clock, and is killed at random moments of it.
  */
 
 export interface TortureOptions {

@@ -321,7 +321,7 @@ describe('fuzzing every route (fast-check)', () => {
         const connection = await RawConnection.open(url)
         try {
           connection.write(bytes)
-          // The server either answers or waits for more; an answer is never a 5xx.
+          // Real socket: the server either answers or waits for more; an answer is never a 5xx.
           await sleep(20)
           const status = /^HTTP\/1\.1 (\d{3}) /.exec(connection.received())?.[1]
           if (status !== undefined)

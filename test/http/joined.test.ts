@@ -7,8 +7,10 @@ import { type InProcessService, startInProcess, tempDir } from '../helpers/servi
 import { ManualClock } from '../kit/manual-clock.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
+// Real sockets (the streams are read over HTTP): the sleeps below give a record that should not
+// come, and would still be on its way over the loopback connection, the time to arrive.
+
 const E = 1000
-const SUBSCRIBE_MS = 100
 /** Long enough for a record still on its way over a loopback connection to arrive. */
 const IN_TRANSIT_MS = 500
 
@@ -34,6 +36,7 @@ async function start(
     { clock, ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }) },
   )
   const streams: TailStream[] = []
+  const open = new Set<TailStream>()
   let closed: Promise<void> | undefined
   const close = () => {
     for (const stream of streams) stream.close()
@@ -56,10 +59,21 @@ async function start(
       await waitFor('records emitted', () => svc.service.log.checkpoint.recordSeq >= before + keys.length)
     },
     tail: async (query) => {
-      const stream = openTail(`${url}/joined${query}`)
+      // Streams closed before are gone from the tail first, so the count below is this one's.
+      const tail = svc.service.tail
+      await waitFor('closed streams unsubscribed', () => tail.subscribers === open.size)
+      const opened = openTail(`${url}/joined${query}`)
+      const stream: TailStream = {
+        ...opened,
+        close: () => {
+          open.delete(stream)
+          opened.close()
+        },
+      }
       streams.push(stream)
-      // Time for the request to reach the tail; its headers may only come with the first line.
-      await sleep(SUBSCRIBE_MS)
+      open.add(stream)
+      // The request reached the tail (its headers may only come with the first line).
+      await waitFor(`GET /joined${query} subscribed`, () => tail.subscribers === open.size)
       return stream
     },
   }
@@ -107,6 +121,7 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
     const { emit, tail } = await start(t)
     await emit(['old-1', 'old-2'])
     const stream = await tail('')
+    // Real socket: an old record sent by mistake would still be on its way.
     await sleep(50)
     assert.deepEqual(stream.records(), [])
     await emit(['new'])
@@ -121,6 +136,7 @@ describe('GET /joined streams joined records with seq (SPEC §4)', () => {
     const { tail } = await start(t)
     for (const query of ['', '?from=1']) {
       const stream = await tail(query)
+      // Real socket: a bound on the headers' arrival, not a wait for the service.
       const response = await Promise.race([stream.response, sleep(2000).then(() => undefined)])
       assert.ok(response, `GET /joined${query}: response headers arrive within 2 s, not with the first line`)
       assert.equal(response.status, 200)

@@ -9,6 +9,7 @@ import { sleep } from '../kit/wait.js'
 // The HTTP server's timeouts are set deliberately, so that slow-loris style clients
 // (sending a head or a body byte by byte, or nothing at all) cannot hold connections; oversized
 // heads are refused. Nothing a cut-off client sent is logged.
+// Real time: the timeouts are Node's HTTP server's own, on real sockets.
 
 const TEST_TIMEOUTS = { requestMs: 1500, headersMs: 800, idleMs: 2000, checkIntervalMs: 100 }
 

@@ -8,6 +8,7 @@ import { sleep } from '../kit/wait.js'
 
 // SPEC §4: a 200 survives kill -9 at any moment, and after a restart every acknowledged decision
 // is emitted exactly once to a file output, with every acknowledged reward that counts.
+// Real time: the built CLI runs as a child process on its own clock, killed with -9 and restarted.
 
 const E = 500
 const G = 500

@@ -12,6 +12,7 @@ import { sleep, waitFor } from '../kit/wait.js'
 // The data directory and the outputs on a small filesystem that fills up: writes
 // fail with 503, nothing acknowledged is lost, nothing is corrupted, and the service takes events
 // again by itself once there is room.
+// Real time: the built CLI runs as a child process on its own clock; the filesystem is real.
 
 const E = 300
 const SIZE_BYTES = 8 * 1024 * 1024

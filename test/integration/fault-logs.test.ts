@@ -10,6 +10,7 @@ import { sleep, waitFor } from '../kit/wait.js'
 // A fault that lasts (a full output disk, a full data directory) is logged when
 // it starts, then as a count at most every 5 s, and once when it ends; not once per failed
 // write (100-136 lines a second with stacks, 860 KB in 11 s at 150 requests/s).
+// Real time: the built CLI runs as a child process on its own clock; the filesystem is real.
 
 const E = 100
 const SUMMARY_EVERY_MS = 5000

@@ -10,6 +10,7 @@ import { sleep, waitFor } from '../kit/wait.js'
 // SIGTERM/SIGINT stop accepting (503), finish in-flight requests, flush and
 // checkpoint, close the log and exit 0 within a bound; a second signal exits at once, losing
 // nothing acknowledged. (Pending decisions after a stop and restart: original-client.test.ts.)
+// Real time: the built CLI runs as a child process on its own clock, stopped by signals.
 
 /** The CLI's own bound (SHUTDOWN_LIMIT_MS): past it the service exits 1. */
 const STOP_LIMIT_MS = 10_000

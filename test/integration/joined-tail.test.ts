@@ -7,6 +7,7 @@ import { readJsonLines } from '../helpers/service.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
 // SPEC §4: GET /joined?from=N, the live resumable tail a learner subscribes to.
+// Real time: the built CLI runs as a child process on its own clock, read over real sockets.
 
 const E = 400
 

@@ -7,6 +7,7 @@ import { sleep, waitFor } from '../kit/wait.js'
 
 // The requests of the original Python client (requests.post(url, json=...) and
 // requests.post(f"{url}/log_override?key={key}")), over real sockets to the built CLI.
+// Real time: the built CLI runs as a child process on its own clock.
 
 const E = 600
 const G = 1500

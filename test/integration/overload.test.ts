@@ -12,6 +12,7 @@ import { sleep, waitFor } from '../kit/wait.js'
 // carries Retry-After and is not logged, every 200 comes out exactly once, memory stays within a
 // bound, and the service takes requests again as soon as the burst is over.
 // The measured version (10x the maximum rate, peak RSS) is the bench scenario `overload`.
+// Real time: the built CLI runs as a child process on its own clock.
 
 const E = 1000
 const BURST = 4096

@@ -9,6 +9,7 @@ import { parseExposition, valueOrZero } from '../observability/prom-text.js'
 
 // A standard output that stops being read never makes the service's memory grow
 // without bound, and resumes where it stopped (the tail's cut-off: test/output/tail.test.ts).
+// Real time: the built CLI runs as a child process on its own clock; its standard output is a real pipe.
 
 const DECISIONS = 8000
 const CONTEXT_BYTES = 5000

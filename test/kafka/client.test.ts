@@ -3,6 +3,7 @@
  * Kafka 4.x (test/kit/kafka-cluster.ts; the jars come from test/kafka/fetch.sh). Each test is
  * one feature; where 1.35.0 gets it wrong, the test shows the library's behaviour and the
  * workaround in src/kafka/client-fixes.ts.
+ * Real time: the broker is a child process on its own clock.
  */
 
 import assert from 'node:assert/strict'

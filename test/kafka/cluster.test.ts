@@ -2,6 +2,7 @@
  * The test cluster itself (test/kit/kafka-cluster.ts), and what a 3-node cluster adds to
  * client.test.ts: replication factor 3 with min.insync.replicas 2, and a broker that dies while
  * producers, transactions and a consumer group go on.
+ * Real time: the brokers are child processes on their own clock.
  */
 
 import assert from 'node:assert/strict'

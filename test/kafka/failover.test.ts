@@ -5,6 +5,7 @@
  * has every acknowledged decision exactly once, with every acknowledged reward that counts,
  * nothing before its due time, each partition in due-time order; and the surviving instance takes
  * over the dead one's partitions within the session timeout plus a bound for its recovery.
+ * Real time: brokers and instances are child processes, killed while the load runs.
  */
 
 import assert from 'node:assert/strict'

@@ -3,6 +3,7 @@
  * broker and says what to run next, banditjoin runs on it, and the README's learner example
  * (examples/read-joined.ts, run as built) reads the joined records. Against aborted transactions
  * the example shows none of their records, where @platformatic/kafka's own Consumer shows some.
+ * Real time: the broker, the service and the example are child processes on their own clock.
  */
 
 import assert from 'node:assert/strict'

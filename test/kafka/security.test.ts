@@ -3,6 +3,7 @@
  * client certificate: a CA, the broker's certificate (for 127.0.0.1) and a client certificate made
  * here with openssl and keytool. With each SASL mechanism the service starts, takes a decision and
  * emits its record; a wrong password and an unknown CA end the start with exit 2 and the cause.
+ * Real time: the broker and the service are child processes on their own clock.
  */
 
 import assert from 'node:assert/strict'

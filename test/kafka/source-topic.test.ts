@@ -2,6 +2,7 @@
  * Joining the user's own topic (KAFKA_SOURCE_TOPIC, the original's "SOURCE"): events produced
  * there by the user's own producers, keyed by decision key, as JSON lines of SPEC §1, are joined
  * like those the HTTP API takes; a record that is not an event is dead-lettered, not dropped.
+ * Real time: the broker and the service are child processes on their own clock.
  */
 
 import assert from 'node:assert/strict'

@@ -323,6 +323,7 @@ class Node implements KafkaNode {
       if (Date.now() > deadline) {
         throw new Error(`Kafka node ${this.id} not ready after ${this.startTimeoutMs} ms; its log:\n${log}`)
       }
+      // Real time: the node is a child JVM on its own clock.
       await sleep(100)
     }
   }

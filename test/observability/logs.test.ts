@@ -6,6 +6,8 @@ import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
 import { sleep } from '../kit/wait.js'
 import { decisionBody } from './harness.js'
 
+// Real time: the built CLI runs as a child process on its own clock; its log is read from a real pipe.
+
 type LogLine = Record<string, unknown> & { level: number; msg: string }
 
 const WARN = 40

@@ -6,7 +6,7 @@ import { BanditJoinError } from '../../src/errors.js'
 import type { SqliteLog } from '../../src/log/sqlite/sqlite-log.js'
 import { withSeq } from '../../src/output/format.js'
 import { JoinedTail } from '../../src/output/tail.js'
-import { sleep } from '../kit/wait.js'
+import { sleep, waitFor } from '../kit/wait.js'
 import { batch, openLog, recordLines, scratchDir } from '../log/fixtures.js'
 
 function tailOn(t: TestContext, log: SqliteLog, pageSize = 10): JoinedTail {
@@ -157,7 +157,7 @@ test('a subscriber that never reads is disconnected once more than maxBufferedBy
   t.after(() => client.destroy())
   client.pause()
   client.write('GET /joined HTTP/1.1\r\nhost: x\r\n\r\n')
-  while (tail.subscribers === 0) await sleep(10)
+  await waitFor('the subscription', () => tail.subscribers > 0)
   // 1 MiB at a time; the kernel's socket buffers take a few MiB before the tail's own buffer grows.
   let seq = 0
   while (tail.subscribers > 0 && seq < 256) {
@@ -167,6 +167,7 @@ test('a subscriber that never reads is disconnected once more than maxBufferedBy
     }))
     seq += records.length
     tail.publish(records)
+    // Real socket: the writes reach the kernel's buffers (and fill them) in real time.
     await sleep(5)
   }
   assert.equal(tail.subscribers, 0, `still subscribed after ${seq} records of 64 KiB`)
