@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import type { TestContext } from 'node:test'
 import { CLI, type ReadyProcess, spawnCli } from '../kit/spawn.js'
+import { waitFor } from '../kit/wait.js'
 import { tempDir } from './service.js'
 
 /** One pool of kept-alive sockets for every request a test sends (only to 127.0.0.1). */
@@ -190,4 +191,17 @@ export class E2E {
     child.process.kill('SIGKILL')
     await child.exited
   }
+}
+
+/** Resolves once the service at `base` accepts a new decision again (after a full disk was given room, say). */
+export async function decisionAcceptedAgain(base: string): Promise<void> {
+  await waitFor('a decision accepted again', async () => {
+    const answer = await postJson(base, '/log_decision', {
+      key: `room-${Date.now()}`,
+      action: 1,
+      probability: 1,
+      context: 1,
+    })
+    return answer.status === 200 ? true : undefined
+  })
 }

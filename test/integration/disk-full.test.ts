@@ -3,7 +3,7 @@ import { rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { openSqlite } from '../../src/log/sqlite/driver.js'
-import { E2E, postJson } from '../helpers/e2e-http.js'
+import { decisionAcceptedAgain, E2E, postJson } from '../helpers/e2e-http.js'
 import { Ledger, Load, seededRandom } from '../helpers/e2e-load.js'
 import { OracleFiles, rewardAccounting, tally, violations } from '../helpers/oracle.js'
 import { smallFilesystem } from '../helpers/small-fs.js'
@@ -74,15 +74,7 @@ test('a full disk answers 503 and loses or corrupts nothing acknowledged; the se
 
   // Room again: the service takes events by itself.
   rmSync(filler)
-  await waitFor('a decision accepted again', async () => {
-    const answer = await postJson(service.url, '/log_decision', {
-      key: `room-${Date.now()}`,
-      action: 1,
-      probability: 1,
-      context: 1,
-    })
-    return answer.status === 200 ? true : undefined
-  })
+  await decisionAcceptedAgain(service.url)
   // A bounded load: the room that came back (8 MiB) is not filled again.
   await load('after', 1000).run()
   assert.equal(await e2e.stop(service), 0)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { rmSync, statfsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type TestContext, test } from 'node:test'
-import { E2E, postJson } from '../helpers/e2e-http.js'
+import { decisionAcceptedAgain, E2E, postJson } from '../helpers/e2e-http.js'
 import { smallFilesystem } from '../helpers/small-fs.js'
 import type { ReadyProcess } from '../kit/spawn.js'
 import { sleep, waitFor } from '../kit/wait.js'
@@ -168,15 +168,7 @@ test('a full data directory is logged when it starts, as a count every 5 s, and 
   )
 
   rmSync(filler)
-  await waitFor('a decision accepted again', async () => {
-    const answer = await postJson(service.url, '/log_decision', {
-      key: `room-${Date.now()}`,
-      action: 1,
-      probability: 1,
-      context: 1,
-    })
-    return answer.status === 200 ? true : undefined
-  })
+  await decisionAcceptedAgain(service.url)
   const recovered = await waitFor(
     'the recovery line',
     () => linesStartingWith(service, 'log commits succeed again')[0],
