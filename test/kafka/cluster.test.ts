@@ -26,6 +26,7 @@ import {
   txnOffsetCommit,
 } from '../../src/kafka/client-fixes.js'
 import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
+import { OffsetsOnce } from '../kit/kafka-topic.js'
 import { sleep } from '../kit/wait.js'
 
 type Str = Message<string, string, string, string>
@@ -63,11 +64,9 @@ function alive(pid: number): boolean {
  * (docs/kafka.md), which a reader must skip (and which made `until(... === 40)` wait for ever).
  */
 function collect(stream: MessagesStream<string, string, string, string>, into: Str[]): void {
-  const next = new Map<number, bigint>()
+  const once = new OffsetsOnce()
   stream.on('data', (message: Str) => {
-    if (message.offset < (next.get(message.partition) ?? 0n)) return
-    next.set(message.partition, message.offset + 1n)
-    into.push(message)
+    if (once.first(message.partition, message.offset)) into.push(message)
   })
 }
 

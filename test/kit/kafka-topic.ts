@@ -3,16 +3,29 @@ import { type MessagesStream, stringDeserializers } from '@platformatic/kafka'
 import { FixedConsumer } from '../../src/kafka/client-fixes.js'
 
 /**
+ * Each record once: the client's stream delivers some records twice around a broker's death (a
+ * fetch of the same offsets in flight to two brokers; see docs/kafka.md), so a reader keeps the
+ * next offset it expects per partition and skips what comes below it.
+ */
+export class OffsetsOnce {
+  private readonly next = new Map<number, bigint>()
+  /** Whether this record is new (and, if so, it is now seen). */
+  first(partition: number, offset: bigint): boolean {
+    if (offset < (this.next.get(partition) ?? 0n)) return false
+    this.next.set(partition, offset + 1n)
+    return true
+  }
+}
+
+/**
  * Reads a topic from its start as a learner would (read_committed), keeping every value it sees.
- * A record at an offset below the next one expected for its partition is skipped: the client's
- * stream delivers some records twice around a broker's death (a fetch of the same offsets in
- * flight to two brokers; see docs/kafka.md), and a learner must track offsets to see each once.
+ * A record delivered again is skipped (OffsetsOnce).
  */
 export class TopicReader {
   readonly values: string[] = []
   /** Records the client delivered again at offsets already read (skipped). */
   redelivered = 0
-  private readonly nextOffset = new Map<number, number>()
+  private once = new OffsetsOnce()
   /** The partition each value came from, in the same order. */
   readonly partitions: number[] = []
   /** The offset of each value in its partition, in the same order. */
@@ -42,19 +55,17 @@ export class TopicReader {
     this.values.length = 0
     this.partitions.length = 0
     this.offsets.length = 0
-    this.nextOffset.clear()
+    this.once = new OffsetsOnce()
     const stream = await this.consumer.consume({ topics: [this.topic], mode: 'earliest', autocommit: false })
     this.stream = stream
     stream.on('data', (message: { value: string; partition: number; offset: bigint }) => {
-      const offset = Number(message.offset)
-      if (offset < (this.nextOffset.get(message.partition) ?? 0)) {
+      if (!this.once.first(message.partition, message.offset)) {
         this.redelivered++
         return
       }
-      this.nextOffset.set(message.partition, offset + 1)
       this.values.push(message.value)
       this.partitions.push(message.partition)
-      this.offsets.push(offset)
+      this.offsets.push(Number(message.offset))
     })
     stream.on('error', () => {
       if (this.stream !== stream) return
