@@ -10,7 +10,7 @@ import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
 import type { Backend, BackendContext } from './join/backend.js'
 import { openKafkaBackend } from './kafka/backend.js'
-import type { EventLog } from './log/types.js'
+import type { EmbeddedLog } from './log/types.js'
 import { Metrics } from './metrics.js'
 import { createLogger } from './observability/logger.js'
 import { OUTPUT_FORMATS } from './output/formats.js'
@@ -43,7 +43,7 @@ export interface ServiceOverrides extends EmbeddedOptions {
 /** The embedded service, with its driver and log open to tests. */
 export interface Service extends RunningService {
   joiner: Joiner
-  log: EventLog
+  log: EmbeddedLog
   /** GET /joined's followers (tests wait for a subscription to reach it). */
   tail: JoinedTail
 }

@@ -6,7 +6,7 @@ import { configError } from '../errors.js'
 import type { Backend, BackendContext } from '../join/backend.js'
 import { sameSettings, settingsChangeRefusal } from '../join/settings-change.js'
 import { SqliteLog } from '../log/sqlite/sqlite-log.js'
-import type { EventLog } from '../log/types.js'
+import type { EmbeddedLog } from '../log/types.js'
 import { FileSink } from '../output/file-sink.js'
 import { OUTPUT_FORMATS } from '../output/formats.js'
 import { FormattedSink, type OutputSink } from '../output/sink.js'
@@ -25,7 +25,7 @@ export interface EmbeddedOptions {
 /** The embedded backend, with its driver and log open to tests. */
 export interface EmbeddedBackend extends Backend {
   readonly joiner: Joiner
-  readonly log: EventLog
+  readonly log: EmbeddedLog
   readonly tail: JoinedTail
 }
 

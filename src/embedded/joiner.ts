@@ -7,7 +7,12 @@ import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { CycleCollector } from '../join/collector.js'
 import { rebuildEngine } from '../join/replay.js'
-import { type EventLog, isUncommittedAfterFailure, type OutputLine, type RecordLine } from '../log/types.js'
+import {
+  type EmbeddedLog,
+  isUncommittedAfterFailure,
+  type OutputLine,
+  type RecordLine,
+} from '../log/types.js'
 import type { Metrics } from '../metrics.js'
 import { RepeatedFault } from '../observability/repeated-fault.js'
 import { logReplayProgress } from '../observability/replay-progress.js'
@@ -88,7 +93,7 @@ export class Joiner implements Ingestor {
   private readonly commitFault: RepeatedFault
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EmbeddedLog,
     private readonly scheduler: Scheduler,
     sinks: readonly OutputSink[],
     tail: JoinedTail,

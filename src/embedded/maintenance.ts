@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import type { Scheduler, Timer } from '../clock.js'
 import { type JoinSettings, replayHorizonMs } from '../engine/types.js'
-import type { EventLog } from '../log/types.js'
+import type { EmbeddedLog } from '../log/types.js'
 import { RepeatedFault } from '../observability/repeated-fault.js'
 import type { OutputRouter } from './output-router.js'
 
@@ -41,7 +41,7 @@ export class Maintenance {
 
   constructor(
     private readonly scheduler: Scheduler,
-    private readonly log: EventLog,
+    private readonly log: EmbeddedLog,
     private readonly router: OutputRouter,
     private readonly loop: MaintainedLoop,
     private readonly options: MaintenanceOptions,

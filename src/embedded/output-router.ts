@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.js'
-import type { EventLog, OutputLine, OutputStream, RecordLine, SinkPosition } from '../log/types.js'
+import type { EmbeddedLog, OutputLine, OutputStream, RecordLine, SinkPosition } from '../log/types.js'
 import type { Metrics } from '../metrics.js'
 import { RepeatedFault } from '../observability/repeated-fault.js'
 import type { OutputSink } from '../output/sink.js'
@@ -37,7 +37,7 @@ export class OutputRouter {
   private stopped = false
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EmbeddedLog,
     private readonly sinks: readonly OutputSink[],
     private readonly tail: JoinedTail,
     private readonly clock: Clock,

@@ -52,8 +52,11 @@ export function isUncommittedAfterFailure(error: unknown): boolean {
 }
 
 /**
- * The durable, ordered event log and the outputs joined from it, in domain terms (no driver
- * handles). The embedded implementation is SQLite; see DESIGN.md.
+ * The durable, ordered event log as the embedded join drives it, in domain terms (no driver
+ * handles): append with durability, replay from a time, commit a cycle's releases with the
+ * checkpoint all or nothing. The embedded implementation is SQLite (DESIGN.md); the Kafka mode's
+ * partitions give the same guarantees through its own reader and transactions
+ * (src/join/partition-recovery.ts, src/kafka/partition-owner.ts).
  */
 export interface EventLog {
   /** The join settings recorded in the log, or undefined for a new log. */
@@ -70,17 +73,27 @@ export interface EventLog {
    * BJ_ERR_UNCOMMITTED_AFTER_FAILURE (they were built on what failed).
    */
   commit(batch: CommitBatch): Promise<void>
+  /** Records the join settings, dropping all events (only done when none can matter). */
+  resetSettings(settings: JoinSettings): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The joined outputs kept beside the embedded log, for the tail (`GET /joined`) and for outputs
+ * that must catch up: what a commit wrote, the outputs' persisted positions, and compaction.
+ */
+export interface OutputStore {
   /** Retained lines of an output from `fromSeq` on, at most `limit`. */
   readOutput(stream: OutputStream, fromSeq: number, limit: number): RecordLine[]
   /** The oldest retained record position (checkpoint.recordSeq + 1 when none is retained). */
   firstRetainedRecordSeq(): number
   sinkPosition(name: string): SinkPosition | undefined
-  /** Records the join settings, dropping all events (only done when none can matter). */
-  resetSettings(settings: JoinSettings): Promise<void>
   /** Drops what can no longer influence any output or be read. */
   compact(options: CompactOptions): Promise<CompactResult>
-  close(): Promise<void>
 }
+
+/** The embedded log with its outputs: what SQLite gives. */
+export type EmbeddedLog = EventLog & OutputStore
 
 export interface CompactOptions {
   /** Events stamped before this can no longer change any output. */

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { BanditJoinError } from '../errors.js'
-import type { EventLog, RecordLine } from '../log/types.js'
+import type { EmbeddedLog, RecordLine } from '../log/types.js'
 import { withSeq } from './format.js'
 import { DEFAULT_OUTPUT_FORMAT, OUTPUT_FORMATS, type OutputFormatName } from './formats.js'
 
@@ -29,7 +29,7 @@ export class JoinedTail {
   private readonly keepAlive: NodeJS.Timeout
 
   constructor(
-    private readonly log: EventLog,
+    private readonly log: EmbeddedLog,
     private readonly options: TailOptions,
   ) {
     this.keepAlive = setInterval(() => this.sendKeepAlives(), Math.max(100, options.keepAliveMs / 3))

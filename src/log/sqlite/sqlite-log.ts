@@ -10,6 +10,7 @@ import {
   type EventLog,
   isUncommittedAfterFailure,
   type JoinCheckpoint,
+  type OutputStore,
   type OutputStream,
   type RecordLine,
   type SinkPosition,
@@ -51,7 +52,7 @@ const dataDirError = (message: string, cause?: unknown) =>
  * every write goes to a writer thread, so a commit's fsync never blocks request handling.
  * The data directory is held by a lock for the life of the log.
  */
-export class SqliteLog implements EventLog {
+export class SqliteLog implements EventLog, OutputStore {
   readonly path: string
   private readonly lock: DirectoryLock
   private readonly db: SqlDatabase
