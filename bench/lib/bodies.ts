@@ -36,9 +36,31 @@ function makeContext(random: () => number): string {
 const random = seeded(42)
 const CONTEXTS = Array.from({ length: POOL_SIZE }, () => makeContext(random))
 
-/** The context of the n-th decision, as JSON text. */
-export function contextText(n: number): string {
-  return CONTEXTS[n % POOL_SIZE] as string
+/** A context of exactly `bytes` of JSON: a 150-byte one and a history of seeded hex digits. */
+function makeLargeContext(random: () => number, bytes: number): string {
+  const start = `{"base":${makeContext(random)},"history":"`
+  const digitsNeeded = bytes - start.length - 2
+  if (digitsNeeded < 0) throw new Error(`a context of ${bytes} bytes is smaller than ${start.length + 2}`)
+  let history = ''
+  while (history.length < digitsNeeded)
+    history += Math.floor(random() * 2 ** 32)
+      .toString(16)
+      .padStart(8, '0')
+  return `${start}${history.slice(0, digitsNeeded)}"}`
+}
+
+const LARGE_POOLS = new Map<number, string[]>()
+
+/** The context of the n-th decision, as JSON text: CONTEXT_BYTES long unless `bytes` says otherwise. */
+export function contextText(n: number, bytes = CONTEXT_BYTES): string {
+  if (bytes === CONTEXT_BYTES) return CONTEXTS[n % POOL_SIZE] as string
+  let pool = LARGE_POOLS.get(bytes)
+  if (pool === undefined) {
+    const large = seeded(bytes)
+    pool = Array.from({ length: POOL_SIZE }, () => makeLargeContext(large, bytes))
+    LARGE_POOLS.set(bytes, pool)
+  }
+  return pool[n % POOL_SIZE] as string
 }
 
 /** A key unique within one process: a random per-process prefix plus a counter. */
@@ -47,8 +69,8 @@ export function keyPrefix(): string {
 }
 
 /** Body of POST /log_decision for key `key`, the n-th decision. */
-export function decisionJson(key: string, n: number): string {
-  return `{"key":"${key}","action":"a${n % 8}","probability":0.25,"context":${contextText(n)}}`
+export function decisionJson(key: string, n: number, contextBytes = CONTEXT_BYTES): string {
+  return `{"key":"${key}","action":"a${n % 8}","probability":0.25,"context":${contextText(n, contextBytes)}}`
 }
 
 /** Body of POST /log_reward. */
@@ -58,8 +80,8 @@ export function rewardJson(key: string): string {
 
 const TYPE_DECISION = '"type":"decision",'
 
-export function decisionLine(key: string, n: number): string {
-  return `{${TYPE_DECISION}${decisionJson(key, n).slice(1)}`
+export function decisionLine(key: string, n: number, contextBytes = CONTEXT_BYTES): string {
+  return `{${TYPE_DECISION}${decisionJson(key, n, contextBytes).slice(1)}`
 }
 
 export function rewardLine(key: string): string {
@@ -81,7 +103,13 @@ export interface Batch {
  * With `withRewards`, every third line is a reward for the decision just before it (two
  * decisions, then a reward for the second: a reward for half of the decisions, after it).
  */
-export function ndjsonBatch(prefix: string, first: number, lines: number, withRewards: boolean): Batch {
+export function ndjsonBatch(
+  prefix: string,
+  first: number,
+  lines: number,
+  withRewards: boolean,
+  contextBytes = CONTEXT_BYTES,
+): Batch {
   const parts: string[] = []
   let n = first
   let decisions = 0
@@ -92,7 +120,7 @@ export function ndjsonBatch(prefix: string, first: number, lines: number, withRe
       parts.push(rewardLine(`${prefix}-${n - 1}`))
       continue
     }
-    const line = decisionLine(key, n)
+    const line = decisionLine(key, n, contextBytes)
     parts.push(line)
     decisionBytes += line.length - TYPE_DECISION.length
     decisions++

@@ -7,8 +7,11 @@ import { makeTempDir } from './resources.js'
 const PROJECT = fileURLToPath(new URL('../../../', import.meta.url))
 /** Ignored by git (.gitignore has `.bench-tmp/`); inside the project so that node_modules resolves. */
 const SNAPSHOTS = join(PROJECT, 'bench', '.bench-tmp')
-/** What the service and the harness's children need: the build, and the files it reads next to it (src/ for its assets). */
-const PARTS = ['dist/src', 'dist/bench', 'src', 'package.json']
+/**
+ * What the service and the harness's children need: the build, the test kit its workers import
+ * (sleep, spawn, the Kafka helpers), and the files it reads next to it (src/ for its assets).
+ */
+const PARTS = ['dist/src', 'dist/bench', 'dist/test/kit', 'src', 'package.json']
 const notTypeScript = (path: string) => !path.endsWith('.ts')
 
 let root = PROJECT

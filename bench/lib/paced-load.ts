@@ -90,8 +90,15 @@ export async function pacedLoad(
 }
 
 /** Sends `total` decisions as fast as the service takes them (503s are retried). */
-export async function bulkLoad(server: Server, total: number): Promise<SenderResult> {
-  const config: SenderConfig = { url: server.url, mode: 'bulk', total, batchSize: 5000, concurrency: 2 }
+export async function bulkLoad(server: Server, total: number, contextBytes?: number): Promise<SenderResult> {
+  const config: SenderConfig = {
+    url: server.url,
+    mode: 'bulk',
+    total,
+    batchSize: 5000,
+    concurrency: 2,
+    ...(contextBytes === undefined ? {} : { contextBytes }),
+  }
   try {
     return await startWorker<SenderResult>('paced-sender', config, { cpu: LOAD_CORE, timeoutMs: 600_000 })
       .result

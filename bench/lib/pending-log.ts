@@ -49,12 +49,13 @@ export async function loadPendingLog(
   label: string,
   count: number,
   beforeLoad: (server: Server) => Promise<void> = async () => {},
+  contextBytes?: number,
 ): Promise<{ server: Server; log: PendingLog; loadSeconds: number; retries: number }> {
   const files = serviceFiles(label)
   const server = await startService(pendingEnv(files, count))
   try {
     await beforeLoad(server)
-    const sent = await bulkLoad(server, count)
+    const sent = await bulkLoad(server, count, contextBytes)
     if (sent.acked !== count) throw new Error(`${sent.acked} of ${count} decisions acknowledged`)
     return {
       server,

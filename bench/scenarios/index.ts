@@ -7,7 +7,7 @@ import { kafkaFailover } from './kafka-failover.js'
 import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
 import { kafkaThroughput1, kafkaThroughput3 } from './kafka-throughput.js'
 import { lateness } from './lateness.js'
-import { memory } from './memory.js'
+import { memory, memory2k } from './memory.js'
 import { output } from './output.js'
 import { overload } from './overload.js'
 import { restart } from './restart.js'
@@ -25,6 +25,7 @@ export const SCENARIOS: readonly Scenario[] = [
   lateness,
   memory,
   restart,
+  memory2k,
   output,
   overload,
   retryStorm,

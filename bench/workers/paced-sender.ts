@@ -21,6 +21,8 @@ export interface SenderConfig {
   seconds?: number
   /** bulk: this many decisions. */
   total?: number
+  /** Bytes of each decision's context (default CONTEXT_BYTES, 150). */
+  contextBytes?: number
 }
 
 export interface SenderResult {
@@ -89,14 +91,18 @@ class Sender {
   decisionBytes = 0
   lastAnswerMs = 0
 
-  constructor(base: string | string[], concurrency: number) {
+  constructor(
+    base: string | string[],
+    concurrency: number,
+    private readonly contextBytes?: number,
+  ) {
     this.urls = (typeof base === 'string' ? [base] : base).map((url) => new URL(url))
     this.agent = new Agent({ keepAlive: true, maxSockets: concurrency })
   }
 
   /** Builds the next batch of decisions. */
   batch(size: number): { body: string; decisions: number } {
-    const batch = ndjsonBatch(this.prefix, this.next, size, false)
+    const batch = ndjsonBatch(this.prefix, this.next, size, false, this.contextBytes)
     this.next = batch.next
     this.decisions += batch.decisions
     this.decisionBytes += batch.decisionBytes
@@ -162,7 +168,7 @@ async function bulk(sender: Sender, config: SenderConfig): Promise<void> {
 }
 
 workerMain<SenderConfig, SenderResult>(async (config, channel) => {
-  const sender = new Sender(config.url, config.concurrency)
+  const sender = new Sender(config.url, config.concurrency, config.contextBytes)
   const slips = new Samples()
   const startedAtMs = Date.now()
   const t0 = performance.now()

@@ -13,6 +13,8 @@ import { workerMain } from '../lib/worker-main.js'
 
 export interface PendingMemoryConfig {
   decisions: number
+  /** Bytes of each decision's context (default 150). */
+  contextBytes?: number
 }
 
 export interface PendingMemoryResult {
@@ -38,12 +40,12 @@ function collect(): NodeJS.MemoryUsage {
   return process.memoryUsage()
 }
 
-workerMain<PendingMemoryConfig, PendingMemoryResult>(async ({ decisions }) => {
+workerMain<PendingMemoryConfig, PendingMemoryResult>(async ({ decisions, contextBytes }) => {
   const engine = new JoinEngine(SETTINGS, { record() {}, deadLetter() {}, observe() {} })
   const prefix = keyPrefix()
   const before = collect()
   for (let n = 0; n < decisions; n++) {
-    const value = parseJsonText(decisionLine(`${prefix}-${n}`, n)) as Record<string, unknown>
+    const value = parseJsonText(decisionLine(`${prefix}-${n}`, n, contextBytes)) as Record<string, unknown>
     engine.apply(toLoggedEvent(toIncomingEvent('decision', value, LIMITS), n + 1, START_MS + n))
   }
   const after = collect()

@@ -1,4 +1,5 @@
 import type { JoinEngine } from '../engine/engine.js'
+import { type Fingerprint, fingerprintOf, sameFingerprint } from '../engine/fingerprint.js'
 import type { LoggedEvent, RewardsSeen } from '../engine/types.js'
 import { BanditJoinError, invalidEvent, overloaded } from '../errors.js'
 import type { Admission } from '../ingest/ingestor.js'
@@ -84,7 +85,7 @@ export class Admitter {
       const known = batchDecisions.get(event.key) ?? this.knownDecision(engine, event.key, atMs)
       if (event.type === 'decision') {
         if (known !== undefined) {
-          if (known === event.fingerprint) return { kind: 'duplicate' }
+          if (sameDecision(known, event.fingerprint)) return { kind: 'duplicate' }
           return { kind: 'refuse', error: conflict(event.key) }
         }
         if (engine.pendingDecisions + this.queuedDecisions.size + newDecisions >= this.limits.maxPending) {
@@ -148,8 +149,11 @@ export class Admitter {
     this.queuedRewards.clear()
   }
 
-  /** The fingerprint of the decision with this key that an event logged at `atMs` would meet. */
-  private knownDecision(engine: JoinEngine, key: string, atMs: number): string | undefined {
+  /**
+   * The fingerprint of the decision with this key that an event logged at `atMs` would meet: as
+   * logged for a queued one, hashed for one in the engine.
+   */
+  private knownDecision(engine: JoinEngine, key: string, atMs: number): string | Fingerprint | undefined {
     return this.queuedDecisions.get(key) ?? engine.rememberedDecision(key, atMs)?.fingerprint
   }
 
@@ -183,6 +187,13 @@ export class Admitter {
       secondsUntil(expiryMs, atMs),
     )
   }
+}
+
+/** Whether a decision with this fingerprint repeats the known one (else it conflicts with it). */
+function sameDecision(known: string | Fingerprint, fingerprint: string): boolean {
+  return typeof known === 'string'
+    ? known === fingerprint
+    : sameFingerprint(known, fingerprintOf(fingerprint))
 }
 
 const conflict = (key: string) =>

@@ -16,7 +16,7 @@ import {
 import type { Metrics } from '../metrics.js'
 import { RepeatedFault } from '../observability/repeated-fault.js'
 import { logReplayProgress } from '../observability/replay-progress.js'
-import { deadLetterLine, recordLine } from '../output/format.js'
+import { type BodyOf, deadLetterLine, positionsToRead, recordLine } from '../output/format.js'
 import type { OutputSink } from '../output/sink.js'
 import type { JoinedTail } from '../output/tail.js'
 import { Admitter } from './admission.js'
@@ -84,6 +84,11 @@ export class Joiner implements Ingestor {
   private closing = false
   /** Commits asked of the log and not settled yet, oldest first (the log applies them in order). */
   private readonly commits: Promise<void>[] = []
+  /**
+   * The events of those commits, oldest first: the engine releases decisions by log position,
+   * and until its commit settles an event can be read back from here only, not from the log.
+   */
+  private unsettled: (readonly LoggedEvent[])[] = []
   /** The last record and dead letter positions given out, committed or in flight. */
   private lastRecordSeq: number
   private lastDeadLetterSeq: number
@@ -285,7 +290,7 @@ export class Joiner implements Ingestor {
     const emittedMs = this.scheduler.now()
     const releasedRecords = released.records
     const releasedLetters = released.deadLetters
-    const { records, deadLetters } = this.lines(releasedRecords, releasedLetters, emittedMs)
+    const { records, deadLetters } = this.lines(releasedRecords, releasedLetters, events, emittedMs)
     released.records = []
     released.deadLetters = []
     const started = performance.now()
@@ -300,6 +305,7 @@ export class Joiner implements Ingestor {
       },
       sinkPositions,
     }
+    this.unsettled.push(events)
     const commit = this.log
       .commit(batch)
       .then(
@@ -317,6 +323,7 @@ export class Joiner implements Ingestor {
       )
       .finally(() => {
         this.commits.shift()
+        this.unsettled = this.unsettled.filter((e) => e !== events)
         this.schedule()
       })
     this.commits.push(commit)
@@ -326,17 +333,48 @@ export class Joiner implements Ingestor {
   private lines(
     released: readonly JoinedRecord[],
     letters: readonly DeadLetter[],
+    cycleEvents: readonly LoggedEvent[],
     emittedMs: number,
   ): { records: RecordLine[]; deadLetters: OutputLine[] } {
+    const kept = this.options.keepDeadLetters ? letters : []
+    const bodyOf = this.bodiesOf(positionsToRead(released, kept), cycleEvents)
     const records = released.map((r) => ({
       seq: ++this.lastRecordSeq,
       emittedMs,
-      line: recordLine(r, emittedMs),
+      line: recordLine(r, bodyOf, emittedMs),
     }))
-    const deadLetters = this.options.keepDeadLetters
-      ? letters.map((d) => ({ seq: ++this.lastDeadLetterSeq, line: deadLetterLine(d, emittedMs) }))
-      : []
+    const deadLetters = kept.map((d) => ({
+      seq: ++this.lastDeadLetterSeq,
+      line: deadLetterLine(d, bodyOf, emittedMs),
+    }))
     return { records, deadLetters }
+  }
+
+  /**
+   * The bodies of the released decisions at `positions`: those logged in this cycle or in a
+   * commit still in flight from memory, the rest from the log in one read. Decisions fall due
+   * in log order, so in the common case they are all in the log, close together.
+   */
+  private bodiesOf(positions: readonly number[], cycleEvents: readonly LoggedEvent[]): BodyOf {
+    if (positions.length === 0) return noBody
+    // Newest first: after a failed commit, positions are given out again from the log's end.
+    const inMemory = [cycleEvents, ...this.unsettled.toReversed()].filter((events) => events.length > 0)
+    const fromMemory = (pos: number): string | undefined => {
+      for (const events of inMemory) {
+        const first = (events[0] as LoggedEvent).pos
+        // Positions are given out one by one, so a batch holds a contiguous range of them.
+        const event = pos >= first ? events[pos - first] : undefined
+        if (event?.pos === pos) return event.body
+      }
+      return undefined
+    }
+    const toRead = positions.filter((pos) => fromMemory(pos) === undefined)
+    const read = this.log.bodiesAt(toRead)
+    return (pos) => {
+      const body = fromMemory(pos) ?? read.get(pos)
+      if (body === undefined) throw new Error(`the decision at log position ${pos} is not in the log`)
+      return body
+    }
   }
 
   /**
@@ -362,6 +400,8 @@ export class Joiner implements Ingestor {
     this.waiter?.reject(refusal)
     this.waiter = undefined
     this.queue = []
+    // Every commit still in flight fails after this one: none of their events will be in the log.
+    this.unsettled = []
     this.admitter.clear()
     this.collector.records = []
     this.collector.deadLetters = []
@@ -371,4 +411,8 @@ export class Joiner implements Ingestor {
     this.lastDeadLetterSeq = this.log.checkpoint.deadLetterSeq
     this.pausedUntilMs = this.scheduler.now() + 1000
   }
+}
+
+const noBody: BodyOf = (pos) => {
+  throw new Error(`no body was read for log position ${pos}`)
 }

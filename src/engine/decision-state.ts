@@ -1,4 +1,5 @@
 import { createAccumulator, type RewardAccumulator } from './aggregate.js'
+import { type Fingerprint, fingerprintOf } from './fingerprint.js'
 import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent, RewardsSeen } from './types.js'
 
 /** The counted rewards of one decision, from its first reward on. */
@@ -11,32 +12,43 @@ class RewardTally {
 
 const OVERRIDDEN = 1
 const ACTIVATED = 2
+const PENDING = 4
+const DEFERRED = 8
 
 /**
  * A decision whose key is remembered: pending inside its window, collecting what counts for
  * it, then (after emission) kept without its details until due + H (SPEC §3). A service holds
- * one per decision, so it is kept small: no copies of the event's fields, the flags in one
- * number, and the reward tally only once a reward came.
+ * one per decision, so it is kept small: no body (the log has it: `pos` says where), the
+ * fingerprint as two small integers, the flags in one number, the insert time implied by the
+ * due time (due = insert + E), and the reward tally only once a reward came.
  */
-export class DecisionState {
-  /** The logged decision while pending; dropped once emitted, when only the key and fingerprint still matter. */
-  event: DecisionEvent | undefined
+export class DecisionState implements Fingerprint {
   readonly key: string
-  readonly fingerprint: string
-  private flags = 0
+  /** Where the decision is in the log: its body is read back from there when it is released. */
+  readonly pos: number
+  readonly hi: number
+  readonly lo: number
+  private flags: number
   private rewards: RewardTally | undefined
 
   constructor(
     event: DecisionEvent,
     readonly dueMs: number,
   ) {
-    this.event = event
     this.key = event.key
-    this.fingerprint = event.fingerprint
+    this.pos = event.pos
+    const fingerprint = fingerprintOf(event.fingerprint)
+    this.hi = fingerprint.hi
+    this.lo = fingerprint.lo
+    this.flags = PENDING | (event.deferred ? DEFERRED : 0)
   }
 
   get pending(): boolean {
-    return this.event !== undefined
+    return (this.flags & PENDING) !== 0
+  }
+
+  get deferred(): boolean {
+    return (this.flags & DEFERRED) !== 0
   }
 
   get overridden(): boolean {
@@ -92,9 +104,9 @@ export class DecisionState {
     }
   }
 
-  /** After emission: the key stays remembered, the rest can go. */
+  /** After emission: the key stays remembered (key, due time, fingerprint), the rest can go. */
   forgetDetails(): void {
-    this.event = undefined
+    this.flags = 0
     this.rewards = undefined
   }
 }

@@ -1,7 +1,9 @@
 import { DecisionState } from './decision-state.js'
 import { Fifo } from './fifo.js'
+import { type Fingerprint, fingerprintOf, sameFingerprint } from './fingerprint.js'
 import {
   type DecisionEvent,
+  type DecisionRef,
   type EngineSink,
   type FollowUpEvent,
   type JoinSettings,
@@ -65,9 +67,15 @@ export class JoinEngine {
    * The decision a new decision with this key logged at `atMs` would collide with, if its key
    * is still remembered then.
    */
-  rememberedDecision(key: string, atMs: number): { fingerprint: string } | undefined {
+  rememberedDecision(key: string, atMs: number): { fingerprint: Fingerprint } | undefined {
     const known = this.rememberedAt(key, atMs)
-    return known === undefined ? undefined : { fingerprint: known.fingerprint }
+    return known === undefined ? undefined : { fingerprint: { hi: known.hi, lo: known.lo } }
+  }
+
+  /** The log position of the decision pending for `key`, if one is. */
+  pendingPos(key: string): number | undefined {
+    const known = this.decisions.get(key)
+    return known?.pending ? known.pos : undefined
   }
 
   private rememberedAt(key: string, atMs: number): DecisionState | undefined {
@@ -160,8 +168,7 @@ export class JoinEngine {
         decisionReady &&
         (!heldReady ||
           decision.dueMs < this.orphanAtMs(held) ||
-          (decision.dueMs === this.orphanAtMs(held) &&
-            (decision.event as DecisionEvent).pos < held.event.pos))
+          (decision.dueMs === this.orphanAtMs(held) && decision.pos < held.event.pos))
       if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as DecisionState)
       else this.releaseHeld(this.heldQueue.shift() as HeldEvent)
     }
@@ -186,7 +193,8 @@ export class JoinEngine {
   private applyDecision(event: DecisionEvent): void {
     const known = this.rememberedAt(event.key, event.insertMs)
     if (known !== undefined) {
-      if (known.fingerprint === event.fingerprint) this.sink.observe({ kind: 'duplicate_decision' })
+      if (sameFingerprint(known, fingerprintOf(event.fingerprint)))
+        this.sink.observe({ kind: 'duplicate_decision' })
       else this.sink.deadLetter({ event, reason: 'conflicting_duplicate', releaseMs: event.insertMs })
       return
     }
@@ -232,7 +240,7 @@ export class JoinEngine {
     switch (event.type) {
       case 'reward':
         if (pending.count(event, this.settings)) {
-          const decisionMs = (pending.event as DecisionEvent).insertMs
+          const decisionMs = pending.dueMs - this.settings.expUnitMs
           this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - decisionMs })
         } else {
           this.sink.observe({ kind: 'reward_repeated' })
@@ -243,19 +251,19 @@ export class JoinEngine {
         pending.markOverridden()
         return
       case 'activate':
-        if (!pending.event?.deferred || pending.activated)
-          this.sink.observe({ kind: 'no_effect', type: 'activate' })
+        if (!pending.deferred || pending.activated) this.sink.observe({ kind: 'no_effect', type: 'activate' })
         pending.markActivated()
         return
     }
   }
 
   private releaseDecision(state: DecisionState): void {
-    const event = state.event as DecisionEvent
-    const { dueMs } = state
-    const outcome = state.outcome(this.settings, event.insertMs)
+    const { dueMs, key, pos, deferred } = state
+    const insertMs = dueMs - this.settings.expUnitMs
+    const event: DecisionRef = { type: 'decision', pos, insertMs, key, deferred }
+    const outcome = state.outcome(this.settings, insertMs)
     if (state.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
-    else if (event.deferred && !state.activated) {
+    else if (deferred && !state.activated) {
       this.sink.deadLetter({ event, reason: 'not_activated', releaseMs: dueMs, outcome })
     } else this.sink.record({ decision: event, dueMs, outcome })
     state.forgetDetails()

@@ -84,8 +84,24 @@ export interface JoinOutcome {
   rewardDeltaMs: number | null
 }
 
+/**
+ * A decision as the engine releases it: where it is in the log and what the join needs, not its
+ * body. The engine keeps no bodies; the driver reads the decision's body back from the log (by
+ * `pos`) when it writes the record or dead letter out.
+ */
+export interface DecisionRef {
+  type: 'decision'
+  pos: number
+  insertMs: number
+  key: string
+  deferred: boolean
+}
+
+/** What a dead letter is about: an event as logged, or a cancelled decision by its position. */
+export type ReleasedEvent = LoggedEvent | DecisionRef
+
 export interface JoinedRecord {
-  decision: DecisionEvent
+  decision: DecisionRef
   dueMs: number
   outcome: JoinOutcome
 }
@@ -93,7 +109,8 @@ export interface JoinedRecord {
 export type DeadLetterReason = 'late' | 'orphan' | 'overridden' | 'not_activated' | 'conflicting_duplicate'
 
 export interface DeadLetter {
-  event: LoggedEvent
+  /** A cancelled decision (overridden, not_activated) comes by position only, without its body. */
+  event: ReleasedEvent
   reason: DeadLetterReason
   /** The log time at which the reason became final. */
   releaseMs: number

@@ -1,5 +1,12 @@
 import { JoinEngine } from '../engine/engine.js'
-import type { DeadLetter, EngineSink, JoinedRecord, JoinSettings, Observation } from '../engine/types.js'
+import type {
+  DeadLetter,
+  EngineSink,
+  JoinedRecord,
+  JoinSettings,
+  LoggedEvent,
+  Observation,
+} from '../engine/types.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { DISCARD } from './collector.js'
 
@@ -49,6 +56,13 @@ export class PartitionJoin implements EngineSink {
   private checkpoint: PartitionCheckpoint
   private output: EngineSink = DISCARD
   private onInvalid: (invalid: InvalidRecord) => void = () => {}
+  /**
+   * The bodies of the decisions pending or released and not yet taken, by offset. The engine
+   * keeps no bodies and releases decisions by position; the embedded mode reads them back from
+   * its log, while here they stay in memory (a read by offset from the partition is not worth
+   * it per release), so a pending decision costs what it did before the engine dropped them.
+   */
+  private readonly bodies = new Map<number, string>()
 
   constructor(
     settings: JoinSettings,
@@ -78,7 +92,7 @@ export class PartitionJoin implements EngineSink {
     this.checkpoint.offset = record.offset + 1
     if (record.value !== null) {
       const event = this.decodeRecord(record)
-      if (event !== undefined) this.engine.apply(toLoggedEvent(event, record.offset, timeMs))
+      if (event !== undefined) this.applyLogged(toLoggedEvent(event, record.offset, timeMs))
     }
     // Every later record is stamped at or after timeMs, so everything due by then is final.
     this.engine.advanceTo(timeMs)
@@ -86,7 +100,27 @@ export class PartitionJoin implements EngineSink {
 
   /** Applies a decision from before the replay horizon, only for the key memory it leaves (recovery.ts). */
   applyEarlier(record: PartitionRecord, event: IncomingEvent): void {
-    this.engine.apply(toLoggedEvent(event, record.offset, record.timestampMs))
+    this.applyLogged(toLoggedEvent(event, record.offset, record.timestampMs))
+  }
+
+  private applyLogged(event: LoggedEvent): void {
+    this.engine.apply(event)
+    if (event.type === 'decision' && this.engine.pendingPos(event.key) === event.pos) {
+      this.bodies.set(event.pos, event.body)
+    }
+  }
+
+  /** The body of a released decision, given once (the owner formats each release once). */
+  readonly takeBody = (offset: number): string => {
+    const body = this.bodies.get(offset)
+    if (body === undefined) throw new Error(`no body kept for the decision at offset ${offset}`)
+    this.bodies.delete(offset)
+    return body
+  }
+
+  /** What was released into nothing (while replaying) is never formatted: its body can go. */
+  private released(pos: number): void {
+    if (this.output === DISCARD) this.bodies.delete(pos)
   }
 
   decodeRecord(record: PartitionRecord): IncomingEvent | undefined {
@@ -99,11 +133,13 @@ export class PartitionJoin implements EngineSink {
   }
 
   record(r: JoinedRecord): void {
+    this.released(r.decision.pos)
     this.output.record(r)
   }
 
   deadLetter(d: DeadLetter): void {
     if (d.reason === 'conflicting_duplicate') this.collided(d.event.insertMs)
+    if (!('body' in d.event)) this.released(d.event.pos)
     this.output.deadLetter(d)
   }
 

@@ -257,13 +257,13 @@ export class PartitionOwner {
         topic: topics.joined,
         partition,
         key: r.decision.key,
-        value: this.deps.formatRecord(recordLine(r, emittedMs)),
+        value: this.deps.formatRecord(recordLine(r, this.join.takeBody, emittedMs)),
       })),
       ...deadLetters.map((d) => ({
         topic: topics.deadLetters,
         partition,
         key: d.event.key,
-        value: deadLetterLine(d, emittedMs),
+        value: deadLetterLine(d, this.join.takeBody, emittedMs),
       })),
       ...invalid.map((value) => ({ topic: topics.deadLetters, partition, value })),
     ]

@@ -67,6 +67,12 @@ export interface EventLog {
   /** Events in log order from the first one stamped at or after `fromMs`. */
   replayFrom(fromMs: number): Iterable<LoggedEvent>
   /**
+   * The logged bodies of the committed events at these positions, by position, in one read (the
+   * engine keeps no decision bodies: a released decision's is read back from here). A position
+   * that is not in the log (compacted, or not committed yet) is missing from the map.
+   */
+  bodiesAt(positions: readonly number[]): Map<number, string>
+  /**
    * Makes the batch durable (as the durability setting says), or rejects, changing nothing.
    * Commits are applied in the order they are asked for, and several may be in flight: once one
    * fails, those asked for before its failure was reported fail too, with

@@ -34,7 +34,7 @@ function recordOf(fields: Line, reward: number, insertMs = 1_764_150_000_000, re
   const incoming = toIncomingEvent('decision', fields, LIMITS) as Omit<DecisionEvent, 'pos' | 'insertMs'>
   const decision: DecisionEvent = { ...incoming, pos: 1, insertMs }
   const outcome: JoinOutcome = { reward, rewardCount, rewardDeltaMs: rewardCount > 0 ? 500 : null }
-  return recordLine({ decision, dueMs: insertMs + 10_000, outcome }, insertMs + 10_003)
+  return recordLine({ decision, dueMs: insertMs + 10_000, outcome }, () => decision.body, insertMs + 10_003)
 }
 
 /** Its dsjson line. */

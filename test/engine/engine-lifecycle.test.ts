@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { fingerprintOf } from '../../src/engine/fingerprint.js'
 import { LogBuilder, newEngine, run, SETTINGS, settings, summary } from '../helpers/engine-events.js'
 
 const NO_REWARD = { reward: 0, rewardCount: 0, rewardDeltaMs: null }
@@ -229,12 +230,12 @@ test('H past its due time a key may be used again by a new decision', () => {
   const log = new LogBuilder()
   const first = log.decision('k', 1000)
   const second = log.decision('k', 1020, { body: '{"action":2}' })
-  const { engine, sink } = newEngine()
+  const { engine, sink } = newEngine(SETTINGS, log.events)
   assert.equal(engine.rememberedDecision('k', 1000), undefined)
   engine.apply(first)
-  assert.deepEqual(engine.rememberedDecision('k', 1005), { fingerprint: first.fingerprint })
+  assert.deepEqual(engine.rememberedDecision('k', 1005), { fingerprint: fingerprintOf(first.fingerprint) })
   engine.advanceTo(1019)
-  assert.deepEqual(engine.rememberedDecision('k', 1019), { fingerprint: first.fingerprint })
+  assert.deepEqual(engine.rememberedDecision('k', 1019), { fingerprint: fingerprintOf(first.fingerprint) })
   assert.equal(engine.rememberedDecision('k', 1020), undefined)
   assert.equal(engine.rememberedDecision('other', 1005), undefined)
   engine.apply(second)

@@ -10,7 +10,7 @@ import { LogBuilder, letter, newEngine, run, SETTINGS, settings, summary } from 
 test('a decision is emitted at its due time t_d + E and not a millisecond before', () => {
   const log = new LogBuilder()
   const d = log.decision('k', 1000)
-  const { engine, sink } = newEngine()
+  const { engine, sink } = newEngine(SETTINGS, log.events)
   engine.apply(d)
   engine.advanceTo(1009)
   assert.deepEqual(sink.outputs, [])
@@ -246,7 +246,7 @@ test('advanceTo releases nothing before the due time, and a later event releases
   const log = new LogBuilder()
   const d = log.decision('k', 1000)
   const other = log.decision('other', 1010)
-  const { engine, sink } = newEngine()
+  const { engine, sink } = newEngine(SETTINGS, log.events)
   engine.apply(d)
   for (let t = 1000; t < 1010; t++) engine.advanceTo(t)
   assert.deepEqual(sink.outputs, [])
@@ -273,7 +273,7 @@ test('outputs are identical whether advanceTo is called every millisecond or nev
   log.reward('b', 1016, 4)
   log.decision('c', 1030)
   const never = run(SETTINGS, log.events, 1100)
-  const { engine, sink: often } = newEngine()
+  const { engine, sink: often } = newEngine(SETTINGS, log.events)
   let t = 990
   for (const event of log.events) {
     for (; t <= event.insertMs; t++) engine.advanceTo(t)

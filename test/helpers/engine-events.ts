@@ -3,6 +3,7 @@ import type {
   ActivateEvent,
   DeadLetter,
   DecisionEvent,
+  DecisionRef,
   EngineSink,
   JoinedRecord,
   JoinSettings,
@@ -81,17 +82,55 @@ export class LogBuilder {
 /** One output of the engine, in the order it came out. */
 export type Output = { kind: 'record'; record: JoinedRecord } | { kind: 'dead'; deadLetter: DeadLetter }
 
-/** A sink that keeps everything it is given. */
+/** Turns a decision the engine released by position back into the decision as logged. */
+export type DecisionResolver = (ref: DecisionRef) => DecisionEvent
+
+/**
+ * Resolves released decisions against the log they came from, as a driver reads their bodies
+ * back: the logged event at that position, which must agree with what the engine said of it.
+ */
+export function byPosition(events: readonly LoggedEvent[]): DecisionResolver {
+  const byPos = new Map(events.map((e) => [e.pos, e]))
+  return (ref) => {
+    const event = byPos.get(ref.pos)
+    if (
+      event?.type !== 'decision' ||
+      event.key !== ref.key ||
+      event.insertMs !== ref.insertMs ||
+      event.deferred !== ref.deferred
+    ) {
+      throw new Error(`released ${JSON.stringify(ref)}, logged ${JSON.stringify(event)}`)
+    }
+    return event
+  }
+}
+
+/**
+ * A sink that keeps everything it is given; with a resolver, released decisions are kept as
+ * logged (with body and fingerprint), as the reference model states them.
+ */
 export class CollectingSink implements EngineSink {
   readonly outputs: Output[] = []
   readonly observations: Observation[] = []
 
+  constructor(private readonly resolve?: DecisionResolver) {}
+
   record(record: JoinedRecord): void {
-    this.outputs.push({ kind: 'record', record })
+    const { resolve } = this
+    this.outputs.push({
+      kind: 'record',
+      record: resolve === undefined ? record : { ...record, decision: resolve(record.decision) },
+    })
   }
 
   deadLetter(deadLetter: DeadLetter): void {
-    this.outputs.push({ kind: 'dead', deadLetter })
+    const { resolve } = this
+    const { event } = deadLetter
+    this.outputs.push({
+      kind: 'dead',
+      deadLetter:
+        resolve === undefined || 'body' in event ? deadLetter : { ...deadLetter, event: resolve(event) },
+    })
   }
 
   observe(observation: Observation): void {
@@ -119,15 +158,18 @@ export const DISCARD: EngineSink = {
   observe() {},
 }
 
-/** A fresh engine with a collecting sink. */
-export function newEngine(s: JoinSettings = SETTINGS): { engine: JoinEngine; sink: CollectingSink } {
-  const sink = new CollectingSink()
+/** A fresh engine with a collecting sink (which resolves released decisions against `events`, if given). */
+export function newEngine(
+  s: JoinSettings = SETTINGS,
+  events?: readonly LoggedEvent[],
+): { engine: JoinEngine; sink: CollectingSink } {
+  const sink = new CollectingSink(events && byPosition(events))
   return { engine: new JoinEngine(s, sink), sink }
 }
 
 /** Applies all events in order, then advances to `untilMs` if given. */
 export function run(s: JoinSettings, events: readonly LoggedEvent[], untilMs?: number): CollectingSink {
-  const { engine, sink } = newEngine(s)
+  const { engine, sink } = newEngine(s, events)
   for (const event of events) engine.apply(event)
   if (untilMs !== undefined) engine.advanceTo(untilMs)
   return sink
@@ -175,7 +217,7 @@ export function recoverAndRun(
     if (event.insertMs >= checkpointMs - horizonMs) engine.apply(event)
   }
   engine.advanceTo(checkpointMs)
-  const after = new CollectingSink()
+  const after = new CollectingSink(byPosition(events))
   engine.setSink(after)
   for (const event of events.slice(crashIndex)) engine.apply(event)
   engine.advanceTo(endMs)

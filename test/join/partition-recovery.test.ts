@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import type { JoinSettings, LoggedEvent } from '../../src/engine/types.js'
+import type { DecisionEvent, JoinSettings, LoggedEvent } from '../../src/engine/types.js'
 import type { IncomingEvent } from '../../src/ingest/validate.js'
 import {
   type PartitionCheckpoint,
@@ -54,10 +54,15 @@ const START: PartitionCheckpoint = {
   lastCollisionMs: Number.NEGATIVE_INFINITY,
 }
 
+/** A sink that takes each released decision's body from the join, as the partition owner does. */
+function ownerSink(join: PartitionJoin): CollectingSink {
+  return new CollectingSink((ref) => ({ ...ref, body: join.takeBody(ref.pos), fingerprint: '' }))
+}
+
 /** Joins the whole partition in one go, noting the checkpoint and output count after each record. */
 function joinWhole(s: JoinSettings, partition: MemoryPartition, endMs: number) {
-  const sink = new CollectingSink()
   const join = new PartitionJoin(s, decode, START)
+  const sink = ownerSink(join)
   join.setOutput(sink, () => assert.fail('no invalid records here'))
   const after: { checkpoint: PartitionCheckpoint; outputs: number }[] = []
   for (const record of partition.records) {
@@ -76,7 +81,7 @@ async function takeOver(
   endMs: number,
 ) {
   const join = await recoverPartition(partition, checkpoint, { settings: s, decode })
-  const sink = new CollectingSink()
+  const sink = ownerSink(join)
   join.setOutput(sink, () => assert.fail('no invalid records here'))
   for (const record of partition.records.slice(checkpoint.offset)) join.apply(record)
   join.engine.advanceTo(endMs)
@@ -87,11 +92,17 @@ async function takeOver(
 const view = (sink: CollectingSink) =>
   sink.outputs.map((o) =>
     o.kind === 'record'
-      ? ['record', o.record.decision.body, o.record.decision.insertMs, o.record.dueMs, o.record.outcome]
+      ? [
+          'record',
+          (o.record.decision as DecisionEvent).body,
+          o.record.decision.insertMs,
+          o.record.dueMs,
+          o.record.outcome,
+        ]
       : [
           'dead',
           o.deadLetter.reason,
-          o.deadLetter.event.body,
+          (o.deadLetter.event as LoggedEvent).body,
           o.deadLetter.event.insertMs,
           o.deadLetter.releaseMs,
         ],
@@ -232,7 +243,9 @@ test('a chain of conflicting decisions reaching back before the replay horizon i
   const rest = await takeOver(s, partition, cut.checkpoint, 1060)
   assert.deepEqual(view(rest), view(whole).slice(cut.outputs))
   assert.deepEqual(
-    whole.outputs.map((o) => (o.kind === 'record' ? o.record.decision.body : o.deadLetter.reason)),
+    whole.outputs.map((o) =>
+      o.kind === 'record' ? (o.record.decision as DecisionEvent).body : o.deadLetter.reason,
+    ),
     [
       JSON.stringify({ key: 'k', action: 'A' }),
       'conflicting_duplicate',

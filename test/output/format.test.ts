@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { DecisionEvent, JoinOutcome, LoggedEvent } from '../../src/engine/types.js'
+import type { DecisionEvent, DecisionRef, JoinOutcome, LoggedEvent } from '../../src/engine/types.js'
 import { toIncomingEvent } from '../../src/ingest/validate.js'
 import { deadLetterLine, recordLine, withSeq } from '../../src/output/format.js'
 
@@ -18,6 +18,25 @@ function decision(fields: Record<string, unknown>, insertMs = INSERT_MS, pos = 1
 function followUp(type: 'reward' | 'override' | 'activate', fields: Record<string, unknown>): LoggedEvent {
   return { ...toIncomingEvent(type, fields, LIMITS), pos: 9, insertMs: INSERT_MS + 700 } as LoggedEvent
 }
+
+/** Where the formatters read a released decision's body: here, the one decision at hand. */
+const bodyOf =
+  (d: DecisionEvent) =>
+  (pos: number): string => {
+    assert.equal(pos, d.pos)
+    return d.body
+  }
+
+/** A decision as the engine releases it: by position, without its body. */
+const ref = ({ type, pos, insertMs, key, deferred }: DecisionEvent): DecisionRef => ({
+  type,
+  pos,
+  insertMs,
+  key,
+  deferred,
+})
+
+const noBody = (pos: number): string => assert.fail(`no body should be read (asked for ${pos})`)
 
 const parse = (line: string) => JSON.parse(line) as Record<string, unknown>
 
@@ -37,7 +56,11 @@ const OUTCOME: JoinOutcome = { reward: 1.5, rewardCount: 2, rewardDeltaMs: 5300 
 
 test('a joined record is the decision fields followed by the reward fields of SPEC §3', () => {
   const d = decision({ ...FULL, ignored: 'not echoed' })
-  const line = recordLine({ decision: d, dueMs: INSERT_MS + 10_000, outcome: OUTCOME }, EMITTED_MS)
+  const line = recordLine(
+    { decision: ref(d), dueMs: INSERT_MS + 10_000, outcome: OUTCOME },
+    bodyOf(d),
+    EMITTED_MS,
+  )
   assert.deepEqual(parse(line), {
     ...FULL,
     reward: 1.5,
@@ -59,7 +82,7 @@ test('a joined record is the decision fields followed by the reward fields of SP
 test('a record without counted rewards has the default reward, count 0 and a null reward_delta_ms', () => {
   const d = decision({ key: 'k', action: 3, probability: 1, context: 'raw text' })
   const outcome: JoinOutcome = { reward: -1, rewardCount: 0, rewardDeltaMs: null }
-  const record = parse(recordLine({ decision: d, dueMs: 0, outcome }, EMITTED_MS))
+  const record = parse(recordLine({ decision: ref(d), dueMs: 0, outcome }, bodyOf(d), EMITTED_MS))
   assert.deepEqual(record, {
     key: 'k',
     action: 3,
@@ -77,7 +100,7 @@ test('a record without counted rewards has the default reward, count 0 and a nul
 test('a negative reward_delta_ms (early reward) and fractional rewards are written as numbers', () => {
   const d = decision({ key: 'k', action: 'a', probability: 1e-7, context: {} })
   const outcome: JoinOutcome = { reward: -0.125, rewardCount: 1, rewardDeltaMs: -4000 }
-  const record = parse(recordLine({ decision: d, dueMs: 0, outcome }, EMITTED_MS))
+  const record = parse(recordLine({ decision: ref(d), dueMs: 0, outcome }, bodyOf(d), EMITTED_MS))
   assert.equal(record.reward, -0.125)
   assert.equal(record.reward_delta_ms, -4000)
   assert.equal(record.probability, 1e-7)
@@ -107,14 +130,14 @@ for (const context of CONTEXTS) {
   test(`the context ${printable(context)} comes back deep-equal in the record`, () => {
     const d = decision({ key: 'c', action: 1, probability: 0.5, context })
     const outcome: JoinOutcome = { reward: 0, rewardCount: 0, rewardDeltaMs: null }
-    const record = parse(recordLine({ decision: d, dueMs: 0, outcome }, EMITTED_MS))
+    const record = parse(recordLine({ decision: ref(d), dueMs: 0, outcome }, bodyOf(d), EMITTED_MS))
     assert.deepEqual(record.context, context)
   })
 }
 
 test('a dead letter of a late reward is the reward as logged with type, insert_ms and reason', () => {
   const event = followUp('reward', { key: 'k', reward: 2, id: 'r-1', extra: true })
-  const line = deadLetterLine({ event, reason: 'late', releaseMs: 0 }, EMITTED_MS)
+  const line = deadLetterLine({ event, reason: 'late', releaseMs: 0 }, noBody, EMITTED_MS)
   assert.deepEqual(parse(line), {
     type: 'reward',
     key: 'k',
@@ -128,7 +151,7 @@ test('a dead letter of a late reward is the reward as logged with type, insert_m
 test('dead letters of orphaned overrides and activations carry their type, key, insert_ms and reason', () => {
   for (const type of ['override', 'activate'] as const) {
     const event = followUp(type, { key: 'gone' })
-    assert.deepEqual(parse(deadLetterLine({ event, reason: 'orphan', releaseMs: 0 }, EMITTED_MS)), {
+    assert.deepEqual(parse(deadLetterLine({ event, reason: 'orphan', releaseMs: 0 }, noBody, EMITTED_MS)), {
       type,
       key: 'gone',
       insert_ms: INSERT_MS + 700,
@@ -141,17 +164,35 @@ test('a cancelled decision has a dead letter with its logged fields and the fiel
   const d = decision(FULL)
   const dueMs = INSERT_MS + 10_000
   for (const reason of ['overridden', 'not_activated'] as const) {
-    const letter = parse(deadLetterLine({ event: d, reason, releaseMs: dueMs, outcome: OUTCOME }, EMITTED_MS))
-    const record = parse(recordLine({ decision: d, dueMs, outcome: OUTCOME }, EMITTED_MS))
+    const letter = parse(
+      deadLetterLine({ event: ref(d), reason, releaseMs: dueMs, outcome: OUTCOME }, bodyOf(d), EMITTED_MS),
+    )
+    const record = parse(recordLine({ decision: ref(d), dueMs, outcome: OUTCOME }, bodyOf(d), EMITTED_MS))
     assert.deepEqual(letter, { type: 'decision', ...record, insert_ms: INSERT_MS, reason })
   }
 })
 
 test('withSeq adds seq as the last field and keeps every other field', () => {
   const d = decision(FULL)
-  const line = recordLine({ decision: d, dueMs: 0, outcome: OUTCOME }, EMITTED_MS)
+  const line = recordLine({ decision: ref(d), dueMs: 0, outcome: OUTCOME }, bodyOf(d), EMITTED_MS)
   const tailed = withSeq(line, 42)
   assert.deepEqual(parse(tailed), { ...parse(line), seq: 42 })
   assert.equal(tailed, `${line.slice(0, -1)},"seq":42}`)
   assert.equal(Object.keys(parse(tailed)).at(-1), 'seq')
+})
+
+test('a conflicting duplicate keeps its own logged body: only decisions released by position are looked up', () => {
+  const d = decision({ key: 'k', action: 'x', probability: 1, context: {} })
+  const letter = parse(
+    deadLetterLine({ event: d, reason: 'conflicting_duplicate', releaseMs: 0 }, noBody, EMITTED_MS),
+  )
+  assert.deepEqual(letter, {
+    type: 'decision',
+    key: 'k',
+    action: 'x',
+    probability: 1,
+    context: {},
+    insert_ms: INSERT_MS,
+    reason: 'conflicting_duplicate',
+  })
 })

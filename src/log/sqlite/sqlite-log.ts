@@ -73,6 +73,7 @@ export class SqliteLog implements EventLog, OutputStore {
   private commitFailures = 0
   private readonly reads: {
     eventsFrom: SqlStatement
+    bodiesAt: SqlStatement
     recordsFrom: SqlStatement
     deadLettersFrom: SqlStatement
     firstRecord: SqlStatement
@@ -94,6 +95,10 @@ export class SqliteLog implements EventLog, OutputStore {
       this.reads = {
         eventsFrom: this.db.prepare(
           'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
+        ),
+        // One statement for any count: the positions as a JSON array, each a rowid lookup.
+        bodiesAt: this.db.prepare(
+          'SELECT pos, body FROM events WHERE pos IN (SELECT value FROM json_each(?))',
         ),
         recordsFrom: this.db.prepare(
           'SELECT seq, emitted_ms, line FROM records WHERE seq >= ? ORDER BY seq LIMIT ?',
@@ -149,6 +154,14 @@ export class SqliteLog implements EventLog, OutputStore {
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
     const start = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
     for (const row of this.reads.eventsFrom.iterate(start) as Iterable<EventRow>) yield decodeEvent(row)
+  }
+
+  bodiesAt(positions: readonly number[]): Map<number, string> {
+    const bodies = new Map<number, string>()
+    if (positions.length === 0) return bodies
+    const rows = this.reads.bodiesAt.all(JSON.stringify(positions)) as { pos: number; body: string }[]
+    for (const row of rows) bodies.set(row.pos, row.body)
+    return bodies
   }
 
   async commit(batch: CommitBatch): Promise<void> {
