@@ -180,7 +180,8 @@ test('a broker timestamp that goes back (a new partition leader with a slower cl
   assert.equal(sink.deadLetters[0]?.event.insertMs, 1011)
 })
 
-test('a record that is not an event is reported once, not joined, and not reported again by a replay', async () => {
+/** A partition holding a decision at offset 0 and, at offset 1, a record that is not an event. */
+function decisionThenNotAnEvent() {
   const s: JoinSettings = { expUnitMs: 10, earlyRewardMs: 0, rewardAgg: 'last', defaultReward: 0 }
   const b = new LogBuilder()
   b.decision('k', 1000)
@@ -189,6 +190,11 @@ test('a record that is not an event is reported once, not joined, and not report
     { offset: 1, timestampMs: 1001, key: 'x', value: 'not json' },
   ]
   const partition = new MemoryPartition(records)
+  return { s, records, partition }
+}
+
+test('a record that is not an event is reported once, not joined, and not reported again by a replay', async () => {
+  const { s, records, partition } = decisionThenNotAnEvent()
   const invalid: number[] = []
   const join = new PartitionJoin(s, decode, START)
   join.setOutput(new CollectingSink(), ({ record }) => invalid.push(record.offset))
@@ -202,14 +208,7 @@ test('a record that is not an event is reported once, not joined, and not report
 test('a record that is not an event, read after the committed checkpoint, is reported again by the next owner', async () => {
   // The first owner reported it, but its commit failed: the dead letter was not written, and the
   // checkpoint is from before the record. The next owner reads it again as new, so reports it.
-  const s: JoinSettings = { expUnitMs: 10, earlyRewardMs: 0, rewardAgg: 'last', defaultReward: 0 }
-  const b = new LogBuilder()
-  b.decision('k', 1000)
-  const records = [
-    ...partitionOf(b.events).records,
-    { offset: 1, timestampMs: 1001, key: 'x', value: 'not json' },
-  ]
-  const partition = new MemoryPartition(records)
+  const { s, records, partition } = decisionThenNotAnEvent()
   const first = new PartitionJoin(s, decode, START)
   first.setOutput(new CollectingSink(), () => {})
   first.apply(records[0] as PartitionRecord)
