@@ -39,7 +39,7 @@ export interface PartitionCheckpoint {
   /**
    * The log time of the newest decision that met a remembered key (a duplicate or a conflict),
    * or -Infinity. Recovery replays exactly only if it knows whether such chains reach back
-   * before its replay horizon (see recovery.ts).
+   * before its replay horizon (see partition-recovery.ts).
    */
   lastCollisionMs: number
 }
@@ -47,8 +47,9 @@ export interface PartitionCheckpoint {
 /**
  * The join of one partition of a log that may hold duplicate decisions (the Kafka mode's events
  * topic, or any backend that judges duplicates when it joins rather than at admission): the
- * engine driven by the partition's own records, whose log timestamps are its clock (SPEC §5). Time never goes back within the
- * partition (a broker's clock may, after a leader change), so timestamps are clamped.
+ * engine driven by the partition's own records, whose log timestamps are its clock (SPEC §5).
+ * Time never goes back within the partition (a broker's clock may, after a leader change), so
+ * timestamps are clamped.
  * Pure: no I/O, no timers; the backend's partition owner feeds it records and takes what it releases.
  */
 export class PartitionJoin implements EngineSink {
@@ -98,7 +99,7 @@ export class PartitionJoin implements EngineSink {
     this.engine.advanceTo(timeMs)
   }
 
-  /** Applies a decision from before the replay horizon, only for the key memory it leaves (recovery.ts). */
+  /** Applies a decision from before the replay horizon, only for the key memory it leaves (partition-recovery.ts). */
   applyEarlier(record: PartitionRecord, event: IncomingEvent): void {
     this.applyLogged(toLoggedEvent(event, record.offset, record.timestampMs))
   }
