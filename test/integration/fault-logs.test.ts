@@ -55,43 +55,84 @@ async function load(url: string, prefix: string, ms: number): Promise<{ ok: numb
   return counts
 }
 
+interface Fault {
+  failed: string
+  recovered: string
+}
+
+/** A fault's first line, the count lines after it, and the line that ended it (if it has ended). */
+const outputFault: Fault = { failed: 'output write failed', recovered: 'output writes succeed again' }
+const commitFault: Fault = { failed: 'log commit failed', recovered: 'log commits succeed again' }
+
+interface Episode {
+  first: LogLine
+  counts: LogLine[]
+  recovered?: LogLine
+}
+
 /**
- * The fault's lines while it lasted `ms`: each time it starts, a line with the error; then counts
+ * The fault's lines cut into episodes: each time it starts, a line with the error; then counts
  * at most every 5 s; a line when it ends. (It can end and start again while the disk stays nearly
  * full: a checkpoint or a compaction frees a little room, a commit gets through.)
  */
-function assertRateLimited(
-  t: TestContext,
-  child: ReadyProcess,
-  fault: { failed: string; recovered: string },
-  ms: number,
-): void {
-  const lines = logLines(child).filter(
-    (line) => line.msg.startsWith(fault.failed) || line.msg.startsWith(fault.recovered),
-  )
-  const failures = lines.filter((line) => line.msg.startsWith(fault.failed))
-  let episodes = 0
-  let failing = false
-  for (const line of lines) {
+function episodesOf(child: ReadyProcess, fault: Fault): Episode[] {
+  const episodes: Episode[] = []
+  let current: Episode | undefined
+  for (const line of logLines(child)) {
     if (line.msg.startsWith(fault.recovered)) {
-      failing = false
+      if (current !== undefined) current.recovered = line
+      current = undefined
+    } else if (!line.msg.startsWith(fault.failed)) {
       continue
-    }
-    if (!failing) {
-      episodes++
-      failing = true
-      assert.ok(line.err !== undefined, 'the first line of a fault carries the error')
+    } else if (current === undefined) {
+      current = { first: line, counts: [] }
+      episodes.push(current)
     } else {
-      assert.equal(line.err, undefined, 'later lines carry no stack')
-      assert.ok(Number(line.failures) >= 1, 'later lines count the failures since the line before')
+      current.counts.push(line)
     }
   }
-  t.diagnostic(`${fault.failed}: ${failures.length} lines (${episodes} times started) in ${ms} ms`)
-  assert.ok(failures.length >= 1, `${fault.failed} is logged`)
+  return episodes
+}
+
+function assertRateLimited(t: TestContext, child: ReadyProcess, fault: Fault, ms: number): void {
+  const episodes = episodesOf(child, fault)
+  let lines = 0
+  for (const episode of episodes) {
+    assert.ok(episode.first.err !== undefined, 'the first line of a fault carries the error')
+    for (const count of episode.counts) {
+      assert.equal(count.err, undefined, 'later lines carry no stack')
+      assert.ok(Number(count.failures) >= 1, 'later lines count the failures since the line before')
+    }
+    lines += 1 + episode.counts.length
+  }
+  t.diagnostic(`${fault.failed}: ${lines} lines (${episodes.length} times started) in ${ms} ms`)
+  assert.ok(lines >= 1, `${fault.failed} is logged`)
   assert.ok(
-    failures.length <= episodes + Math.ceil(ms / SUMMARY_EVERY_MS),
-    `${fault.failed}: ${failures.length} lines in ${ms} ms`,
+    lines <= episodes.length + Math.ceil(ms / SUMMARY_EVERY_MS),
+    `${fault.failed}: ${lines} lines in ${ms} ms`,
   )
+}
+
+/**
+ * Once the fault is over (every episode ended): each recovery line counts every failure of its
+ * episode (at least the first and those the count lines gave), and together they count more than one.
+ */
+async function assertRecoveryCounts(child: ReadyProcess, fault: Fault): Promise<void> {
+  const episodes = await waitFor('every episode of the fault to end', () => {
+    const all = episodesOf(child, fault)
+    return all.length > 0 && all.every((episode) => episode.recovered !== undefined) ? all : undefined
+  })
+  let total = 0
+  for (const { counts, recovered } of episodes) {
+    const failures = Number(recovered?.failures)
+    const counted = 1 + counts.reduce((sum, count) => sum + Number(count.failures), 0)
+    assert.ok(
+      failures >= counted,
+      `a recovery line counts every failure of its episode (${failures} < ${counted})`,
+    )
+    total += failures
+  }
+  assert.ok(total > 1, `the recovery lines count every failure (${total})`)
 }
 
 test('a full output disk is logged when it starts, as a count every 5 s, and when it ends', async (t) => {
@@ -113,20 +154,13 @@ test('a full output disk is logged when it starts, as a count every 5 s, and whe
   const during = await load(service.url, 'full', FAULT_MS)
   t.diagnostic(`while the output disk was full: ${during.ok} decisions accepted in ${FAULT_MS} ms`)
   assert.ok(during.ok > 100, `decisions are still taken while the output cannot be written (${during.ok})`)
-  assertRateLimited(
-    t,
-    service,
-    { failed: 'output write failed', recovered: 'output writes succeed again' },
-    FAULT_MS,
-  )
+  assertRateLimited(t, service, outputFault, FAULT_MS)
 
   rmSync(filler)
-  const recovered = await waitFor(
-    'the recovery line',
-    () => linesStartingWith(service, 'output writes succeed again')[0],
-  )
-  assert.equal(recovered.output, `file:${output}`)
-  assert.ok(Number(recovered.failures) > 1, `the recovery line counts every failure (${recovered.failures})`)
+  await assertRecoveryCounts(service, outputFault)
+  for (const recovered of linesStartingWith(service, outputFault.recovered)) {
+    assert.equal(recovered.output, `file:${output}`)
+  }
   assert.equal(await e2e.stop(service), 0)
 })
 
@@ -155,12 +189,7 @@ test('a full data directory is logged when it starts, as a count every 5 s, and 
   t.diagnostic(`while the data directory was full: ${during.refused} decisions refused in ${FAULT_MS} ms`)
   assert.ok(during.refused > 100, `requests kept coming (${during.refused} refused)`)
   const ms = Date.now() - failingFrom
-  assertRateLimited(
-    t,
-    service,
-    { failed: 'log commit failed', recovered: 'log commits succeed again' },
-    ms + 1000,
-  )
+  assertRateLimited(t, service, commitFault, ms + 1000)
   const compaction = linesStartingWith(service, 'compaction failed')
   assert.ok(
     compaction.length <= 1 + Math.ceil((ms + 1000) / SUMMARY_EVERY_MS),
@@ -169,10 +198,6 @@ test('a full data directory is logged when it starts, as a count every 5 s, and 
 
   rmSync(filler)
   await decisionAcceptedAgain(service.url)
-  const recovered = await waitFor(
-    'the recovery line',
-    () => linesStartingWith(service, 'log commits succeed again')[0],
-  )
-  assert.ok(Number(recovered.failures) > 1, `the recovery line counts every failure (${recovered.failures})`)
+  await assertRecoveryCounts(service, commitFault)
   assert.equal(await e2e.stop(service), 0)
 })
