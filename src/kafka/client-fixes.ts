@@ -37,6 +37,7 @@
  * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
  * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type Broker,
   type CallbackWithPromise,
@@ -147,8 +148,6 @@ export function dropAbortedRecords(response: FetchResponse): void {
     }
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Whether an error of the library carries a Kafka error code named `apiId`. */
 export function hasKafkaError(error: unknown, apiId: string): boolean {

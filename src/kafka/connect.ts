@@ -3,6 +3,7 @@
  * and why. Without it the client library retries in silence for 10-16 s and then throws
  * `metadata failed 31 times` with no cause worth reading.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Admin, type BaseOptions } from '@platformatic/kafka'
 import type { Logger } from 'pino'
 import { BanditJoinError } from '../errors.js'
@@ -84,8 +85,6 @@ async function attempt(broker: string, client: BaseOptions, timeoutMs: number): 
     await admin.close().catch(() => {})
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * Resolves once a broker of `client.bootstrapBrokers` answers. Tries them all at once, again
