@@ -7,6 +7,8 @@ import { cleanEnv } from './spawn.js'
 
 /** The Maven module of the Kafka Streams peer (this file is dist/bench/lib/kstreams-peer.js). */
 const MODULE = fileURLToPath(new URL('../../../bench/peers/kstreams/', import.meta.url))
+/** What JoinApp prints once Kafka Streams is RUNNING. */
+const RUNNING = 'kstreams peer is running'
 const CLASSPATH = `${join(MODULE, 'target', 'kstreams-peer.jar')}:${join(MODULE, 'target', 'lib', '*')}`
 
 /** Why the peer cannot run here (no Java, no Maven), or undefined. */
@@ -46,6 +48,8 @@ export interface KstreamsPeerOptions {
 
 export interface KstreamsPeer {
   pid: number
+  /** Resolves once it printed that the application runs (rejects if it exits first). */
+  running: Promise<void>
   /** The last lines it wrote (warnings and errors). */
   outputTail(): string
   /** SIGTERM (the application closes), SIGKILL after `timeoutMs`; resolves once it has exited. */
@@ -72,8 +76,16 @@ export function startKstreamsPeer(options: KstreamsPeerOptions): KstreamsPeer {
   child.stdout?.on('data', keep)
   child.stderr?.on('data', keep)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const running = new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', () => {
+      if (tail.includes(RUNNING)) resolve()
+    })
+    void exited.then(() => reject(new Error(`the Kafka Streams peer exited:\n${tail}`)))
+  })
+  running.catch(() => {}) // also reported by the join that waits for it
   return {
     pid: child.pid as number,
+    running,
     outputTail: () => tail,
     async stop(timeoutMs = 20_000) {
       if (child.exitCode !== null || child.signalCode !== null) return

@@ -34,6 +34,8 @@ interface TimedJoin {
   records: number
   duplicates: number
   rewardSum: number
+  /** From the spawn until the process(es) said they were ready (banditjoin's ready line, the peer's RUNNING state). */
+  readySeconds: number
 }
 
 /**
@@ -45,7 +47,11 @@ async function timeJoin(
   cluster: KafkaCluster,
   filled: FilledTopic,
   outputTopic: string,
-  start: () => Promise<{ pids: () => Record<string, number[]>; stop: () => Promise<void> }>,
+  start: () => Promise<{
+    pids: () => Record<string, number[]>
+    stop: () => Promise<void>
+    ready: () => Promise<void>
+  }>,
 ): Promise<TimedJoin> {
   const brokers = brokerPids(cluster).broker
   let pids: () => Record<string, number[]> = () => ({})
@@ -58,7 +64,10 @@ async function timeJoin(
   const brokerStart = brokers.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
   const join = await start()
   pids = join.pids
+  let readySeconds = Number.NaN
   try {
+    await join.ready()
+    readySeconds = (performance.now() - t0) / 1000
     await watch.settled(filled.decisions, QUIET_MS, JOIN_TIMEOUT_MS)
   } finally {
     await join.stop()
@@ -80,6 +89,7 @@ async function timeJoin(
     records: totals.records,
     duplicates: totals.duplicates,
     rewardSum: totals.rewardSum,
+    readySeconds,
   }
 }
 
@@ -102,6 +112,7 @@ function timeBanditjoin(cluster: KafkaCluster, filled: FilledTopic, instances: n
     const servers: Server[] = await Promise.all(Array.from({ length: instances }, () => startService(env)))
     return {
       pids: () => Object.fromEntries(servers.map((s, i) => [`banditjoin_${i + 1}`, [s.pid]])),
+      ready: async () => {},
       stop: async () => {
         for (const s of servers) s.assertRunning('while joining the topic')
         await Promise.all(servers.map((s) => s.stop()))
@@ -124,7 +135,7 @@ async function timeKstreams(cluster: KafkaCluster, filled: FilledTopic): Promise
         stateDir,
         expUnitMs: KAFKA_EXP_UNIT_MS,
       })
-      return { pids: () => ({ kstreams: [peer.pid] }), stop: () => peer.stop() }
+      return { pids: () => ({ kstreams: [peer.pid] }), ready: () => peer.running, stop: () => peer.stop() }
     })
   } finally {
     removeTempDir(stateDir)
@@ -167,10 +178,11 @@ export const kafkaOwnerJoin: Scenario = {
         figures[`${label}_cpu_s`] = cpu
         figures[`${label}_events_per_cpu_s`] = filled.events / cpu
         figures[`${label}_broker_cpu_s`] = join.brokerCpuSeconds
+        figures[`${label}_ready_s`] = join.readySeconds
         for (const [name, seconds] of Object.entries(join.cpu)) figures[`${label}_${name}_cpu_s`] = seconds
         details[label] = join
         context.log(
-          `${label}: ${num(filled.events / join.seconds)} events/s, ${num(join.seconds, 2)} s, CPU ${num(cpu, 2)} s (${Object.entries(
+          `${label}: ${num(filled.events / join.seconds)} events/s, ${num(join.seconds, 2)} s (ready after ${num(join.readySeconds, 2)} s), CPU ${num(cpu, 2)} s (${Object.entries(
             join.cpu,
           )
             .map(([n, s]) => `${n} ${num(s, 2)}`)
