@@ -110,3 +110,48 @@ export function largestGap(
   }
   return gapMs
 }
+
+/** What a join wrote to its output topic, for checking two joins of the same events against each other. */
+export interface JoinedTotals {
+  records: number
+  /** Keys read more than once (exactly-once says 0). */
+  duplicates: number
+  /** The rewards of every record, added. */
+  rewardSum: number
+  /** Each partition's offset of its last record (-1: none). */
+  lastOffsets: number[]
+}
+
+/** Reads an output topic from its start (read_committed) until it holds `expected` records or `timeoutMs` has passed. */
+export async function readJoinedTotals(
+  bootstrap: string,
+  topic: string,
+  partitions: number,
+  expected: number,
+  timeoutMs: number,
+): Promise<JoinedTotals> {
+  const reader = new TopicReader(bootstrap, topic)
+  try {
+    await reader.start()
+    const deadline = performance.now() + timeoutMs
+    while (reader.values.length < expected && performance.now() < deadline) await sleep(200)
+    const lastOffsets = new Array<number>(partitions).fill(-1)
+    const keys = new Set<string>()
+    let rewardSum = 0
+    reader.values.forEach((value, i) => {
+      const r = JSON.parse(value) as { key: string; reward: number }
+      keys.add(r.key)
+      rewardSum += r.reward
+      const p = reader.partitions[i] as number
+      lastOffsets[p] = Math.max(lastOffsets[p] as number, reader.offsets[i] as number)
+    })
+    return {
+      records: reader.values.length,
+      duplicates: reader.values.length - keys.size,
+      rewardSum,
+      lastOffsets,
+    }
+  } finally {
+    await reader.close()
+  }
+}

@@ -5,6 +5,7 @@ import { disk } from './disk.js'
 import { engine } from './engine.js'
 import { kafkaFailover } from './kafka-failover.js'
 import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
+import { kafkaOwnerJoin } from './kafka-owner-join.js'
 import { kafkaThroughput1, kafkaThroughput3 } from './kafka-throughput.js'
 import { lateness } from './lateness.js'
 import { memory, memory2k } from './memory.js'
@@ -34,5 +35,6 @@ export const SCENARIOS: readonly Scenario[] = [
   kafkaThroughput3,
   kafkaLateness1,
   kafkaLateness3,
+  kafkaOwnerJoin,
   kafkaFailover,
 ]

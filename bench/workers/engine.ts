@@ -7,7 +7,8 @@
 import { JoinEngine } from '../../src/engine/engine.js'
 import { type EngineSink, type JoinSettings, keyMemoryMs, type LoggedEvent } from '../../src/engine/types.js'
 import { toIncomingEvent, toLoggedEvent } from '../../src/ingest/validate.js'
-import { decisionJson, keyPrefix, rewardJson } from '../lib/bodies.js'
+import { keyPrefix } from '../lib/bodies.js'
+import { engineMix } from '../lib/engine-mix.js'
 import { workerMain } from '../lib/worker-main.js'
 
 export interface EngineConfig {
@@ -35,19 +36,14 @@ const SETTINGS: JoinSettings = {
 const LIMITS = { maxContextBytes: 65_536, maxFieldBytes: 1024 }
 const START_MS = 1_800_000_000_000
 
-/** Two decisions, then a reward for the second, as the HTTP load sends them. */
+/** The engine mix (two decisions, then a reward for the second), as the HTTP load sends it. */
 function buildLog(config: EngineConfig): LoggedEvent[] {
-  const prefix = keyPrefix()
   const events: LoggedEvent[] = []
   // Logged events of the same shape as the service's, so the engine runs as it does there.
-  const push = (event: ReturnType<typeof toIncomingEvent>) => {
+  for (const { type, body } of engineMix(config.decisions, keyPrefix())) {
     const pos = events.length + 1
+    const event = toIncomingEvent(type, JSON.parse(body), LIMITS)
     events.push(toLoggedEvent(event, pos, START_MS + Math.floor(pos / config.eventsPerMs)))
-  }
-  for (let n = 0; n < config.decisions; n++) {
-    const key = `${prefix}-${n}`
-    push(toIncomingEvent('decision', JSON.parse(decisionJson(key, n)), LIMITS))
-    if (n % 2 === 1) push(toIncomingEvent('reward', JSON.parse(rewardJson(key)), LIMITS))
   }
   return events
 }
