@@ -7,6 +7,7 @@ import { kafkaFailover } from './kafka-failover.js'
 import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
 import { kafkaThroughput1, kafkaThroughput3 } from './kafka-throughput.js'
 import { lateness } from './lateness.js'
+import { longWindow5m, longWindowSteady } from './long-window.js'
 import { memory, memory2k } from './memory.js'
 import { output } from './output.js'
 import { overload } from './overload.js'
@@ -26,6 +27,8 @@ export const SCENARIOS: readonly Scenario[] = [
   memory,
   restart,
   memory2k,
+  longWindow5m,
+  longWindowSteady,
   output,
   overload,
   retryStorm,

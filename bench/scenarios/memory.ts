@@ -63,16 +63,14 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
   const count = variant.count(context.options.quick)
   let rssBefore = 0
   let heapBefore = 0
-  const loaded = await loadPendingLog(
-    variant.id,
-    count,
-    async (server) => {
+  const loaded = await loadPendingLog(variant.id, count, {
+    beforeLoad: async (server) => {
       await sleep(500)
       rssBefore = rssBytes(server.pid)
       heapBefore = await heapUsed(server.url)
     },
-    variant.contextBytes,
-  )
+    contextBytes: variant.contextBytes,
+  })
   const { server, log } = loaded
   let measured = false
   try {
