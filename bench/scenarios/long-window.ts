@@ -1,6 +1,6 @@
 import { sleep } from '../../test/kit/wait.js'
 import { rssBytes } from '../lib/cpu.js'
-import { sample, scrape } from '../lib/metrics.js'
+import { heapUsed, sample, scrape } from '../lib/metrics.js'
 import { readLatenessTimeline } from '../lib/output-file.js'
 import { offeredPerSecond, type Pacing, pacedLoad, waitForEmitted } from '../lib/paced-load.js'
 import { loadPendingLog, restartOn, waitForPending } from '../lib/pending-log.js'
@@ -31,11 +31,13 @@ export const longWindow5m: Scenario = {
     const { log } = loaded
     try {
       let rss: number
+      let heap: number
       try {
         const pending = await waitForPending(loaded.server, count, 30_000)
         if (pending !== count) throw new Error(`${pending} decisions pending, expected ${count}`)
         await sleep(1000)
         rss = rssBytes(loaded.server.pid)
+        heap = await heapUsed(loaded.server.url)
       } finally {
         await loaded.server.stop()
       }
@@ -43,6 +45,7 @@ export const longWindow5m: Scenario = {
       return {
         figures: {
           rss_bytes: rss,
+          heap_used_bytes: heap,
           load_per_s: count / loaded.loadSeconds,
           ready_s: restarted.readySeconds,
           pending_restored: restarted.pending,
@@ -81,8 +84,9 @@ export const longWindow5m: Scenario = {
         met: met(ready === undefined ? undefined : ready <= TARGET_RESTART_S && restored),
       }),
       row(view, id, {
-        measure: 'load rate (decisions/s); RSS after the restart (MiB)',
-        banditjoin: `${stat(s.load_per_s)}; ${stat(mib(s.restarted_rss_bytes))}`,
+        measure:
+          'heap used with all pending, garbage included; RSS after the restart (MiB); load rate (decisions/s)',
+        banditjoin: `${stat(mib(s.heap_used_bytes))}; ${stat(mib(s.restarted_rss_bytes))}; ${stat(s.load_per_s)}`,
       }),
     ]
   },
@@ -131,7 +135,7 @@ export const longWindowSteady: Scenario = {
       const underLoad = timeline.lateness.filter(
         (_, i) => (timeline.emittedMs[i] ?? 0) <= sender.finishedAtMs,
       )
-      const all = tail(timeline.lateness)
+      const all = tail(timeline.lateness.slice())
       const loaded = tail(underLoad)
       return {
         figures: {
@@ -152,7 +156,14 @@ export const longWindowSteady: Scenario = {
           send_slip_p99_ms: sender.slipMs.p99,
           blocked_batches: sender.blockedBatches,
         },
-        details: { expUnitMs, seconds, records: all.count, emittedMetric: emitted, sender },
+        details: {
+          expUnitMs,
+          seconds,
+          records: all.count,
+          emittedMetric: emitted,
+          sender,
+          worstBySecond: worstBySecond(timeline.lateness, timeline.emittedMs),
+        },
       }
     })
   },
@@ -188,4 +199,24 @@ export const longWindowSteady: Scenario = {
       }),
     ]
   },
+}
+
+/**
+ * The largest lateness of the records emitted in each wall-clock second (`firstSecond` is the
+ * first one's Unix second), to set against the service's GC pauses (bench/gc-lateness.ts).
+ */
+export interface WorstBySecond {
+  firstSecond: number
+  worstMs: number[]
+}
+
+function worstBySecond(lateness: Float64Array, emittedMs: Float64Array): WorstBySecond {
+  let first = Number.POSITIVE_INFINITY
+  for (const ms of emittedMs) first = Math.min(first, Math.floor(ms / 1000))
+  const worstMs: number[] = []
+  emittedMs.forEach((ms, i) => {
+    const second = Math.floor(ms / 1000) - first
+    worstMs[second] = Math.max(worstMs[second] ?? Number.NEGATIVE_INFINITY, lateness[i] as number)
+  })
+  return { firstSecond: first, worstMs: Array.from(worstMs, (w) => w ?? 0) }
 }

@@ -1,7 +1,7 @@
 import { sleep } from '../../test/kit/wait.js'
 import { CONTEXT_BYTES } from '../lib/bodies.js'
 import { rssBytes } from '../lib/cpu.js'
-import { sample, scrape } from '../lib/metrics.js'
+import { heapUsed } from '../lib/metrics.js'
 import {
   keepPendingLog,
   loadPendingLog,
@@ -14,11 +14,6 @@ import { startWorker } from '../lib/workers.js'
 import { met, num, ratio, row, stat } from '../report/format.js'
 import type { PendingMemoryConfig, PendingMemoryResult } from '../workers/pending-memory.js'
 import type { ResultsView, RunContext, Scenario, TableRow } from './types.js'
-
-const HEAP_USED = 'banditjoin_nodejs_heap_size_used_bytes'
-async function heapUsed(url: string): Promise<number> {
-  return sample(await scrape(url), HEAP_USED) ?? Number.NaN
-}
 
 interface MemoryVariant {
   id: string
