@@ -15,6 +15,10 @@ export const USAGE = `npm run bench -- [--quick] [--only=id1,id2] [--runs=N]
   --quick        shorter windows and counts, one run per scenario unless --runs (under 2 minutes)
   --only=ids     only these scenarios (and those their figures are compared with)
   --runs=N       runs per scenario (default ${DEFAULT_RUNS}, quick ${QUICK_RUNS}); median, min and max are reported
+
+  BENCH_SERVICE_NODE_OPTIONS=...  Node options for every service process, to profile it (not
+                 for measuring): e.g. "--cpu-prof --cpu-prof-dir=DIR", or
+                 "--import=$PWD/dist/bench/lib/gc-log.js" (GC pauses, read by dist/bench/gc-lateness.js)
 `
 
 export function parseArgs(argv: readonly string[]): BenchArgs {

@@ -98,6 +98,11 @@ export interface Batch {
   next: number
 }
 
+/** How many of an ndjsonBatch's `lines` are decisions (with rewards, every third line is a reward). */
+export function decisionsPerBatch(lines: number, withRewards: boolean): number {
+  return withRewards ? lines - Math.floor(lines / 3) : lines
+}
+
 /**
  * An NDJSON body of `lines` events with keys `${prefix}-${first}`, `${prefix}-${first + 1}`...
  * With `withRewards`, every third line is a reward for the decision just before it (two

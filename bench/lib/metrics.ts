@@ -12,6 +12,11 @@ export function sample(text: string, name: string): number | undefined {
   return match === null ? undefined : Number(match[1])
 }
 
+/** The service's V8 heap in use (banditjoin_nodejs_heap_size_used_bytes), garbage included; NaN if absent. */
+export async function heapUsed(url: string): Promise<number> {
+  return sample(await scrape(url), 'banditjoin_nodejs_heap_size_used_bytes') ?? Number.NaN
+}
+
 /** Polls a sample until `accept` says yes or the time is up; returns the last value seen. */
 export async function pollSample(
   url: string,

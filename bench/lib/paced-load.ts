@@ -1,4 +1,5 @@
 import type { SenderConfig, SenderResult } from '../workers/paced-sender.js'
+import { decisionsPerBatch } from './bodies.js'
 import { CpuMeter } from './cpu.js'
 import { pollSample } from './metrics.js'
 import type { Server } from './spawn.js'
@@ -11,15 +12,20 @@ import { LOAD_CORE, startWorker } from './workers.js'
 export const PACING: Pacing = { batchSize: 200, intervalMs: 10, concurrency: 32 }
 export const OFFERED_PER_S = offeredPerSecond(PACING)
 
-/** A batch of `batchSize` decisions every `intervalMs`, at most `concurrency` requests in flight. */
+/**
+ * A batch of `batchSize` lines every `intervalMs`, at most `concurrency` requests in flight; all
+ * decisions, or with `withRewards` every third line a reward for the decision before it.
+ */
 export interface Pacing {
   batchSize: number
   intervalMs: number
   concurrency: number
+  withRewards?: boolean
 }
 
+/** Decisions offered per second (rewards not counted). */
 export function offeredPerSecond(pacing: Pacing): number {
-  return (pacing.batchSize * 1000) / pacing.intervalMs
+  return (decisionsPerBatch(pacing.batchSize, pacing.withRewards === true) * 1000) / pacing.intervalMs
 }
 
 /**

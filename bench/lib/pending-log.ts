@@ -1,3 +1,4 @@
+import { rssBytes } from './cpu.js'
 import { pollSample } from './metrics.js'
 import { bulkLoad } from './paced-load.js'
 import { removeTempDir } from './resources.js'
@@ -9,12 +10,20 @@ export function pendingCount(quick: boolean): number {
   return quick ? 200_000 : 1_000_000
 }
 
-/** A window long enough that nothing falls due while measuring; room above the count for the cap. */
-export function pendingEnv(files: ServiceFiles, count: number): Record<string, string> {
+/**
+ * A window long enough that nothing falls due while measuring; room above the count for the cap.
+ * DURABILITY=process unless `env` says otherwise.
+ */
+export function pendingEnv(
+  files: ServiceFiles,
+  count: number,
+  env: Record<string, string> = {},
+): Record<string, string> {
   return serviceEnv(files, {
     EXP_UNIT_MS: '3600000',
     DURABILITY: 'process',
     MAX_PENDING: String(count + 100_000),
+    ...env,
   })
 }
 
@@ -22,6 +31,8 @@ export function pendingEnv(files: ServiceFiles, count: number): Record<string, s
 export interface PendingLog {
   files: ServiceFiles
   count: number
+  /** What the service was started with beyond pendingEnv's defaults (a restart uses the same). */
+  env: Record<string, string>
   /** Average size of one decision's JSON. */
   decisionJsonBytes: number
 }
@@ -44,22 +55,31 @@ export async function waitForPending(server: Server, count: number, timeoutMs: n
   return (await pollSample(server.url, 'banditjoin_decisions_pending', (v) => v === count, timeoutMs)) ?? 0
 }
 
+export interface LoadOptions {
+  /** Called once the service is ready, before the first decision (e.g. to read its RSS). */
+  beforeLoad?: (server: Server) => Promise<void>
+  /** Bytes of each decision's context (default CONTEXT_BYTES). */
+  contextBytes?: number
+  /** Settings over pendingEnv's defaults (e.g. DURABILITY). */
+  env?: Record<string, string>
+}
+
 /** Starts a service on a fresh data dir and loads `count` pending decisions into it; the caller stops it. */
 export async function loadPendingLog(
   label: string,
   count: number,
-  beforeLoad: (server: Server) => Promise<void> = async () => {},
-  contextBytes?: number,
+  options: LoadOptions = {},
 ): Promise<{ server: Server; log: PendingLog; loadSeconds: number; retries: number }> {
   const files = serviceFiles(label)
-  const server = await startService(pendingEnv(files, count))
+  const env = options.env ?? {}
+  const server = await startService(pendingEnv(files, count, env))
   try {
-    await beforeLoad(server)
-    const sent = await bulkLoad(server, count, contextBytes)
+    await options.beforeLoad?.(server)
+    const sent = await bulkLoad(server, count, options.contextBytes)
     if (sent.acked !== count) throw new Error(`${sent.acked} of ${count} decisions acknowledged`)
     return {
       server,
-      log: { files, count, decisionJsonBytes: sent.decisionJsonBytes },
+      log: { files, count, env, decisionJsonBytes: sent.decisionJsonBytes },
       loadSeconds: sent.seconds,
       retries: sent.retries,
     }
@@ -67,6 +87,30 @@ export async function loadPendingLog(
     await server.stop()
     removeTempDir(files.dir)
     throw error
+  }
+}
+
+/** What a restart on a pending log measured. */
+export interface Restarted {
+  /** Spawn to the ready line (recovery happens before it). */
+  readySeconds: number
+  /** The pending gauge once it reached the count, or what it showed when the wait ended. */
+  pending: number
+  /** VmRSS of the restarted service once the gauge was read. */
+  rssBytes: number
+}
+
+/**
+ * Starts a service on the log's data dir (stopped before) and waits up to `pendingTimeoutMs`
+ * after ready for the pending gauge to show every decision; stops it again.
+ */
+export async function restartOn(log: PendingLog, pendingTimeoutMs: number): Promise<Restarted> {
+  const server = await startService(pendingEnv(log.files, log.count, log.env))
+  try {
+    const pending = await waitForPending(server, log.count, pendingTimeoutMs)
+    return { readySeconds: server.readyMs / 1000, pending, rssBytes: rssBytes(server.pid) }
+  } finally {
+    await server.stop()
   }
 }
 

@@ -33,6 +33,18 @@ export function cleanEnv(env: Record<string, string>): Record<string, string> {
 }
 
 /**
+ * Node options for every service process, to profile one (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`,
+ * or `--import=<dist/bench/lib/gc-log.js>`); unset in a measuring run, since a profiler changes
+ * what it measures.
+ */
+export const SERVICE_NODE_OPTIONS_VARIABLE = 'BENCH_SERVICE_NODE_OPTIONS'
+
+function serviceNodeOptions(): Record<string, string> {
+  const options = process.env[SERVICE_NODE_OPTIONS_VARIABLE]
+  return options ? { NODE_OPTIONS: options } : {}
+}
+
+/**
  * The built service (`node dist/src/cli.js serve`) on a free port of 127.0.0.1; with `cpu`, pinned
  * to that core with taskset (every thread of it).
  */
@@ -44,7 +56,7 @@ export function startService(
   return startServer({
     label: 'banditjoin',
     args: [builtFile('dist/src/cli.js'), 'serve'],
-    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...serviceNodeOptions(), ...env },
     readyMessage: 'banditjoin is ready',
     readyTimeoutMs,
     ...(cpu !== undefined && { cpu }),

@@ -8,6 +8,7 @@ import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
 import { kafkaOwnerJoin } from './kafka-owner-join.js'
 import { kafkaThroughput1, kafkaThroughput3 } from './kafka-throughput.js'
 import { lateness } from './lateness.js'
+import { longWindow5m, longWindowSteady } from './long-window.js'
 import { memory, memory2k } from './memory.js'
 import { output } from './output.js'
 import { overload } from './overload.js'
@@ -27,6 +28,8 @@ export const SCENARIOS: readonly Scenario[] = [
   memory,
   restart,
   memory2k,
+  longWindow5m,
+  longWindowSteady,
   output,
   overload,
   retryStorm,

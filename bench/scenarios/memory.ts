@@ -1,7 +1,7 @@
 import { sleep } from '../../test/kit/wait.js'
 import { CONTEXT_BYTES } from '../lib/bodies.js'
 import { rssBytes } from '../lib/cpu.js'
-import { sample, scrape } from '../lib/metrics.js'
+import { heapUsed } from '../lib/metrics.js'
 import {
   keepPendingLog,
   loadPendingLog,
@@ -14,11 +14,6 @@ import { startWorker } from '../lib/workers.js'
 import { met, num, ratio, row, stat } from '../report/format.js'
 import type { PendingMemoryConfig, PendingMemoryResult } from '../workers/pending-memory.js'
 import type { ResultsView, RunContext, Scenario, TableRow } from './types.js'
-
-const HEAP_USED = 'banditjoin_nodejs_heap_size_used_bytes'
-async function heapUsed(url: string): Promise<number> {
-  return sample(await scrape(url), HEAP_USED) ?? Number.NaN
-}
 
 interface MemoryVariant {
   id: string
@@ -63,16 +58,14 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
   const count = variant.count(context.options.quick)
   let rssBefore = 0
   let heapBefore = 0
-  const loaded = await loadPendingLog(
-    variant.id,
-    count,
-    async (server) => {
+  const loaded = await loadPendingLog(variant.id, count, {
+    beforeLoad: async (server) => {
       await sleep(500)
       rssBefore = rssBytes(server.pid)
       heapBefore = await heapUsed(server.url)
     },
-    variant.contextBytes,
-  )
+    contextBytes: variant.contextBytes,
+  })
   const { server, log } = loaded
   let measured = false
   try {

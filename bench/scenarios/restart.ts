@@ -2,12 +2,10 @@ import {
   keepPendingLog,
   loadPendingLog,
   pendingCount,
-  pendingEnv,
   releasePendingLog,
+  restartOn,
   takePendingLog,
-  waitForPending,
 } from '../lib/pending-log.js'
-import { startService } from '../lib/spawn.js'
 import { met, num, row, stat } from '../report/format.js'
 import type { Scenario } from './types.js'
 
@@ -30,14 +28,13 @@ export const restart: Scenario = {
       keepPendingLog(context.shared, log)
     }
     try {
-      const server = await startService(pendingEnv(log.files, count))
-      try {
-        const pending = await waitForPending(server, count, 3000)
-        return {
-          figures: { ready_s: server.readyMs / 1000, pending_restored: pending, pending_expected: count },
-        }
-      } finally {
-        await server.stop()
+      const restarted = await restartOn(log, 3000)
+      return {
+        figures: {
+          ready_s: restarted.readySeconds,
+          pending_restored: restarted.pending,
+          pending_expected: count,
+        },
       }
     } finally {
       if (index === context.options.runs - 1) releasePendingLog(context.shared)

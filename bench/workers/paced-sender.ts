@@ -23,6 +23,8 @@ export interface SenderConfig {
   total?: number
   /** Bytes of each decision's context (default CONTEXT_BYTES, 150). */
   contextBytes?: number
+  /** Every third line a reward for the decision before it (ndjsonBatch); acked counts decisions. */
+  withRewards?: boolean
 }
 
 export interface SenderResult {
@@ -95,6 +97,7 @@ class Sender {
     base: string | string[],
     concurrency: number,
     private readonly contextBytes?: number,
+    private readonly withRewards = false,
   ) {
     this.urls = (typeof base === 'string' ? [base] : base).map((url) => new URL(url))
     this.agent = new Agent({ keepAlive: true, maxSockets: concurrency })
@@ -102,7 +105,7 @@ class Sender {
 
   /** Builds the next batch of decisions. */
   batch(size: number): { body: string; decisions: number } {
-    const batch = ndjsonBatch(this.prefix, this.next, size, false, this.contextBytes)
+    const batch = ndjsonBatch(this.prefix, this.next, size, this.withRewards, this.contextBytes)
     this.next = batch.next
     this.decisions += batch.decisions
     this.decisionBytes += batch.decisionBytes
@@ -168,7 +171,7 @@ async function bulk(sender: Sender, config: SenderConfig): Promise<void> {
 }
 
 workerMain<SenderConfig, SenderResult>(async (config, channel) => {
-  const sender = new Sender(config.url, config.concurrency, config.contextBytes)
+  const sender = new Sender(config.url, config.concurrency, config.contextBytes, config.withRewards)
   const slips = new Samples()
   const startedAtMs = Date.now()
   const t0 = performance.now()
