@@ -1,5 +1,6 @@
 import type { Admin } from '@platformatic/kafka'
 import type { KafkaConfig } from '../config.js'
+import { hasKafkaError } from './client-fixes.js'
 
 /** The topics of the Kafka mode (SPEC §5), all with the same partition count. */
 export interface Topics {
@@ -42,8 +43,7 @@ export async function ensureTopics(admin: Admin, config: KafkaConfig, topics: To
         configs,
       })
     } catch (error) {
-      if (!JSON.stringify((error as { errors?: unknown }).errors ?? '').includes('TOPIC_ALREADY_EXISTS'))
-        throw error
+      if (!hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) throw error
     }
   }
 }

@@ -24,11 +24,13 @@ import {
   stringDeserializers,
   stringSerializers,
 } from '@platformatic/kafka'
+import type { KafkaConfig } from '../../src/config.js'
 import {
   FixedConsumer,
   TRANSACTIONAL_PRODUCER_DEFAULTS,
   txnOffsetCommit,
 } from '../../src/kafka/client-fixes.js'
+import { ensureTopics, topicsOf } from '../../src/kafka/topics.js'
 import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
 import { sleep } from '../kit/wait.js'
 
@@ -711,6 +713,31 @@ describe('@platformatic/kafka 2.x on a 1-broker Kafka', {
       assert.ok(!groups.has(groupId), 'no group was joined')
     } finally {
       await consumer.close(true)
+    }
+  })
+
+  test('instances starting at once each create the topics: the one that loses the race goes on', async () => {
+    const prefix = uid('together')
+    const config = {
+      topicPrefix: prefix,
+      sourceTopic: undefined,
+      partitions: 3,
+      replicationFactor: 1,
+    } as KafkaConfig
+    const admins = [1, 2, 3].map((n) => new Admin({ ...clientOptions(cluster, `instance-${n}`), retries: 5 }))
+    try {
+      // The library reports the loser's TOPIC_ALREADY_EXISTS nested two errors deep.
+      const outcomes = await Promise.allSettled(admins.map((a) => ensureTopics(a, config, topicsOf(config))))
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'ok')),
+        ['ok', 'ok', 'ok'],
+      )
+      const topics = topicsOf(config)
+      const metadata = await admin.metadata({ topics: [topics.events, topics.joined, topics.deadLetters] })
+      for (const name of [topics.events, topics.joined, topics.deadLetters])
+        assert.equal(metadata.topics.get(name)?.partitionsCount, 3, name)
+    } finally {
+      await Promise.all(admins.map((a) => a.close()))
     }
   })
 })
