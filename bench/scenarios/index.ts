@@ -3,6 +3,7 @@ import { batchPower } from './batch.js'
 import { decisionRewardPower, decisionRewardProcess } from './decision-reward.js'
 import { disk } from './disk.js'
 import { engine } from './engine.js'
+import { kafkaBatch1 } from './kafka-batch.js'
 import { kafkaFailover } from './kafka-failover.js'
 import { kafkaLateness1, kafkaLateness3 } from './kafka-lateness.js'
 import { kafkaOwnerJoin } from './kafka-owner-join.js'
@@ -36,6 +37,7 @@ export const SCENARIOS: readonly Scenario[] = [
   // The Kafka mode, last: each starts and stops its own brokers.
   kafkaThroughput1,
   kafkaThroughput3,
+  kafkaBatch1,
   kafkaLateness1,
   kafkaLateness3,
   kafkaOwnerJoin,
