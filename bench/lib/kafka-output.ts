@@ -1,6 +1,28 @@
 import { TopicReader } from '../../test/kit/kafka-topic.js'
 import { sleep } from '../../test/kit/wait.js'
 
+/**
+ * Reads `topic` from its start (read_committed) until it holds `expected` records or `timeoutMs`
+ * has passed, and gives the reader to `summarise`.
+ */
+async function readTopic<T>(
+  bootstrap: string,
+  topic: string,
+  expected: number,
+  timeoutMs: number,
+  summarise: (reader: TopicReader) => T,
+): Promise<T> {
+  const reader = new TopicReader(bootstrap, topic)
+  try {
+    await reader.start()
+    const deadline = performance.now() + timeoutMs
+    while (reader.values.length < expected && performance.now() < deadline) await sleep(200)
+    return summarise(reader)
+  } finally {
+    await reader.close()
+  }
+}
+
 /** What the Kafka scenarios read of a joined record, and the partition it came from. */
 export interface JoinedRecord {
   key: string
@@ -28,11 +50,7 @@ export async function readJoined(
   expected: number,
   timeoutMs: number,
 ): Promise<JoinedOutput> {
-  const reader = new TopicReader(bootstrap, topic)
-  try {
-    await reader.start()
-    const deadline = performance.now() + timeoutMs
-    while (reader.values.length < expected && performance.now() < deadline) await sleep(200)
+  return readTopic(bootstrap, topic, expected, timeoutMs, (reader) => {
     const records = reader.values.map((value, i) => {
       const r = JSON.parse(value) as { key: string; decision_insert_ms: number; emitted_ms: number }
       return {
@@ -44,9 +62,7 @@ export async function readJoined(
     })
     const distinct = new Set(records.map((r) => r.key)).size
     return { records, duplicates: records.length - distinct, distinct }
-  } finally {
-    await reader.close()
-  }
+  })
 }
 
 /** emitted_ms − (decision_insert_ms + E) of each record. */
@@ -130,11 +146,7 @@ export async function readJoinedTotals(
   expected: number,
   timeoutMs: number,
 ): Promise<JoinedTotals> {
-  const reader = new TopicReader(bootstrap, topic)
-  try {
-    await reader.start()
-    const deadline = performance.now() + timeoutMs
-    while (reader.values.length < expected && performance.now() < deadline) await sleep(200)
+  return readTopic(bootstrap, topic, expected, timeoutMs, (reader) => {
     const lastOffsets = new Array<number>(partitions).fill(-1)
     const keys = new Set<string>()
     let rewardSum = 0
@@ -151,7 +163,5 @@ export async function readJoinedTotals(
       rewardSum,
       lastOffsets,
     }
-  } finally {
-    await reader.close()
-  }
+  })
 }

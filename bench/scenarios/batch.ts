@@ -4,21 +4,22 @@ import { cpuCores, met, num, ratio, row, stat } from '../report/format.js'
 import { loadWindows, THROUGHPUT_EXP_UNIT_MS } from './http-settings.js'
 import type { Scenario } from './types.js'
 
-const BATCH_LINES = 1000
-const CONNECTIONS = 8
+/** The batch load, which kafka-batch-1 sends to the Kafka mode too. */
+export const BATCH_LINES = 1000
+export const BATCH_CONNECTIONS = 8
 const TARGET = 500_000
 
 /** NDJSON POST /events, 1000 events per request, DURABILITY=power. */
 export const batchPower: Scenario = {
   id: 'batch-power',
   title: 'NDJSON batches, DURABILITY=power',
-  method: `POST /events with ${BATCH_LINES} events per request (two decisions with 150-byte contexts, then a reward for the second), ${CONNECTIONS} connections, autocannon pinned to core 1, DURABILITY=power, EXP_UNIT_MS=${THROUGHPUT_EXP_UNIT_MS} (records emitted to a file output during the window), fresh data dir per run.`,
+  method: `POST /events with ${BATCH_LINES} events per request (two decisions with 150-byte contexts, then a reward for the second), ${BATCH_CONNECTIONS} connections, autocannon pinned to core 1, DURABILITY=power, EXP_UNIT_MS=${THROUGHPUT_EXP_UNIT_MS} (records emitted to a file output during the window), fresh data dir per run.`,
   async run(context) {
     return withService('batch', { DURABILITY: 'power', EXP_UNIT_MS: THROUGHPUT_EXP_UNIT_MS }, (server) =>
       driveWithAutocannon(server, {
         profile: 'batch',
         batchLines: BATCH_LINES,
-        connections: CONNECTIONS,
+        connections: BATCH_CONNECTIONS,
         ...loadWindows(context.options.quick),
       }),
     )

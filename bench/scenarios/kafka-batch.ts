@@ -3,20 +3,18 @@ import { brokerPids, kafkaUnavailable, withKafkaCluster } from '../lib/kafka-clu
 import { withKafkaInstances } from '../lib/kafka-instances.js'
 import { met, num, ratio, row, stat } from '../report/format.js'
 import { kafkaCpuCores } from '../report/kafka-format.js'
-import { batchPower } from './batch.js'
+import { BATCH_CONNECTIONS, BATCH_LINES, batchPower } from './batch.js'
 import { loadWindows, THROUGHPUT_EXP_UNIT_MS } from './http-settings.js'
 import { kafkaWarmupSeconds } from './kafka-settings.js'
 import type { Scenario } from './types.js'
 
-const BATCH_LINES = 1000
-const CONNECTIONS = 8
 const TARGET = 50_000
 
 /** The batch scenario's load (POST /events, 1,000 events a request) against the Kafka mode on 1 broker. */
 export const kafkaBatch1: Scenario = {
   id: 'kafka-batch-1',
   title: 'NDJSON batches, Kafka mode, 1 broker',
-  method: `A fresh Kafka 4.4 KRaft node (as kafka-throughput-1); 1 banditjoin instance in the Kafka mode (6 partitions, EXP_UNIT_MS=${THROUGHPUT_EXP_UNIT_MS}); the batch scenario's load: POST /events with ${BATCH_LINES} events per request (two decisions with 150-byte contexts, then a reward for the second), ${CONNECTIONS} connections, a warm-up, then the measured window. A request is answered once the broker acknowledged its events. CPU of the instance, the broker, the load generator and the rest of the machine during the window; compared with the embedded mode's batch-power of the same invocation.`,
+  method: `A fresh Kafka 4.4 KRaft node (as kafka-throughput-1); 1 banditjoin instance in the Kafka mode (6 partitions, EXP_UNIT_MS=${THROUGHPUT_EXP_UNIT_MS}); the batch scenario's load: POST /events with ${BATCH_LINES} events per request (two decisions with 150-byte contexts, then a reward for the second), ${BATCH_CONNECTIONS} connections, a warm-up, then the measured window. A request is answered once the broker acknowledged its events. CPU of the instance, the broker, the load generator and the rest of the machine during the window; compared with the embedded mode's batch-power of the same invocation.`,
   needs: [batchPower.id],
   skip: kafkaUnavailable,
   async run(context) {
@@ -27,7 +25,7 @@ export const kafkaBatch1: Scenario = {
           {
             profile: 'batch',
             batchLines: BATCH_LINES,
-            connections: CONNECTIONS,
+            connections: BATCH_CONNECTIONS,
             ...loadWindows(context.options.quick),
             warmupSeconds: kafkaWarmupSeconds(context.options.quick),
           },
