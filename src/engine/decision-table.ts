@@ -15,6 +15,8 @@ const OVERRIDDEN = 1
 const ACTIVATED = 2
 const PENDING = 4
 const DEFERRED = 8
+/** The slot has a reward tally in the side Map (saves a lookup for the many that have none). */
+const TALLIED = 16
 
 const INITIAL_CAPACITY = 1024
 
@@ -65,7 +67,7 @@ export class DecisionTable {
   remove(slot: number): void {
     this.slots.delete(this.keys[slot] as string)
     this.keys[slot] = ''
-    this.tallies.delete(slot)
+    if (((this.flags[slot] as number) & TALLIED) !== 0) this.tallies.delete(slot)
     this.flags[slot] = 0
     this.free.push(slot)
   }
@@ -117,10 +119,11 @@ export class DecisionTable {
 
   /** Counts a reward once per id for the decision in `slot`; returns false for a repeated id. */
   count(slot: number, reward: RewardEvent, settings: JoinSettings): boolean {
-    let tally = this.tallies.get(slot)
+    let tally = this.tally(slot)
     if (tally === undefined) {
       tally = new RewardTally(createAccumulator(settings.rewardAgg))
       this.tallies.set(slot, tally)
+      this.flags[slot] = (this.flags[slot] as number) | TALLIED
     }
     if (reward.id !== undefined) {
       tally.ids ??= new Set()
@@ -135,7 +138,7 @@ export class DecisionTable {
 
   /** The rewards counted so far for the decision in `slot`. */
   rewardsSeen(slot: number): RewardsSeen {
-    const tally = this.tallies.get(slot)
+    const tally = this.tally(slot)
     return {
       count: tally?.count ?? 0,
       has: (id) => tally?.ids?.has(id) ?? false,
@@ -144,7 +147,7 @@ export class DecisionTable {
 
   /** The reward side of the record of the (pending) decision in `slot`, logged at `insertMs`. */
   outcome(slot: number, settings: JoinSettings, insertMs: number): JoinOutcome {
-    const tally = this.tallies.get(slot)
+    const tally = this.tally(slot)
     if (tally === undefined) {
       return { reward: settings.defaultReward, rewardCount: 0, rewardDeltaMs: null }
     }
@@ -157,8 +160,12 @@ export class DecisionTable {
 
   /** After emission: the key stays remembered (key, due time, fingerprint), the rest can go. */
   forgetDetails(slot: number): void {
+    if (((this.flags[slot] as number) & TALLIED) !== 0) this.tallies.delete(slot)
     this.flags[slot] = 0
-    this.tallies.delete(slot)
+  }
+
+  private tally(slot: number): RewardTally | undefined {
+    return ((this.flags[slot] as number) & TALLIED) === 0 ? undefined : this.tallies.get(slot)
   }
 
   private takeSlot(): number {
