@@ -1,22 +1,16 @@
-import { createAccumulator, type RewardAccumulator } from './aggregate.js'
+import { foldReward, median, scalarResult } from './aggregate.js'
 import { fingerprintOf } from './fingerprint.js'
+import { KeyIndex } from './key-index.js'
 import { SlotQueue } from './slot-queue.js'
 import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent, RewardsSeen } from './types.js'
-
-/** The counted rewards of one decision, from its first reward on. */
-class RewardTally {
-  count = 0
-  lastMs = 0
-  ids: Set<string> | undefined
-  constructor(readonly accumulator: RewardAccumulator) {}
-}
 
 const OVERRIDDEN = 1
 const ACTIVATED = 2
 const PENDING = 4
 const DEFERRED = 8
-/** The slot has a reward tally in the side Map (saves a lookup for the many that have none). */
-const TALLIED = 16
+/** The slot has reward ids or median values in a side Map (saves lookups for the many that have none). */
+const HAS_IDS = 16
+const HAS_VALUES = 32
 
 const INITIAL_CAPACITY = 1024
 
@@ -24,36 +18,42 @@ const INITIAL_CAPACITY = 1024
  * The decisions whose keys are remembered (SPEC §3): pending inside their window, collecting
  * what counts for them, then (after emission) kept without their details until due + H. A
  * service holds millions, so they are kept as a structure of arrays rather than one object
- * each: a Map from key to a slot number, and per slot the due time, the log position (the body
+ * each: an index from key to a slot number (`KeyIndex`, open addressing over an Int32Array),
+ * and per slot the due time, the log position (the body
  * is read back from the log), the 64-bit fingerprint as two int32, and the flags in typed
- * arrays. The insert time is implied by the due time (due = insert + E); the reward tally
- * lives in a side Map, only for the decisions that have rewards. Freed slots are reused.
+ * arrays. The insert time is implied by the due time (due = insert + E). The reward tally is
+ * three more numbers per slot (count, time of the last, the running aggregate); only reward ids
+ * and the median's values go to side Maps, for the decisions that have them. Freed slots are
+ * reused.
  */
 export class DecisionTable {
-  private readonly slots = new Map<string, number>()
-  /** The key of each slot in use ('' once freed, so the string can go). */
-  private readonly keys: string[] = []
+  private readonly slots = new KeyIndex()
   private due = new Float64Array(INITIAL_CAPACITY)
   private positions = new Float64Array(INITIAL_CAPACITY)
   private his = new Int32Array(INITIAL_CAPACITY)
   private los = new Int32Array(INITIAL_CAPACITY)
   private flags = new Uint8Array(INITIAL_CAPACITY)
-  private readonly tallies = new Map<number, RewardTally>()
+  private rewardCounts = new Int32Array(INITIAL_CAPACITY)
+  private lastRewardMs = new Float64Array(INITIAL_CAPACITY)
+  private runningRewards = new Float64Array(INITIAL_CAPACITY)
+  private readonly rewardIds = new Map<number, Set<string>>()
+  private readonly medianValues = new Map<number, number[]>()
   /** Slots freed and not yet reused, oldest first. */
   private readonly free = new SlotQueue()
   /** Slots handed out so far (the next fresh slot). */
   private used = 0
 
+  constructor(private readonly rewardAgg: JoinSettings['rewardAgg']) {}
+
   /** The slot of the decision remembered for `key`, or -1. */
   slotOf(key: string): number {
-    return this.slots.get(key) ?? -1
+    return this.slots.get(key)
   }
 
   /** Remembers a new pending decision due at `dueMs`; returns its slot. */
   add(event: DecisionEvent, dueMs: number): number {
     const slot = this.takeSlot()
     const fingerprint = fingerprintOf(event.fingerprint)
-    this.keys[slot] = event.key
     this.due[slot] = dueMs
     this.positions[slot] = event.pos
     this.his[slot] = fingerprint.hi
@@ -65,15 +65,13 @@ export class DecisionTable {
 
   /** Forgets the key of `slot` altogether and frees the slot for reuse. */
   remove(slot: number): void {
-    this.slots.delete(this.keys[slot] as string)
-    this.keys[slot] = ''
-    if (((this.flags[slot] as number) & TALLIED) !== 0) this.tallies.delete(slot)
-    this.flags[slot] = 0
+    this.slots.delete(slot)
+    this.forgetDetails(slot)
     this.free.push(slot)
   }
 
   key(slot: number): string {
-    return this.keys[slot] as string
+    return this.slots.keyOf(slot)
   }
 
   dueMs(slot: number): number {
@@ -118,54 +116,63 @@ export class DecisionTable {
   }
 
   /** Counts a reward once per id for the decision in `slot`; returns false for a repeated id. */
-  count(slot: number, reward: RewardEvent, settings: JoinSettings): boolean {
-    let tally = this.tally(slot)
-    if (tally === undefined) {
-      tally = new RewardTally(createAccumulator(settings.rewardAgg))
-      this.tallies.set(slot, tally)
-      this.flags[slot] = (this.flags[slot] as number) | TALLIED
-    }
+  count(slot: number, reward: RewardEvent): boolean {
     if (reward.id !== undefined) {
-      tally.ids ??= new Set()
-      if (tally.ids.has(reward.id)) return false
-      tally.ids.add(reward.id)
+      const ids = this.sideEntry(this.rewardIds, slot, HAS_IDS, () => new Set<string>())
+      if (ids.has(reward.id)) return false
+      ids.add(reward.id)
     }
-    tally.accumulator.add(reward.reward)
-    tally.count++
-    tally.lastMs = reward.insertMs
+    const countBefore = this.rewardCounts[slot] as number
+    if (this.rewardAgg === 'median')
+      this.sideEntry(this.medianValues, slot, HAS_VALUES, () => []).push(reward.reward)
+    else {
+      const running = this.runningRewards[slot] as number
+      this.runningRewards[slot] = foldReward(this.rewardAgg, running, countBefore, reward.reward)
+    }
+    this.rewardCounts[slot] = countBefore + 1
+    this.lastRewardMs[slot] = reward.insertMs
     return true
   }
 
   /** The rewards counted so far for the decision in `slot`. */
   rewardsSeen(slot: number): RewardsSeen {
-    const tally = this.tally(slot)
+    const ids = this.hasFlag(slot, HAS_IDS) ? this.rewardIds.get(slot) : undefined
     return {
-      count: tally?.count ?? 0,
-      has: (id) => tally?.ids?.has(id) ?? false,
+      count: this.rewardCounts[slot] as number,
+      has: (id) => ids?.has(id) ?? false,
     }
   }
 
   /** The reward side of the record of the (pending) decision in `slot`, logged at `insertMs`. */
-  outcome(slot: number, settings: JoinSettings, insertMs: number): JoinOutcome {
-    const tally = this.tally(slot)
-    if (tally === undefined) {
-      return { reward: settings.defaultReward, rewardCount: 0, rewardDeltaMs: null }
-    }
-    return {
-      reward: tally.accumulator.result(),
-      rewardCount: tally.count,
-      rewardDeltaMs: tally.lastMs - insertMs,
-    }
+  outcome(slot: number, defaultReward: number, insertMs: number): JoinOutcome {
+    const count = this.rewardCounts[slot] as number
+    if (count === 0) return { reward: defaultReward, rewardCount: 0, rewardDeltaMs: null }
+    const reward =
+      this.rewardAgg === 'median'
+        ? median(this.medianValues.get(slot) as number[])
+        : scalarResult(this.rewardAgg, this.runningRewards[slot] as number, count)
+    return { reward, rewardCount: count, rewardDeltaMs: (this.lastRewardMs[slot] as number) - insertMs }
   }
 
   /** After emission: the key stays remembered (key, due time, fingerprint), the rest can go. */
   forgetDetails(slot: number): void {
-    if (((this.flags[slot] as number) & TALLIED) !== 0) this.tallies.delete(slot)
+    if (this.hasFlag(slot, HAS_IDS)) this.rewardIds.delete(slot)
+    if (this.hasFlag(slot, HAS_VALUES)) this.medianValues.delete(slot)
     this.flags[slot] = 0
+    this.rewardCounts[slot] = 0
   }
 
-  private tally(slot: number): RewardTally | undefined {
-    return ((this.flags[slot] as number) & TALLIED) === 0 ? undefined : this.tallies.get(slot)
+  private hasFlag(slot: number, flag: number): boolean {
+    return ((this.flags[slot] as number) & flag) !== 0
+  }
+
+  /** The slot's entry in a side Map, made (and flagged) on first use. */
+  private sideEntry<T>(side: Map<number, T>, slot: number, flag: number, make: () => T): T {
+    if (this.hasFlag(slot, flag)) return side.get(slot) as T
+    const entry = make()
+    side.set(slot, entry)
+    this.flags[slot] = (this.flags[slot] as number) | flag
+    return entry
   }
 
   private takeSlot(): number {
@@ -181,6 +188,9 @@ export class DecisionTable {
     this.his = grown(this.his, new Int32Array(capacity))
     this.los = grown(this.los, new Int32Array(capacity))
     this.flags = grown(this.flags, new Uint8Array(capacity))
+    this.rewardCounts = grown(this.rewardCounts, new Int32Array(capacity))
+    this.lastRewardMs = grown(this.lastRewardMs, new Float64Array(capacity))
+    this.runningRewards = grown(this.runningRewards, new Float64Array(capacity))
   }
 }
 

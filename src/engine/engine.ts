@@ -28,7 +28,7 @@ const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
  * comes out depends only on the sequence of events, not on when `advanceTo` is called.
  */
 export class JoinEngine {
-  private readonly decisions = new DecisionTable()
+  private readonly decisions: DecisionTable
   /** Slots of the pending decisions, in due order (log order: due = insert + E). */
   private readonly pendingQueue = new SlotQueue()
   /** Slots of the decisions released and still remembered, in due order. */
@@ -44,6 +44,7 @@ export class JoinEngine {
     private sink: EngineSink,
   ) {
     this.keyMemoryMs = keyMemoryMs(settings)
+    this.decisions = new DecisionTable(settings.rewardAgg)
   }
 
   /** Replaces where outputs go (recovery replays into a sink that discards them). */
@@ -259,7 +260,7 @@ export class JoinEngine {
     const decisions = this.decisions
     switch (event.type) {
       case 'reward':
-        if (decisions.count(pending, event, this.settings)) {
+        if (decisions.count(pending, event)) {
           const decisionMs = decisions.dueMs(pending) - this.settings.expUnitMs
           this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - decisionMs })
         } else {
@@ -290,7 +291,7 @@ export class JoinEngine {
       key: decisions.key(slot),
       deferred,
     }
-    const outcome = decisions.outcome(slot, this.settings, insertMs)
+    const outcome = decisions.outcome(slot, this.settings.defaultReward, insertMs)
     if (decisions.overridden(slot))
       this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
     else if (deferred && !decisions.activated(slot)) {

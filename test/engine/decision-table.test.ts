@@ -11,7 +11,7 @@ function decision(key: string, pos: number, deferred = false): DecisionEvent {
 }
 
 test('fields survive the growth of the arrays and read back per slot', () => {
-  const table = new DecisionTable()
+  const table = new DecisionTable(SETTINGS.rewardAgg)
   const slots: number[] = []
   for (let i = 0; i < 5000; i++)
     slots.push(table.add(decision(`k${i}`, 2 ** 40 + i, i % 3 === 0), 1.5e12 + i))
@@ -28,11 +28,11 @@ test('fields survive the growth of the arrays and read back per slot', () => {
 })
 
 test('a removed slot is reused with nothing left of its former decision', () => {
-  const table = new DecisionTable()
+  const table = new DecisionTable(SETTINGS.rewardAgg)
   const a = table.add(decision('a', 1, true), 10)
   table.markOverridden(a)
   table.markActivated(a)
-  table.count(a, { type: 'reward', key: 'a', pos: 2, insertMs: 5, reward: 3, id: 'r1' } as never, SETTINGS)
+  table.count(a, { type: 'reward', key: 'a', pos: 2, insertMs: 5, reward: 3, id: 'r1' } as never)
   table.forgetDetails(a)
   assert.equal(table.pending(a), false)
   assert.equal(table.rewardsSeen(a).count, 0)
@@ -45,5 +45,9 @@ test('a removed slot is reused with nothing left of its former decision', () => 
   assert.equal(table.activated(b), false)
   assert.equal(table.deferred(b), false)
   assert.equal(table.rewardsSeen(b).has('r1'), false)
-  assert.deepEqual(table.outcome(b, SETTINGS, 10), { reward: 0, rewardCount: 0, rewardDeltaMs: null })
+  assert.deepEqual(table.outcome(b, SETTINGS.defaultReward, 10), {
+    reward: 0,
+    rewardCount: 0,
+    rewardDeltaMs: null,
+  })
 })

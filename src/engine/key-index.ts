@@ -1,0 +1,111 @@
+const EMPTY = 0
+const INITIAL_BUCKETS = 1024
+
+/**
+ * A hash index from a string key to a slot number the caller chooses (a non-negative int32),
+ * for millions of keys. A `Map<string, number>` spends most of the engine's time at that size
+ * (bench/RESULTS.md, "Where the engine's time goes"): each entry is a heap object reached by a
+ * pointer, and every get or delete is a cache miss into it. Here the buckets are one Int32Array
+ * probed linearly (slot + 1 and the key's 32-bit hash side by side, so most probes compare two
+ * integers in one cache line), the key strings sit in an array by slot, and deletion shifts the
+ * following entries back instead of leaving tombstones, so lookups stay short however many keys
+ * came and went. At most half the buckets are in use.
+ */
+export class KeyIndex {
+  /** Pairs (slot + 1, hash) per bucket; slot + 1 = 0 marks an empty bucket. */
+  private buckets = new Int32Array(2 * INITIAL_BUCKETS)
+  private mask = INITIAL_BUCKETS - 1
+  private size = 0
+  /** The key held in each slot ('' once deleted, so the string can be collected). */
+  private readonly keys: string[] = []
+  /** Each slot's key hash, so deleting and growing never hash a string again. */
+  private hashes = new Int32Array(INITIAL_BUCKETS)
+
+  get length(): number {
+    return this.size
+  }
+
+  /** The slot of `key`, or -1 if it is not indexed. */
+  get(key: string): number {
+    const hash = hashOf(key)
+    const buckets = this.buckets
+    for (let at = hash & this.mask; ; at = (at + 1) & this.mask) {
+      const entry = buckets[2 * at] as number
+      if (entry === EMPTY) return -1
+      if (buckets[2 * at + 1] === hash && this.keys[entry - 1] === key) return entry - 1
+    }
+  }
+
+  /** Indexes `key` (not indexed now) at `slot` (not in use now). */
+  set(key: string, slot: number): void {
+    if (2 * (this.size + 1) > this.mask + 1) this.grow()
+    if (slot >= this.hashes.length) this.hashes = widened(this.hashes, slot)
+    const hash = hashOf(key)
+    this.keys[slot] = key
+    this.hashes[slot] = hash
+    this.place(slot, hash)
+    this.size++
+  }
+
+  /** The key indexed at `slot`. */
+  keyOf(slot: number): string {
+    return this.keys[slot] as string
+  }
+
+  /** Removes the key indexed at `slot`. */
+  delete(slot: number): void {
+    const buckets = this.buckets
+    const mask = this.mask
+    let hole = (this.hashes[slot] as number) & mask
+    while (buckets[2 * hole] !== slot + 1) hole = (hole + 1) & mask
+    // Backward-shift deletion: move each following entry of the run into the hole when the
+    // hole lies on its probe path (between its home bucket and where it sits), so that every
+    // key stays reachable from its home without a tombstone.
+    for (let at = (hole + 1) & mask; buckets[2 * at] !== EMPTY; at = (at + 1) & mask) {
+      const home = (buckets[2 * at + 1] as number) & mask
+      if (((at - home) & mask) >= ((at - hole) & mask)) {
+        buckets[2 * hole] = buckets[2 * at] as number
+        buckets[2 * hole + 1] = buckets[2 * at + 1] as number
+        hole = at
+      }
+    }
+    buckets[2 * hole] = EMPTY
+    this.keys[slot] = ''
+    this.size--
+  }
+
+  private place(slot: number, hash: number): void {
+    const buckets = this.buckets
+    let at = hash & this.mask
+    while (buckets[2 * at] !== EMPTY) at = (at + 1) & this.mask
+    buckets[2 * at] = slot + 1
+    buckets[2 * at + 1] = hash
+  }
+
+  private grow(): void {
+    const old = this.buckets
+    this.buckets = new Int32Array(2 * old.length)
+    this.mask = old.length - 1
+    for (let at = 0; at < old.length; at += 2) {
+      const entry = old[at] as number
+      if (entry !== EMPTY) this.place(entry - 1, old[at + 1] as number)
+    }
+  }
+}
+
+function widened(old: Int32Array, slot: number): Int32Array<ArrayBuffer> {
+  let length = old.length * 2
+  while (length <= slot) length *= 2
+  const next = new Int32Array(length)
+  next.set(old)
+  return next
+}
+
+/** FNV-1a over the UTF-16 code units, then murmur3's finaliser so that nearby keys spread. */
+export function hashOf(key: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193)
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return h ^ (h >>> 16)
+}
