@@ -1,6 +1,6 @@
 import { foldReward, median, scalarResult } from './aggregate.js'
 import { fingerprintOf } from './fingerprint.js'
-import { KeyIndex } from './key-index.js'
+import { KeyIndex, type KeyIndexState } from './key-index.js'
 import { SlotQueue } from './slot-queue.js'
 import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent, RewardsSeen } from './types.js'
 
@@ -13,6 +13,22 @@ const HAS_IDS = 16
 const HAS_VALUES = 32
 
 const INITIAL_CAPACITY = 1024
+
+/** A decision table as plain data, for a snapshot: the per-slot fields up to the slots handed out. */
+export interface DecisionTableState {
+  index: KeyIndexState
+  free: Int32Array
+  due: Float64Array
+  positions: Float64Array
+  his: Int32Array
+  los: Int32Array
+  flags: Uint8Array
+  rewardCounts: Int32Array
+  lastRewardMs: Float64Array
+  runningRewards: Float64Array
+  rewardIds: [slot: number, ids: string[]][]
+  medianValues: [slot: number, values: number[]][]
+}
 
 /**
  * The decisions whose keys are remembered (SPEC §3): pending inside their window, collecting
@@ -27,7 +43,7 @@ const INITIAL_CAPACITY = 1024
  * reused.
  */
 export class DecisionTable {
-  private readonly slots = new KeyIndex()
+  private slots = new KeyIndex()
   private due = new Float64Array(INITIAL_CAPACITY)
   private positions = new Float64Array(INITIAL_CAPACITY)
   private his = new Int32Array(INITIAL_CAPACITY)
@@ -39,7 +55,7 @@ export class DecisionTable {
   private readonly rewardIds = new Map<number, Set<string>>()
   private readonly medianValues = new Map<number, number[]>()
   /** Slots freed and not yet reused, oldest first. */
-  private readonly free = new SlotQueue()
+  private free = new SlotQueue()
   /** Slots handed out so far (the next fresh slot). */
   private used = 0
 
@@ -173,6 +189,46 @@ export class DecisionTable {
     side.set(slot, entry)
     this.flags[slot] = (this.flags[slot] as number) | flag
     return entry
+  }
+
+  /** Everything the table holds, for a snapshot. */
+  exportState(): DecisionTableState {
+    const used = this.used
+    return {
+      index: this.slots.exportState(),
+      free: this.free.toArray(),
+      due: this.due.slice(0, used),
+      positions: this.positions.slice(0, used),
+      his: this.his.slice(0, used),
+      los: this.los.slice(0, used),
+      flags: this.flags.slice(0, used),
+      rewardCounts: this.rewardCounts.slice(0, used),
+      lastRewardMs: this.lastRewardMs.slice(0, used),
+      runningRewards: this.runningRewards.slice(0, used),
+      rewardIds: [...this.rewardIds].map(([slot, ids]) => [slot, [...ids]]),
+      medianValues: [...this.medianValues],
+    }
+  }
+
+  /** The table `exportState` described. */
+  static restore(rewardAgg: JoinSettings['rewardAgg'], state: DecisionTableState): DecisionTable {
+    const table = new DecisionTable(rewardAgg)
+    const used = state.due.length
+    while (table.due.length < used) table.grow()
+    table.used = used
+    table.slots = KeyIndex.restore(state.index)
+    table.free = SlotQueue.of(state.free)
+    table.due.set(state.due)
+    table.positions.set(state.positions)
+    table.his.set(state.his)
+    table.los.set(state.los)
+    table.flags.set(state.flags)
+    table.rewardCounts.set(state.rewardCounts)
+    table.lastRewardMs.set(state.lastRewardMs)
+    table.runningRewards.set(state.runningRewards)
+    for (const [slot, ids] of state.rewardIds) table.rewardIds.set(slot, new Set(ids))
+    for (const [slot, values] of state.medianValues) table.medianValues.set(slot, values)
+    return table
   }
 
   private takeSlot(): number {

@@ -1,4 +1,4 @@
-import { DecisionTable } from './decision-table.js'
+import { DecisionTable, type DecisionTableState } from './decision-table.js'
 import { Fifo } from './fifo.js'
 import { type Fingerprint, fingerprintOf } from './fingerprint.js'
 import { SlotQueue } from './slot-queue.js'
@@ -19,6 +19,18 @@ interface HeldEvent {
   claimed: boolean
 }
 
+/** A join engine's state as plain data (see `JoinEngine.exportState`). */
+export interface EngineState {
+  /** The log time the engine had reached. */
+  timeMs: number
+  /** Events held for decisions that had not come, oldest first. */
+  held: FollowUpEvent[]
+  /** Slots of the pending decisions and of the remembered ones, each in due order. */
+  pending: Int32Array
+  remembered: Int32Array
+  table: DecisionTableState
+}
+
 const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
 
 /**
@@ -28,11 +40,11 @@ const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
  * comes out depends only on the sequence of events, not on when `advanceTo` is called.
  */
 export class JoinEngine {
-  private readonly decisions: DecisionTable
+  private decisions: DecisionTable
   /** Slots of the pending decisions, in due order (log order: due = insert + E). */
-  private readonly pendingQueue = new SlotQueue()
+  private pendingQueue = new SlotQueue()
   /** Slots of the decisions released and still remembered, in due order. */
-  private readonly rememberedQueue = new SlotQueue()
+  private rememberedQueue = new SlotQueue()
   private readonly heldByKey = new Map<string, HeldEvent[]>()
   private readonly heldQueue = new Fifo<HeldEvent>()
   private readonly keyMemoryMs: number
@@ -45,6 +57,33 @@ export class JoinEngine {
   ) {
     this.keyMemoryMs = keyMemoryMs(settings)
     this.decisions = new DecisionTable(settings.rewardAgg)
+  }
+
+  /**
+   * The engine's whole state as plain data, for a snapshot: restoring it gives an engine that
+   * behaves exactly as this one from here on.
+   */
+  exportState(): EngineState {
+    const held: FollowUpEvent[] = []
+    for (const h of this.heldQueue.values()) if (!h.claimed) held.push(h.event)
+    return {
+      timeMs: this.nowMs,
+      held,
+      pending: this.pendingQueue.toArray(),
+      remembered: this.rememberedQueue.toArray(),
+      table: this.decisions.exportState(),
+    }
+  }
+
+  /** The engine `exportState` described, under the same settings. */
+  static restore(settings: JoinSettings, sink: EngineSink, state: EngineState): JoinEngine {
+    const engine = new JoinEngine(settings, sink)
+    engine.nowMs = state.timeMs
+    engine.decisions = DecisionTable.restore(settings.rewardAgg, state.table)
+    engine.pendingQueue = SlotQueue.of(state.pending)
+    engine.rememberedQueue = SlotQueue.of(state.remembered)
+    for (const event of state.held) engine.hold(event)
+    return engine
   }
 
   /** Replaces where outputs go (recovery replays into a sink that discards them). */
@@ -247,13 +286,18 @@ export class JoinEngine {
       this.sink.deadLetter({ event, reason: 'late', releaseMs: event.insertMs })
       return
     }
+    this.hold(event)
+    this.sink.observe({ kind: 'held_early', type: event.type })
+  }
+
+  /** Holds an event for a decision that has not come (yet). */
+  private hold(event: FollowUpEvent): void {
     const held: HeldEvent = { event, claimed: false }
     const forKey = this.heldByKey.get(event.key)
     if (forKey === undefined) this.heldByKey.set(event.key, [held])
     else forKey.push(held)
     this.heldQueue.push(held)
     this.heldCount++
-    this.sink.observe({ kind: 'held_early', type: event.type })
   }
 
   private attach(pending: number, event: FollowUpEvent): void {

@@ -1,3 +1,8 @@
+export interface KeyIndexState {
+  keys: string[]
+  hashes: Int32Array
+}
+
 const EMPTY = 0
 const INITIAL_BUCKETS = 1024
 
@@ -72,6 +77,27 @@ export class KeyIndex {
     buckets[2 * hole] = EMPTY
     this.keys[slot] = ''
     this.size--
+  }
+
+  /** The key of every slot ('' for a slot not in use) and its hash, for a snapshot. */
+  exportState(): KeyIndexState {
+    return { keys: [...this.keys], hashes: this.hashes.slice(0, this.keys.length) }
+  }
+
+  /** The index `exportState` described, without hashing a string again. */
+  static restore({ keys, hashes }: KeyIndexState): KeyIndex {
+    const index = new KeyIndex()
+    while (2 * keys.length > index.mask + 1) index.grow()
+    index.hashes = widened(index.hashes, keys.length)
+    index.hashes.set(hashes)
+    for (const [slot, key] of keys.entries()) {
+      index.keys[slot] = key
+      // Keys are never empty: '' marks a slot not in use.
+      if (key === '') continue
+      index.place(slot, hashes[slot] as number)
+      index.size++
+    }
+    return index
   }
 
   private place(slot: number, hash: number): void {

@@ -45,6 +45,20 @@ export class SlotQueue {
     return slot
   }
 
+  /** The queued slots, oldest first. */
+  toArray(): Int32Array {
+    const slots = new Int32Array(this.size)
+    for (let i = 0; i < this.size; i++) slots[i] = this.ring[(this.head + i) & this.mask] as number
+    return slots
+  }
+
+  /** A queue holding these slots, oldest first. */
+  static of(slots: Int32Array): SlotQueue {
+    const queue = new SlotQueue(slots.length)
+    for (const slot of slots) queue.push(slot)
+    return queue
+  }
+
   private grow(): void {
     const old = this.ring
     const next = new Int32Array(old.length * 2)
