@@ -118,6 +118,19 @@ test('property A: rewardsFor (what MAX_REWARDS_PER_DECISION bounds) agrees with 
   )
 })
 
+/** A point in the log to stop at: after events[0..k), at a time between the last applied event and the next. */
+function stopPoint(
+  events: readonly LoggedEvent[],
+  endMs: number,
+  indexSeed: number,
+  timeSeed: number,
+): { k: number; atMs: number } {
+  const k = indexSeed % (events.length + 1)
+  const lo = k > 0 ? (events[k - 1] as LoggedEvent).insertMs : 0
+  const hi = k < events.length ? (events[k] as LoggedEvent).insertMs : endMs
+  return { k, atMs: lo + (timeSeed % (hi - lo + 1)) }
+}
+
 test('property B: crash anywhere, reopen, replay the horizon: no record or dead letter lost or repeated', () => {
   fc.assert(
     fc.property(
@@ -131,10 +144,7 @@ test('property B: crash anywhere, reopen, replay the horizon: no record or dead 
         const { events } = log
         const endMs = endOf(log, extra)
         // The engine had applied events[0..k) and advanced to W, outputting everything up to W.
-        const k = crashSeed % (events.length + 1)
-        const lo = k > 0 ? (events[k - 1] as LoggedEvent).insertMs : 0
-        const hi = k < events.length ? (events[k] as LoggedEvent).insertMs : endMs
-        const checkpointMs = lo + (checkpointSeed % (hi - lo + 1))
+        const { k, atMs: checkpointMs } = stopPoint(events, endMs, crashSeed, checkpointSeed)
 
         const whole = new CollectingSink(byPosition(events))
         const uninterrupted = new JoinEngine(s, whole)
@@ -191,10 +201,7 @@ test('property C: stop anywhere, snapshot, restore: the outputs and answers are 
         const { events } = log
         const endMs = endOf(log, extra)
         // Stopped after events[0..k), at a time W before the next event.
-        const k = stopSeed % (events.length + 1)
-        const lo = k > 0 ? (events[k - 1] as LoggedEvent).insertMs : 0
-        const hi = k < events.length ? (events[k] as LoggedEvent).insertMs : endMs
-        const stopMs = lo + (timeSeed % (hi - lo + 1))
+        const { k, atMs: stopMs } = stopPoint(events, endMs, stopSeed, timeSeed)
 
         const whole = runLog(s, log, endMs)
 
