@@ -33,6 +33,7 @@ export const longWindow5m: Scenario = {
       let rss: number
       let heap: number
       let stopSeconds: number
+      let exit: number | string
       try {
         const pending = await waitForPending(loaded.server, count, 30_000)
         if (pending !== count) throw new Error(`${pending} decisions pending, expected ${count}`)
@@ -42,10 +43,10 @@ export const longWindow5m: Scenario = {
       } finally {
         // The stop writes the engine snapshot the restart loads: timed, and it must end cleanly.
         const stopping = performance.now()
-        const exit = await loaded.server.stop()
+        exit = await loaded.server.stop()
         stopSeconds = (performance.now() - stopping) / 1000
-        if (exit !== 0) throw new Error(`the service stopped with ${exit}, not 0`)
       }
+      if (exit !== 0) throw new Error(`the service stopped with ${exit}, not 0`)
       const restarted = await restartOn(log, 10_000)
       return {
         figures: {

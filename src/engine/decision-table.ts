@@ -1,4 +1,5 @@
 import { foldReward, median, scalarResult } from './aggregate.js'
+import { Column } from './column.js'
 import { fingerprintOf } from './fingerprint.js'
 import { KeyIndex, type KeyIndexState } from './key-index.js'
 import { SlotQueue } from './slot-queue.js'
@@ -11,8 +12,6 @@ const DEFERRED = 8
 /** The slot has reward ids or median values in a side Map (saves lookups for the many that have none). */
 const HAS_IDS = 16
 const HAS_VALUES = 32
-
-const INITIAL_CAPACITY = 1024
 
 /** A decision table as plain data, for a snapshot: the per-slot fields up to the slots handed out. */
 export interface DecisionTableState {
@@ -34,8 +33,8 @@ export interface DecisionTableState {
  * The decisions whose keys are remembered (SPEC §3): pending inside their window, collecting
  * what counts for them, then (after emission) kept without their details until due + H. A
  * service holds millions, so they are kept as a structure of arrays rather than one object
- * each: an index from key to a slot number (`KeyIndex`, open addressing over an Int32Array),
- * and per slot the due time, the log position (the body
+ * each: an index from key to a slot number (`KeyIndex`, open addressing over Int32Arrays),
+ * and per slot (in paged typed arrays, `Column`) the due time, the log position (the body
  * is read back from the log), the 64-bit fingerprint as two int32, and the flags in typed
  * arrays. The insert time is implied by the due time (due = insert + E). The reward tally is
  * three more numbers per slot (count, time of the last, the running aggregate); only reward ids
@@ -44,14 +43,14 @@ export interface DecisionTableState {
  */
 export class DecisionTable {
   private slots = new KeyIndex()
-  private due = new Float64Array(INITIAL_CAPACITY)
-  private positions = new Float64Array(INITIAL_CAPACITY)
-  private his = new Int32Array(INITIAL_CAPACITY)
-  private los = new Int32Array(INITIAL_CAPACITY)
-  private flags = new Uint8Array(INITIAL_CAPACITY)
-  private rewardCounts = new Int32Array(INITIAL_CAPACITY)
-  private lastRewardMs = new Float64Array(INITIAL_CAPACITY)
-  private runningRewards = new Float64Array(INITIAL_CAPACITY)
+  private readonly due = new Column((n) => new Float64Array(n))
+  private readonly positions = new Column((n) => new Float64Array(n))
+  private readonly his = new Column((n) => new Int32Array(n))
+  private readonly los = new Column((n) => new Int32Array(n))
+  private readonly flags = new Column((n) => new Uint8Array(n))
+  private readonly rewardCounts = new Column((n) => new Int32Array(n))
+  private readonly lastRewardMs = new Column((n) => new Float64Array(n))
+  private readonly runningRewards = new Column((n) => new Float64Array(n))
   private readonly rewardIds = new Map<number, Set<string>>()
   private readonly medianValues = new Map<number, number[]>()
   /** Slots freed and not yet reused, oldest first. */
@@ -70,11 +69,11 @@ export class DecisionTable {
   add(event: DecisionEvent, dueMs: number): number {
     const slot = this.takeSlot()
     const fingerprint = fingerprintOf(event.fingerprint)
-    this.due[slot] = dueMs
-    this.positions[slot] = event.pos
-    this.his[slot] = fingerprint.hi
-    this.los[slot] = fingerprint.lo
-    this.flags[slot] = PENDING | (event.deferred ? DEFERRED : 0)
+    this.due.set(slot, dueMs)
+    this.positions.set(slot, event.pos)
+    this.his.set(slot, fingerprint.hi)
+    this.los.set(slot, fingerprint.lo)
+    this.flags.set(slot, PENDING | (event.deferred ? DEFERRED : 0))
     this.slots.set(event.key, slot)
     return slot
   }
@@ -91,44 +90,44 @@ export class DecisionTable {
   }
 
   dueMs(slot: number): number {
-    return this.due[slot] as number
+    return this.due.get(slot)
   }
 
   /** Where the decision is in the log: its body is read back from there when it is released. */
   pos(slot: number): number {
-    return this.positions[slot] as number
+    return this.positions.get(slot)
   }
 
   hi(slot: number): number {
-    return this.his[slot] as number
+    return this.his.get(slot)
   }
 
   lo(slot: number): number {
-    return this.los[slot] as number
+    return this.los.get(slot)
   }
 
   pending(slot: number): boolean {
-    return ((this.flags[slot] as number) & PENDING) !== 0
+    return (this.flags.get(slot) & PENDING) !== 0
   }
 
   deferred(slot: number): boolean {
-    return ((this.flags[slot] as number) & DEFERRED) !== 0
+    return (this.flags.get(slot) & DEFERRED) !== 0
   }
 
   overridden(slot: number): boolean {
-    return ((this.flags[slot] as number) & OVERRIDDEN) !== 0
+    return (this.flags.get(slot) & OVERRIDDEN) !== 0
   }
 
   activated(slot: number): boolean {
-    return ((this.flags[slot] as number) & ACTIVATED) !== 0
+    return (this.flags.get(slot) & ACTIVATED) !== 0
   }
 
   markOverridden(slot: number): void {
-    this.flags[slot] = (this.flags[slot] as number) | OVERRIDDEN
+    this.flags.set(slot, this.flags.get(slot) | OVERRIDDEN)
   }
 
   markActivated(slot: number): void {
-    this.flags[slot] = (this.flags[slot] as number) | ACTIVATED
+    this.flags.set(slot, this.flags.get(slot) | ACTIVATED)
   }
 
   /** Counts a reward once per id for the decision in `slot`; returns false for a repeated id. */
@@ -138,15 +137,15 @@ export class DecisionTable {
       if (ids.has(reward.id)) return false
       ids.add(reward.id)
     }
-    const countBefore = this.rewardCounts[slot] as number
+    const countBefore = this.rewardCounts.get(slot)
     if (this.rewardAgg === 'median')
       this.sideEntry(this.medianValues, slot, HAS_VALUES, () => []).push(reward.reward)
     else {
-      const running = this.runningRewards[slot] as number
-      this.runningRewards[slot] = foldReward(this.rewardAgg, running, countBefore, reward.reward)
+      const running = this.runningRewards.get(slot)
+      this.runningRewards.set(slot, foldReward(this.rewardAgg, running, countBefore, reward.reward))
     }
-    this.rewardCounts[slot] = countBefore + 1
-    this.lastRewardMs[slot] = reward.insertMs
+    this.rewardCounts.set(slot, countBefore + 1)
+    this.lastRewardMs.set(slot, reward.insertMs)
     return true
   }
 
@@ -154,32 +153,32 @@ export class DecisionTable {
   rewardsSeen(slot: number): RewardsSeen {
     const ids = this.hasFlag(slot, HAS_IDS) ? this.rewardIds.get(slot) : undefined
     return {
-      count: this.rewardCounts[slot] as number,
+      count: this.rewardCounts.get(slot),
       has: (id) => ids?.has(id) ?? false,
     }
   }
 
   /** The reward side of the record of the (pending) decision in `slot`, logged at `insertMs`. */
   outcome(slot: number, defaultReward: number, insertMs: number): JoinOutcome {
-    const count = this.rewardCounts[slot] as number
+    const count = this.rewardCounts.get(slot)
     if (count === 0) return { reward: defaultReward, rewardCount: 0, rewardDeltaMs: null }
     const reward =
       this.rewardAgg === 'median'
         ? median(this.medianValues.get(slot) as number[])
-        : scalarResult(this.rewardAgg, this.runningRewards[slot] as number, count)
-    return { reward, rewardCount: count, rewardDeltaMs: (this.lastRewardMs[slot] as number) - insertMs }
+        : scalarResult(this.rewardAgg, this.runningRewards.get(slot), count)
+    return { reward, rewardCount: count, rewardDeltaMs: this.lastRewardMs.get(slot) - insertMs }
   }
 
   /** After emission: the key stays remembered (key, due time, fingerprint), the rest can go. */
   forgetDetails(slot: number): void {
     if (this.hasFlag(slot, HAS_IDS)) this.rewardIds.delete(slot)
     if (this.hasFlag(slot, HAS_VALUES)) this.medianValues.delete(slot)
-    this.flags[slot] = 0
-    this.rewardCounts[slot] = 0
+    this.flags.set(slot, 0)
+    this.rewardCounts.set(slot, 0)
   }
 
   private hasFlag(slot: number, flag: number): boolean {
-    return ((this.flags[slot] as number) & flag) !== 0
+    return (this.flags.get(slot) & flag) !== 0
   }
 
   /** The slot's entry in a side Map, made (and flagged) on first use. */
@@ -187,7 +186,7 @@ export class DecisionTable {
     if (this.hasFlag(slot, flag)) return side.get(slot) as T
     const entry = make()
     side.set(slot, entry)
-    this.flags[slot] = (this.flags[slot] as number) | flag
+    this.flags.set(slot, this.flags.get(slot) | flag)
     return entry
   }
 
@@ -197,14 +196,14 @@ export class DecisionTable {
     return {
       index: this.slots.exportState(),
       free: this.free.toArray(),
-      due: this.due.slice(0, used),
-      positions: this.positions.slice(0, used),
-      his: this.his.slice(0, used),
-      los: this.los.slice(0, used),
-      flags: this.flags.slice(0, used),
-      rewardCounts: this.rewardCounts.slice(0, used),
-      lastRewardMs: this.lastRewardMs.slice(0, used),
-      runningRewards: this.runningRewards.slice(0, used),
+      due: this.due.toArray(used),
+      positions: this.positions.toArray(used),
+      his: this.his.toArray(used),
+      los: this.los.toArray(used),
+      flags: this.flags.toArray(used),
+      rewardCounts: this.rewardCounts.toArray(used),
+      lastRewardMs: this.lastRewardMs.toArray(used),
+      runningRewards: this.runningRewards.toArray(used),
       rewardIds: [...this.rewardIds].map(([slot, ids]) => [slot, [...ids]]),
       medianValues: [...this.medianValues],
     }
@@ -214,18 +213,18 @@ export class DecisionTable {
   static restore(rewardAgg: JoinSettings['rewardAgg'], state: DecisionTableState): DecisionTable {
     const table = new DecisionTable(rewardAgg)
     const used = state.due.length
-    while (table.due.length < used) table.grow()
+    while (table.due.capacity < used) table.grow()
     table.used = used
     table.slots = KeyIndex.restore(state.index)
     table.free = SlotQueue.of(state.free)
-    table.due.set(state.due)
-    table.positions.set(state.positions)
-    table.his.set(state.his)
-    table.los.set(state.los)
-    table.flags.set(state.flags)
-    table.rewardCounts.set(state.rewardCounts)
-    table.lastRewardMs.set(state.lastRewardMs)
-    table.runningRewards.set(state.runningRewards)
+    table.due.load(state.due)
+    table.positions.load(state.positions)
+    table.his.load(state.his)
+    table.los.load(state.los)
+    table.flags.load(state.flags)
+    table.rewardCounts.load(state.rewardCounts)
+    table.lastRewardMs.load(state.lastRewardMs)
+    table.runningRewards.load(state.runningRewards)
     for (const [slot, ids] of state.rewardIds) table.rewardIds.set(slot, new Set(ids))
     for (const [slot, values] of state.medianValues) table.medianValues.set(slot, values)
     return table
@@ -233,24 +232,16 @@ export class DecisionTable {
 
   private takeSlot(): number {
     if (this.free.length > 0) return this.free.shift()
-    if (this.used === this.due.length) this.grow()
+    if (this.used === this.due.capacity) this.grow()
     return this.used++
   }
 
   private grow(): void {
-    const capacity = this.due.length * 2
-    this.due = grown(this.due, new Float64Array(capacity))
-    this.positions = grown(this.positions, new Float64Array(capacity))
-    this.his = grown(this.his, new Int32Array(capacity))
-    this.los = grown(this.los, new Int32Array(capacity))
-    this.flags = grown(this.flags, new Uint8Array(capacity))
-    this.rewardCounts = grown(this.rewardCounts, new Int32Array(capacity))
-    this.lastRewardMs = grown(this.lastRewardMs, new Float64Array(capacity))
-    this.runningRewards = grown(this.runningRewards, new Float64Array(capacity))
+    for (const column of this.columns()) column.grow()
   }
-}
 
-function grown<T extends Float64Array | Int32Array | Uint8Array>(old: T, next: T): T {
-  next.set(old as never)
-  return next
+  private columns(): Column<Float64Array | Int32Array | Uint8Array>[] {
+    const { due, positions, his, los, flags, rewardCounts, lastRewardMs, runningRewards } = this
+    return [due, positions, his, los, flags, rewardCounts, lastRewardMs, runningRewards]
+  }
 }
