@@ -24,7 +24,7 @@ export const longWindow5m: Scenario = {
   id: 'long-window-5m',
   title: 'Long window: 5,000,000 pending, RSS and restart',
   method:
-    'A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=power, MAX_PENDING = count + 100,000) is loaded with 5,000,000 decisions (quick: 200,000; 150-byte contexts) by NDJSON batches of 5000, two requests in flight; VmRSS of the service (/proc/<pid>/status, every thread) is read 1 s after the pending gauge reached the count. Then it is stopped (SIGTERM) and started again on the same data dir: time from spawn to its ready line (recovery happens before it), then banditjoin_decisions_pending polled (refreshed about every 500 ms, up to 10 s) until it equals the count, and VmRSS read again. The log is in the page cache (just written).',
+    'A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=power, MAX_PENDING = count + 100,000) is loaded with 5,000,000 decisions (quick: 200,000; 150-byte contexts) by NDJSON batches of 5000, two requests in flight; VmRSS of the service (/proc/<pid>/status, every thread) is read 1 s after the pending gauge reached the count. Then it is stopped (SIGTERM; the stop is timed: it writes the engine snapshot) and started again on the same data dir: time from spawn to its ready line (recovery, here loading that snapshot, happens before it), then banditjoin_decisions_pending polled (refreshed about every 500 ms, up to 10 s) until it equals the count, and VmRSS read again. The log is in the page cache (just written).',
   async run(context) {
     const count = pendingCount(context.options.quick)
     const loaded = await loadPendingLog('long-window', count, { env: { DURABILITY: 'power' } })
@@ -32,6 +32,8 @@ export const longWindow5m: Scenario = {
     try {
       let rss: number
       let heap: number
+      let stopSeconds: number
+      let exit: number | string
       try {
         const pending = await waitForPending(loaded.server, count, 30_000)
         if (pending !== count) throw new Error(`${pending} decisions pending, expected ${count}`)
@@ -39,8 +41,12 @@ export const longWindow5m: Scenario = {
         rss = rssBytes(loaded.server.pid)
         heap = await heapUsed(loaded.server.url)
       } finally {
-        await loaded.server.stop()
+        // The stop writes the engine snapshot the restart loads: timed, and it must end cleanly.
+        const stopping = performance.now()
+        exit = await loaded.server.stop()
+        stopSeconds = (performance.now() - stopping) / 1000
       }
+      if (exit !== 0) throw new Error(`the service stopped with ${exit}, not 0`)
       const restarted = await restartOn(log, 10_000)
       return {
         figures: {
@@ -51,6 +57,7 @@ export const longWindow5m: Scenario = {
           pending_restored: restarted.pending,
           pending_expected: count,
           restarted_rss_bytes: restarted.rssBytes,
+          stop_s: stopSeconds,
         },
         details: { retries: loaded.retries, decisionJsonBytes: log.decisionJsonBytes, env: log.env },
       }
@@ -85,8 +92,8 @@ export const longWindow5m: Scenario = {
       }),
       row(view, id, {
         measure:
-          'heap used with all pending, garbage included; RSS after the restart (MiB); load rate (decisions/s)',
-        banditjoin: `${stat(mib(s.heap_used_bytes))}; ${stat(mib(s.restarted_rss_bytes))}; ${stat(s.load_per_s)}`,
+          'heap used with all pending, garbage included; RSS after the restart (MiB); load rate (decisions/s); stop (SIGTERM → exit, snapshot written) (s)',
+        banditjoin: `${stat(mib(s.heap_used_bytes))}; ${stat(mib(s.restarted_rss_bytes))}; ${stat(s.load_per_s)}; ${stat(s.stop_s, 2)}`,
       }),
     ]
   },

@@ -29,7 +29,7 @@ function memoryScenario(variant: MemoryVariant): Scenario {
   const scenario: Scenario = {
     id: variant.id,
     title: variant.title,
-    method: `A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with ${variant.countText} decisions (${variant.contextBytes}-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected; so a worker (--expose-gc) also puts the same count of decisions through the service ingest into an engine and reads heap and RSS after a forced GC: the state itself.`,
+    method: `A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with ${variant.countText} decisions (${variant.contextBytes}-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected; so a worker (--expose-gc) also puts the same count of decisions through the service ingest into an engine and reads heap (plus typed-array contents, outside the heap) and RSS after a forced GC: the state itself.`,
     run: (context) => runMemory(variant, context),
     rows: (view) => memoryRows(scenario.id, view),
   }
@@ -136,7 +136,7 @@ function memoryRows(id: string, view: ResultsView): TableRow[] {
     perDecision('heap_per_decision_bytes', 'heap used per pending decision (bytes)'),
     perDecision(
       'state_heap_per_decision_bytes',
-      'after a forced GC: heap per pending decision, ingest + engine alone (bytes)',
+      'after a forced GC: heap and typed arrays per pending decision, ingest + engine alone (bytes)',
     ),
     row(view, id, {
       measure: 'RSS with all pending (MB); load rate (decisions/s)',

@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { type Clock, MonotonicClock, RealScheduler, type Scheduler } from '../clock.js'
 import type { Config } from '../config.js'
@@ -65,6 +66,7 @@ export async function openEmbeddedBackend(
       compactIntervalMs: 250,
       outputRetentionMs: config.outputRetentionMs,
       outputRetentionBytes: config.outputRetentionBytes,
+      snapshotPath: join(config.dataDir, 'engine-snapshot'),
     })
     joiner.start()
     if (!sameSettings(recorded, wanted)) {

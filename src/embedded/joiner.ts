@@ -1,12 +1,15 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from 'pino'
 import type { Scheduler, Timer } from '../clock.js'
-import type { JoinEngine } from '../engine/engine.js'
+import { JoinEngine } from '../engine/engine.js'
 import type { DeadLetter, JoinedRecord, JoinSettings, LoggedEvent } from '../engine/types.js'
 import { BanditJoinError, overloaded, shuttingDown } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { CycleCollector } from '../join/collector.js'
+import { type SnapshotMeta, takeSnapshot, writeSnapshot } from '../join/engine-snapshot.js'
 import { rebuildEngine } from '../join/replay.js'
+import { sameSettings } from '../join/settings-change.js'
 import {
   type EmbeddedLog,
   isUncommittedAfterFailure,
@@ -41,6 +44,8 @@ export interface JoinerOptions {
   compactIntervalMs: number
   outputRetentionMs: number
   outputRetentionBytes: number
+  /** Where a clean stop leaves the engine's state for the next start (see engine-snapshot.ts). */
+  snapshotPath: string
 }
 
 /**
@@ -137,15 +142,65 @@ export class Joiner implements Ingestor {
 
   /** Rebuilds the engine from the log, writes what the outputs missed, and starts joining. */
   start(): void {
-    this.engine = rebuildEngine(
-      this.log,
-      this.options.settings,
-      this.collector,
-      logReplayProgress(this.logger),
-    )
+    this.engine =
+      this.restoredEngine() ??
+      rebuildEngine(this.log, this.options.settings, this.collector, logReplayProgress(this.logger))
     this.outputs.start()
     this.maintenance.start()
     this.cycle()
+  }
+
+  /** The engine as the last clean stop left it, if its snapshot describes the log as it is. */
+  private restoredEngine(): JoinEngine | undefined {
+    const started = performance.now()
+    let snapshot: ReturnType<typeof takeSnapshot>
+    try {
+      snapshot = takeSnapshot(this.options.snapshotPath)
+    } catch (error) {
+      this.logger.warn({ err: error }, 'the engine snapshot cannot be read; replaying the log instead')
+      return undefined
+    }
+    if (snapshot === undefined) return undefined
+    if (!this.describesLog(snapshot.meta)) {
+      this.logger.warn('the engine snapshot is not of the log as it is now; replaying the log instead')
+      return undefined
+    }
+    const engine = JoinEngine.restore(this.options.settings, this.collector, snapshot.state)
+    const ms = Math.round(performance.now() - started)
+    this.logger.info(
+      { pending: engine.pendingDecisions, ms },
+      'engine restored from the snapshot of the last stop',
+    )
+    return engine
+  }
+
+  private describesLog(meta: SnapshotMeta): boolean {
+    return (
+      meta.nextPos === this.log.nextPos &&
+      isDeepStrictEqual(meta.checkpoint, this.log.checkpoint) &&
+      sameSettings(meta.settings, this.options.settings)
+    )
+  }
+
+  /**
+   * At a stop, after the last commit: the engine's state for the next start. Only when the
+   * engine stands exactly at the log's checkpoint (it always does after a commit of its own).
+   */
+  private saveSnapshot(engine: JoinEngine): void {
+    if (engine.timeMs !== this.log.checkpoint.timeMs || this.nextPos !== this.log.nextPos) return
+    const started = performance.now()
+    const meta = { settings: this.options.settings, checkpoint: this.log.checkpoint, nextPos: this.nextPos }
+    try {
+      writeSnapshot(this.options.snapshotPath, { meta, state: engine.exportState() })
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        'the engine snapshot could not be written; the next start replays the log',
+      )
+      return
+    }
+    const ms = Math.round(performance.now() - started)
+    this.logger.info({ pending: engine.pendingDecisions, ms }, 'engine snapshot written for the next start')
   }
 
   private get joinEngine(): JoinEngine {
@@ -234,18 +289,21 @@ export class Joiner implements Ingestor {
     this.outputs.stop()
     if (this.engine !== undefined) {
       await this.persistOutputPositions()
-      // The last cycle's writes to the outputs: persist where they stand too.
+      // The last cycle's writes to the outputs: persist where they stand too, and commit the
+      // engine's time as the checkpoint even if nothing else is to commit, for the snapshot.
       await this.outputs.drain()
-      await this.persistOutputPositions()
+      this.outputs.syncAtNextCommit()
+      await this.flush(true)
+      this.saveSnapshot(this.engine)
     }
     this.outputs.close()
     await this.log.close()
   }
 
-  /** Runs a cycle now (after those in flight) and waits for its commit. */
-  async flush(): Promise<void> {
+  /** Runs a cycle now (after those in flight) and waits for its commit (made even if empty when `always`). */
+  async flush(always = false): Promise<void> {
     await this.settled()
-    this.cycle()
+    this.cycle(always)
     await this.settled()
   }
 
@@ -269,7 +327,7 @@ export class Joiner implements Ingestor {
     }
   }
 
-  private cycle(): void {
+  private cycle(commitEvenIfEmpty = false): void {
     this.immediate = undefined
     if (this.commits.length >= MAX_COMMITS_IN_FLIGHT) return
     const engine = this.joinEngine
@@ -283,7 +341,9 @@ export class Joiner implements Ingestor {
     engine.advanceTo(timeMs)
     const released = this.collector
     const sinkPositions = this.outputs.positionsToPersist()
-    if (events.length + released.records.length + released.deadLetters.length + sinkPositions.length === 0) {
+    const empty =
+      events.length + released.records.length + released.deadLetters.length + sinkPositions.length === 0
+    if (empty && !commitEvenIfEmpty) {
       this.schedule()
       return
     }

@@ -1,6 +1,7 @@
-import { DecisionState } from './decision-state.js'
+import { DecisionTable, type DecisionTableState } from './decision-table.js'
 import { Fifo } from './fifo.js'
-import { type Fingerprint, fingerprintOf, sameFingerprint } from './fingerprint.js'
+import { type Fingerprint, fingerprintOf } from './fingerprint.js'
+import { SlotQueue } from './slot-queue.js'
 import {
   type DecisionEvent,
   type DecisionRef,
@@ -18,6 +19,18 @@ interface HeldEvent {
   claimed: boolean
 }
 
+/** A join engine's state as plain data (see `JoinEngine.exportState`). */
+export interface EngineState {
+  /** The log time the engine had reached. */
+  timeMs: number
+  /** Events held for decisions that had not come, oldest first. */
+  held: FollowUpEvent[]
+  /** Slots of the pending decisions and of the remembered ones, each in due order. */
+  pending: Int32Array
+  remembered: Int32Array
+  table: DecisionTableState
+}
+
 const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
 
 /**
@@ -27,9 +40,11 @@ const NONE_SEEN: RewardsSeen = { count: 0, has: () => false }
  * comes out depends only on the sequence of events, not on when `advanceTo` is called.
  */
 export class JoinEngine {
-  private readonly decisions = new Map<string, DecisionState>()
-  private readonly pendingQueue = new Fifo<DecisionState>()
-  private readonly rememberedQueue = new Fifo<DecisionState>()
+  private decisions: DecisionTable
+  /** Slots of the pending decisions, in due order (log order: due = insert + E). */
+  private pendingQueue = new SlotQueue()
+  /** Slots of the decisions released and still remembered, in due order. */
+  private rememberedQueue = new SlotQueue()
   private readonly heldByKey = new Map<string, HeldEvent[]>()
   private readonly heldQueue = new Fifo<HeldEvent>()
   private readonly keyMemoryMs: number
@@ -41,6 +56,34 @@ export class JoinEngine {
     private sink: EngineSink,
   ) {
     this.keyMemoryMs = keyMemoryMs(settings)
+    this.decisions = new DecisionTable(settings.rewardAgg)
+  }
+
+  /**
+   * The engine's whole state as plain data, for a snapshot: restoring it gives an engine that
+   * behaves exactly as this one from here on.
+   */
+  exportState(): EngineState {
+    const held: FollowUpEvent[] = []
+    for (const h of this.heldQueue.values()) if (!h.claimed) held.push(h.event)
+    return {
+      timeMs: this.nowMs,
+      held,
+      pending: this.pendingQueue.toArray(),
+      remembered: this.rememberedQueue.toArray(),
+      table: this.decisions.exportState(),
+    }
+  }
+
+  /** The engine `exportState` described, under the same settings. */
+  static restore(settings: JoinSettings, sink: EngineSink, state: EngineState): JoinEngine {
+    const engine = new JoinEngine(settings, sink)
+    engine.nowMs = state.timeMs
+    engine.decisions = DecisionTable.restore(settings.rewardAgg, state.table)
+    engine.pendingQueue = SlotQueue.of(state.pending)
+    engine.rememberedQueue = SlotQueue.of(state.remembered)
+    for (const event of state.held) engine.hold(event)
+    return engine
   }
 
   /** Replaces where outputs go (recovery replays into a sink that discards them). */
@@ -69,23 +112,32 @@ export class JoinEngine {
    */
   rememberedDecision(key: string, atMs: number): { fingerprint: Fingerprint } | undefined {
     const known = this.rememberedAt(key, atMs)
-    return known === undefined ? undefined : { fingerprint: { hi: known.hi, lo: known.lo } }
+    return known < 0
+      ? undefined
+      : { fingerprint: { hi: this.decisions.hi(known), lo: this.decisions.lo(known) } }
   }
 
   /** The log position of the decision pending for `key`, if one is. */
   pendingPos(key: string): number | undefined {
-    const known = this.decisions.get(key)
-    return known?.pending ? known.pos : undefined
+    const known = this.decisions.slotOf(key)
+    return known >= 0 && this.decisions.pending(known) ? this.decisions.pos(known) : undefined
   }
 
-  private rememberedAt(key: string, atMs: number): DecisionState | undefined {
-    const known = this.decisions.get(key)
-    return known !== undefined && atMs < known.dueMs + this.keyMemoryMs ? known : undefined
+  /** The slot of the decision whose key is remembered at `atMs`, or -1. */
+  private rememberedAt(key: string, atMs: number): number {
+    const known = this.decisions.slotOf(key)
+    return known >= 0 && atMs < this.decisions.dueMs(known) + this.keyMemoryMs ? known : -1
+  }
+
+  /** The due time of the decision in the slot at the head of `queue`, if any. */
+  private headDueMs(queue: SlotQueue): number | undefined {
+    const slot = queue.peek()
+    return slot < 0 ? undefined : this.decisions.dueMs(slot)
   }
 
   /** The due time of the oldest pending decision: when the next one leaves the pending set. */
   oldestPendingDueMs(): number | undefined {
-    return this.pendingQueue.peek()?.dueMs
+    return this.headDueMs(this.pendingQueue)
   }
 
   /** When the oldest held event becomes an orphan and stops being held. */
@@ -99,9 +151,13 @@ export class JoinEngine {
    * decision, or those held for the key while no decision came. Undefined when it would be late.
    */
   rewardsFor(key: string, atMs: number): RewardsSeen | undefined {
-    const known = this.decisions.get(key)
-    if (known?.pending && atMs < known.dueMs) return known.rewardsSeen()
-    if (known !== undefined && atMs < known.dueMs + this.keyMemoryMs) return undefined
+    const decisions = this.decisions
+    const known = decisions.slotOf(key)
+    if (known >= 0) {
+      const dueMs = decisions.dueMs(known)
+      if (decisions.pending(known) && atMs < dueMs) return decisions.rewardsSeen(known)
+      if (atMs < dueMs + this.keyMemoryMs) return undefined
+    }
     return this.heldRewards(key, atMs)
   }
 
@@ -124,7 +180,7 @@ export class JoinEngine {
 
   /** The next log time at which something will be released, if anything is waiting. */
   nextReleaseMs(): number | undefined {
-    const due = this.pendingQueue.peek()?.dueMs
+    const due = this.headDueMs(this.pendingQueue)
     const held = this.peekUnclaimedHeld()
     const orphanAt = held === undefined ? undefined : this.orphanAtMs(held)
     if (due === undefined) return orphanAt
@@ -137,8 +193,9 @@ export class JoinEngine {
    * remembered, no event held), or undefined if it holds none now.
    */
   quietFromMs(): number | undefined {
-    const newest = this.pendingQueue.last() ?? this.rememberedQueue.last()
-    const decisionsUntil = newest === undefined ? undefined : newest.dueMs + this.keyMemoryMs
+    const newestPending = this.pendingQueue.last()
+    const newest = newestPending >= 0 ? newestPending : this.rememberedQueue.last()
+    const decisionsUntil = newest < 0 ? undefined : this.decisions.dueMs(newest) + this.keyMemoryMs
     const held = this.heldCount > 0 ? this.heldQueue.last() : undefined
     const heldUntil = held === undefined ? undefined : this.orphanAtMs(held)
     if (decisionsUntil === undefined) return heldUntil
@@ -158,18 +215,20 @@ export class JoinEngine {
   advanceTo(timeMs: number): void {
     if (timeMs <= this.nowMs) return
     this.nowMs = timeMs
+    const decisions = this.decisions
     for (;;) {
       const decision = this.pendingQueue.peek()
+      const dueMs = decision < 0 ? Number.NaN : decisions.dueMs(decision)
       const held = this.peekUnclaimedHeld()
-      const decisionReady = decision !== undefined && decision.dueMs <= timeMs
+      const decisionReady = decision >= 0 && dueMs <= timeMs
       const heldReady = held !== undefined && this.orphanAtMs(held) <= timeMs
       if (!decisionReady && !heldReady) break
       const decisionFirst =
         decisionReady &&
         (!heldReady ||
-          decision.dueMs < this.orphanAtMs(held) ||
-          (decision.dueMs === this.orphanAtMs(held) && decision.pos < held.event.pos))
-      if (decisionFirst) this.releaseDecision(this.pendingQueue.shift() as DecisionState)
+          dueMs < this.orphanAtMs(held) ||
+          (dueMs === this.orphanAtMs(held) && decisions.pos(decision) < held.event.pos))
+      if (decisionFirst) this.releaseDecision(this.pendingQueue.shift())
       else this.releaseHeld(this.heldQueue.shift() as HeldEvent)
     }
     this.forgetExpiredKeys(timeMs)
@@ -192,14 +251,14 @@ export class JoinEngine {
 
   private applyDecision(event: DecisionEvent): void {
     const known = this.rememberedAt(event.key, event.insertMs)
-    if (known !== undefined) {
-      if (sameFingerprint(known, fingerprintOf(event.fingerprint)))
+    if (known >= 0) {
+      const fingerprint = fingerprintOf(event.fingerprint)
+      if (fingerprint.hi === this.decisions.hi(known) && fingerprint.lo === this.decisions.lo(known))
         this.sink.observe({ kind: 'duplicate_decision' })
       else this.sink.deadLetter({ event, reason: 'conflicting_duplicate', releaseMs: event.insertMs })
       return
     }
-    const pending = new DecisionState(event, event.insertMs + this.settings.expUnitMs)
-    this.decisions.set(event.key, pending)
+    const pending = this.decisions.add(event, event.insertMs + this.settings.expUnitMs)
     this.pendingQueue.push(pending)
     // A held event is counted until claimed or released: none counted, no list to look up.
     const held = this.heldCount === 0 ? undefined : this.heldByKey.get(event.key)
@@ -214,60 +273,76 @@ export class JoinEngine {
   }
 
   private applyFollowUp(event: FollowUpEvent): void {
-    const known = this.decisions.get(event.key)
-    if (known?.pending) {
+    const known = this.decisions.slotOf(event.key)
+    if (known >= 0 && this.decisions.pending(known)) {
       this.attach(known, event)
       return
     }
-    if (known !== undefined) {
+    if (known >= 0) {
       if (event.type === 'reward') {
-        const decisionMs = known.dueMs - this.settings.expUnitMs
+        const decisionMs = this.decisions.dueMs(known) - this.settings.expUnitMs
         this.sink.observe({ kind: 'reward_late', delayMs: event.insertMs - decisionMs })
       }
       this.sink.deadLetter({ event, reason: 'late', releaseMs: event.insertMs })
       return
     }
+    this.hold(event)
+    this.sink.observe({ kind: 'held_early', type: event.type })
+  }
+
+  /** Holds an event for a decision that has not come (yet). */
+  private hold(event: FollowUpEvent): void {
     const held: HeldEvent = { event, claimed: false }
     const forKey = this.heldByKey.get(event.key)
     if (forKey === undefined) this.heldByKey.set(event.key, [held])
     else forKey.push(held)
     this.heldQueue.push(held)
     this.heldCount++
-    this.sink.observe({ kind: 'held_early', type: event.type })
   }
 
-  private attach(pending: DecisionState, event: FollowUpEvent): void {
+  private attach(pending: number, event: FollowUpEvent): void {
+    const decisions = this.decisions
     switch (event.type) {
       case 'reward':
-        if (pending.count(event, this.settings)) {
-          const decisionMs = pending.dueMs - this.settings.expUnitMs
+        if (decisions.count(pending, event)) {
+          const decisionMs = decisions.dueMs(pending) - this.settings.expUnitMs
           this.sink.observe({ kind: 'reward_counted', delayMs: event.insertMs - decisionMs })
         } else {
           this.sink.observe({ kind: 'reward_repeated' })
         }
         return
       case 'override':
-        if (pending.overridden) this.sink.observe({ kind: 'no_effect', type: 'override' })
-        pending.markOverridden()
+        if (decisions.overridden(pending)) this.sink.observe({ kind: 'no_effect', type: 'override' })
+        decisions.markOverridden(pending)
         return
       case 'activate':
-        if (!pending.deferred || pending.activated) this.sink.observe({ kind: 'no_effect', type: 'activate' })
-        pending.markActivated()
+        if (!decisions.deferred(pending) || decisions.activated(pending))
+          this.sink.observe({ kind: 'no_effect', type: 'activate' })
+        decisions.markActivated(pending)
         return
     }
   }
 
-  private releaseDecision(state: DecisionState): void {
-    const { dueMs, key, pos, deferred } = state
+  private releaseDecision(slot: number): void {
+    const decisions = this.decisions
+    const dueMs = decisions.dueMs(slot)
+    const deferred = decisions.deferred(slot)
     const insertMs = dueMs - this.settings.expUnitMs
-    const event: DecisionRef = { type: 'decision', pos, insertMs, key, deferred }
-    const outcome = state.outcome(this.settings, insertMs)
-    if (state.overridden) this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
-    else if (deferred && !state.activated) {
+    const event: DecisionRef = {
+      type: 'decision',
+      pos: decisions.pos(slot),
+      insertMs,
+      key: decisions.key(slot),
+      deferred,
+    }
+    const outcome = decisions.outcome(slot, this.settings.defaultReward, insertMs)
+    if (decisions.overridden(slot))
+      this.sink.deadLetter({ event, reason: 'overridden', releaseMs: dueMs, outcome })
+    else if (deferred && !decisions.activated(slot)) {
       this.sink.deadLetter({ event, reason: 'not_activated', releaseMs: dueMs, outcome })
     } else this.sink.record({ decision: event, dueMs, outcome })
-    state.forgetDetails()
-    this.rememberedQueue.push(state)
+    decisions.forgetDetails(slot)
+    this.rememberedQueue.push(slot)
   }
 
   private releaseHeld(held: HeldEvent): void {
@@ -284,10 +359,10 @@ export class JoinEngine {
   private forgetExpiredKeys(timeMs: number): void {
     for (;;) {
       const oldest = this.rememberedQueue.peek()
-      if (oldest === undefined || oldest.dueMs + this.keyMemoryMs > timeMs) return
+      if (oldest < 0 || this.decisions.dueMs(oldest) + this.keyMemoryMs > timeMs) return
       this.rememberedQueue.shift()
       // A key is reused only after it expired here, so the entry is still this one.
-      this.decisions.delete(oldest.key)
+      this.decisions.remove(oldest)
     }
   }
 }

@@ -23,6 +23,11 @@ export class Fifo<T> {
     return this.length === 0 ? undefined : this.items[this.items.length - 1]
   }
 
+  /** The queued items, oldest first. */
+  *values(): IterableIterator<T> {
+    for (let i = this.head; i < this.items.length; i++) yield this.items[i] as T
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined
     const item = this.items[this.head] as T

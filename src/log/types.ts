@@ -64,7 +64,11 @@ export interface EventLog {
   readonly checkpoint: JoinCheckpoint
   /** Position the next appended event gets. */
   readonly nextPos: number
-  /** Events in log order from the first one stamped at or after `fromMs`. */
+  /**
+   * Events in log order from the first one stamped at or after `fromMs`, to rebuild an engine:
+   * decisions may come without their bodies (`''`), since the engine keeps none (bodiesAt reads
+   * a released decision's body back).
+   */
   replayFrom(fromMs: number): Iterable<LoggedEvent>
   /**
    * The logged bodies of the committed events at these positions, by position, in one read (the

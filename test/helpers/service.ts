@@ -47,6 +47,8 @@ export async function startInProcess(
     dataDir?: string
     /** A clock made from the floor the log gives (instead of `clock`). */
     overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock'>
+    /** Where the service logs (default: nowhere). */
+    logger?: pino.Logger
   } = {},
 ): Promise<InProcessService> {
   const dir = options.dataDir === undefined ? tempDir() : undefined
@@ -63,7 +65,7 @@ export async function startInProcess(
   const clock = options.clock
   const service = await createService(config, {
     stdout: stdout as unknown as NodeJS.WriteStream,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     ...options.overrides,
     ...(clock === undefined ? {} : { clock: () => clock }),
   })

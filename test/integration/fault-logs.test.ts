@@ -83,7 +83,6 @@ function episodesOf(child: ReadyProcess, fault: Fault): Episode[] {
       if (current !== undefined) current.recovered = line
       current = undefined
     } else if (!line.msg.startsWith(fault.failed)) {
-      continue
     } else if (current === undefined) {
       current = { first: line, counts: [] }
       episodes.push(current)

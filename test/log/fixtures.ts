@@ -94,6 +94,16 @@ export function batch(
 }
 
 /** Events without keys whose value is undefined, to compare with what the log gives back. */
+/**
+ * Every event the log holds from `fromMs` as it was logged: replay gives decisions without their
+ * bodies (the engine keeps none), so those are read back by position, as a release does.
+ */
+export function logged(log: SqliteLog, fromMs = 0): LoggedEvent[] {
+  const events = [...log.replayFrom(fromMs)]
+  const bodies = log.bodiesAt(events.filter((e) => e.type === 'decision').map((e) => e.pos))
+  return events.map((e) => (e.type === 'decision' ? { ...e, body: bodies.get(e.pos) ?? '' } : e))
+}
+
 export function plain(events: Iterable<LoggedEvent>): unknown[] {
   return [...events].map((e) => JSON.parse(JSON.stringify(e)))
 }

@@ -9,6 +9,7 @@ import {
   batch,
   deadLetterLines,
   Events,
+  logged,
   mixedEvents,
   openLog,
   plain,
@@ -38,7 +39,7 @@ test('a commit survives a reopen: checkpoint, next position and every event in o
   const again = openLog(t, dataDir)
   assert.deepEqual(again.checkpoint, { ...checkpoint, recordBytes })
   assert.equal(again.nextPos, events.length + 1)
-  const replayed = [...again.replayFrom(0)]
+  const replayed = logged(again)
   assert.deepEqual(plain(replayed), plain(events))
   assert.deepEqual(
     replayed.map((e) => e.type),
@@ -79,7 +80,7 @@ test('commits append: positions continue where the last commit ended', async (t)
   await log.commit(batch({ timeMs: 9, recordSeq: 0, deadLetterSeq: 0 }))
   assert.equal(log.nextPos, 4, 'a commit without events does not move the position')
   assert.equal(log.checkpoint.timeMs, 9)
-  assert.deepEqual(plain(log.replayFrom(0)), plain([...first, ...second]))
+  assert.deepEqual(plain(logged(log)), plain([...first, ...second]))
 })
 
 /** 1000 events in runs of three equal times, with gaps of 7 ms between runs. */
@@ -112,6 +113,18 @@ test('replayFrom(T) gives every event from the boundary to the newest, in order'
       expected,
       `replayFrom(${fromMs})`,
     )
+  }
+})
+
+test('replay reads a long log in chunks and gives every event once, in order, across the chunk ends', async (t) => {
+  // Replay reads 10,000 rows at a time: a log of 2 full chunks and a part, and one of exactly 2.
+  for (const count of [25_001, 20_000]) {
+    const log = openLog(t, scratchDir(t))
+    const events = stampedEvents(count)
+    await log.commit(batch({ timeMs: 0, recordSeq: 0, deadLetterSeq: 0 }, { events }))
+    const replayed = [...log.replayFrom(0)].map((e) => e.pos)
+    assert.equal(replayed.length, count)
+    assert.ok(replayed.every((pos, i) => pos === (events[i] as LoggedEvent).pos))
   }
 })
 
@@ -170,7 +183,7 @@ test('a failed commit throws and changes nothing, in memory or on disk', async (
   const unchanged = (l: SqliteLog) => {
     assert.deepEqual(l.checkpoint, checkpoint)
     assert.equal(l.nextPos, 4)
-    assert.deepEqual(plain(l.replayFrom(0)), plain(committed))
+    assert.deepEqual(plain(logged(l)), plain(committed))
     assert.deepEqual(
       l.readOutput('records', 1, 10).map((r) => r.seq),
       [1],
@@ -229,7 +242,7 @@ test('resetSettings drops the events but positions keep increasing, also after a
   assert.equal(third.nextPos, 8, 'a reset of an empty log keeps the position')
   const next = events.decision('n', 400)
   await third.commit(batch({ timeMs: 400, recordSeq: 0, deadLetterSeq: 0 }, { events: [next] }))
-  assert.deepEqual(plain(third.replayFrom(0)), plain([next]))
+  assert.deepEqual(plain(logged(third)), plain([next]))
   assert.equal(third.nextPos, 9)
 })
 
@@ -264,8 +277,8 @@ test('commits in flight behind a failed one are refused, those asked for after i
   await assert.rejects(failing, (error: { code?: string }) => !isUncommittedAfterFailure(error))
   await assert.rejects(refused, (error: { code?: string }) => isUncommittedAfterFailure(error))
   assert.deepEqual(log.checkpoint, checkpoint)
-  assert.deepEqual(plain(log.replayFrom(0)), plain([first]))
+  assert.deepEqual(plain(logged(log)), plain([first]))
 
   await log.commit(batch({ timeMs: 3, recordSeq: 0, deadLetterSeq: 0 }, { events: [behind] }))
-  assert.deepEqual(plain(log.replayFrom(0)), plain([first, behind]))
+  assert.deepEqual(plain(logged(log)), plain([first, behind]))
 })

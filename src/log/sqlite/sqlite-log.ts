@@ -37,6 +37,13 @@ interface EventRow {
   fingerprint: string | null
 }
 
+/**
+ * Replay reads the events in chunks of this many rows: one `all()` per chunk costs about 0.55 µs
+ * a row where `iterate()` costs 0.8–0.9 (better-sqlite3, 1,000,000 rows), and a chunk's rows
+ * are garbage soon after.
+ */
+const REPLAY_CHUNK_ROWS = 10_000
+
 type Request = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never
 
 /** How often the checkpointer thread copies the write-ahead log into the database file. */
@@ -93,8 +100,9 @@ export class SqliteLog implements EventLog, OutputStore {
     try {
       this.prepareFile()
       this.reads = {
+        // Decisions without their bodies: replay rebuilds an engine, which keeps none.
         eventsFrom: this.db.prepare(
-          'SELECT pos, insert_ms, kind, key, body, fingerprint FROM events WHERE pos >= ? ORDER BY pos',
+          `SELECT pos, insert_ms, kind, key, CASE WHEN kind IN (${KIND.decision}, ${KIND.deferredDecision}) THEN '' ELSE body END AS body, fingerprint FROM events WHERE pos >= ? ORDER BY pos LIMIT ${REPLAY_CHUNK_ROWS}`,
         ),
         // One statement for any count: the positions as a JSON array, each a rowid lookup.
         bodiesAt: this.db.prepare(
@@ -152,8 +160,13 @@ export class SqliteLog implements EventLog, OutputStore {
   }
 
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
-    const start = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
-    for (const row of this.reads.eventsFrom.iterate(start) as Iterable<EventRow>) yield decodeEvent(row)
+    let from = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
+    for (;;) {
+      const rows = this.reads.eventsFrom.all(from) as EventRow[]
+      for (const row of rows) yield decodeEvent(row)
+      if (rows.length < REPLAY_CHUNK_ROWS) return
+      from = (rows.at(-1) as EventRow).pos + 1
+    }
   }
 
   bodiesAt(positions: readonly number[]): Map<number, string> {
