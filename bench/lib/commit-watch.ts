@@ -1,5 +1,6 @@
 import { Admin, FetchIsolationLevels } from '@platformatic/kafka'
-import { cpuSeconds } from './cpu.js'
+import { sleep } from '../../test/kit/wait.js'
+import { groupCpuSeconds } from './cpu.js'
 
 /** One look at a topic: when, each partition's last stable offset, and each watched process's CPU-seconds so far. */
 interface Sample {
@@ -53,7 +54,7 @@ export class CommitWatch {
       }
       if (performance.now() > deadline)
         throw new Error(`${this.topic}: ${total} offsets stable of at least ${records} after ${timeoutMs} ms`)
-      await new Promise((resolve) => setTimeout(resolve, this.everyMs))
+      await sleep(this.everyMs)
     }
   }
 
@@ -75,8 +76,7 @@ export class CommitWatch {
   private async poll(): Promise<void> {
     const atMs = performance.now()
     const cpu: Record<string, number> = {}
-    for (const [name, pids] of Object.entries(this.pids()))
-      cpu[name] = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+    for (const [name, pids] of Object.entries(this.pids())) cpu[name] = groupCpuSeconds(pids)
     const listed = await this.admin
       .listOffsets({
         isolationLevel: FetchIsolationLevels.READ_COMMITTED,

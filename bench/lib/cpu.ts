@@ -64,8 +64,8 @@ export class RssPeak {
   }
 }
 
-/** CPU-seconds used so far by several processes together. */
-function groupCpuSeconds(pids: number | readonly number[]): number {
+/** CPU-seconds used so far by a process, or by several together. */
+export function groupCpuSeconds(pids: number | readonly number[]): number {
   return (typeof pids === 'number' ? [pids] : pids).reduce((sum, pid) => sum + cpuSeconds(pid), 0)
 }
 
