@@ -138,18 +138,41 @@ describe('the service log (JSON lines on standard error)', () => {
     assert.equal(off[0]?.refusedRequests, 10)
   })
 
-  it('logs how many events recovery replayed when the service restarts on its log', async (t) => {
+  it('logs how many events recovery replayed when the service restarts on its log after a crash', async (t) => {
     const dir = tempDir()
     t.after(() => dir.remove())
     const dataDir = join(dir.path, 'data')
     const first = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
     for (let i = 0; i < 5; i++) assert.equal(await post(first, '/log_decision', decisionBody(`r${i}`)), 200)
-    await stop(first)
+    await first.stop('SIGKILL')
     const second = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
     const recovered = logLines(second).filter((l) => l.msg === 'recovered: the log is replayed')
     assert.equal(recovered.length, 1)
     assert.equal(recovered[0]?.events, 5)
     assert.equal(recovered[0]?.percent, 100)
     assert.equal(typeof recovered[0]?.eventsPerSecond, 'number')
+  })
+
+  it('logs the engine snapshot written at a clean stop and restored at the next start, instead of a replay', async (t) => {
+    const dir = tempDir()
+    t.after(() => dir.remove())
+    const dataDir = join(dir.path, 'data')
+    const first = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
+    for (let i = 0; i < 5; i++) assert.equal(await post(first, '/log_decision', decisionBody(`r${i}`)), 200)
+    await stop(first)
+    const written = logLines(first).filter((l) => l.msg === 'engine snapshot written for the next start')
+    assert.equal(written.length, 1)
+    assert.equal(written[0]?.pending, 5)
+    const second = await spawn(t, { EXP_UNIT_MS: '60000' }, dataDir)
+    const restored = logLines(second).filter(
+      (l) => l.msg === 'engine restored from the snapshot of the last stop',
+    )
+    assert.equal(restored.length, 1)
+    assert.equal(restored[0]?.pending, 5)
+    assert.equal(typeof restored[0]?.ms, 'number')
+    assert.deepEqual(
+      logLines(second).filter((l) => l.msg.startsWith('recovered')),
+      [],
+    )
   })
 })
