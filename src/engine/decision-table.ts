@@ -1,6 +1,6 @@
 import { foldReward, median, scalarResult } from './aggregate.js'
 import { Column } from './column.js'
-import { fingerprintOf } from './fingerprint.js'
+import { type Fingerprint, fingerprintOf } from './fingerprint.js'
 import { KeyIndex, type KeyIndexState } from './key-index.js'
 import { SlotQueue } from './slot-queue.js'
 import type { DecisionEvent, JoinOutcome, JoinSettings, RewardEvent, RewardsSeen } from './types.js'
@@ -98,12 +98,9 @@ export class DecisionTable {
     return this.positions.get(slot)
   }
 
-  hi(slot: number): number {
-    return this.his.get(slot)
-  }
-
-  lo(slot: number): number {
-    return this.los.get(slot)
+  /** The 64-bit hash of the decision's logged fingerprint. */
+  fingerprint(slot: number): Fingerprint {
+    return { hi: this.his.get(slot), lo: this.los.get(slot) }
   }
 
   pending(slot: number): boolean {

@@ -1,6 +1,6 @@
 import { DecisionTable, type DecisionTableState } from './decision-table.js'
 import { Fifo } from './fifo.js'
-import { type Fingerprint, fingerprintOf } from './fingerprint.js'
+import { type Fingerprint, fingerprintOf, sameFingerprint } from './fingerprint.js'
 import { SlotQueue } from './slot-queue.js'
 import {
   type DecisionEvent,
@@ -112,9 +112,7 @@ export class JoinEngine {
    */
   rememberedDecision(key: string, atMs: number): { fingerprint: Fingerprint } | undefined {
     const known = this.rememberedAt(key, atMs)
-    return known < 0
-      ? undefined
-      : { fingerprint: { hi: this.decisions.hi(known), lo: this.decisions.lo(known) } }
+    return known < 0 ? undefined : { fingerprint: this.decisions.fingerprint(known) }
   }
 
   /** The log position of the decision pending for `key`, if one is. */
@@ -252,8 +250,7 @@ export class JoinEngine {
   private applyDecision(event: DecisionEvent): void {
     const known = this.rememberedAt(event.key, event.insertMs)
     if (known >= 0) {
-      const fingerprint = fingerprintOf(event.fingerprint)
-      if (fingerprint.hi === this.decisions.hi(known) && fingerprint.lo === this.decisions.lo(known))
+      if (sameFingerprint(this.decisions.fingerprint(known), fingerprintOf(event.fingerprint)))
         this.sink.observe({ kind: 'duplicate_decision' })
       else this.sink.deadLetter({ event, reason: 'conflicting_duplicate', releaseMs: event.insertMs })
       return
