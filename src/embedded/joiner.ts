@@ -270,10 +270,13 @@ export class Joiner implements Ingestor {
     return this.outputs.reopen(() => this.persistOutputPositions())
   }
 
-  /** Syncs the outputs and persists their positions now, in a commit of its own. */
-  private async persistOutputPositions(): Promise<void> {
+  /**
+   * Syncs the outputs and persists their positions now, in a commit of its own (made even if
+   * nothing else is to commit when `always`).
+   */
+  private async persistOutputPositions(always = false): Promise<void> {
     this.outputs.syncAtNextCommit()
-    await this.flush()
+    await this.flush(always)
   }
 
   /**
@@ -292,8 +295,7 @@ export class Joiner implements Ingestor {
       // The last cycle's writes to the outputs: persist where they stand too, and commit the
       // engine's time as the checkpoint even if nothing else is to commit, for the snapshot.
       await this.outputs.drain()
-      this.outputs.syncAtNextCommit()
-      await this.flush(true)
+      await this.persistOutputPositions(true)
       this.saveSnapshot(this.engine)
     }
     this.outputs.close()
