@@ -1,8 +1,8 @@
 type NumberArray = Float64Array | Int32Array | Uint8Array
 
-const PAGE_BITS = 12
-const PAGE_SLOTS = 1 << PAGE_BITS
-const PAGE_MASK = PAGE_SLOTS - 1
+export const PAGE_BITS = 12
+export const PAGE_SLOTS = 1 << PAGE_BITS
+export const PAGE_MASK = PAGE_SLOTS - 1
 
 /**
  * One field of the decision table: a number per slot, kept in pages of 4,096 typed-array
@@ -32,23 +32,41 @@ export class Column<A extends NumberArray> {
     this.pages.push(this.newArray(PAGE_SLOTS))
   }
 
-  /** Slots 0 to length - 1 in one array, for a snapshot. */
-  toArray(length: number): A {
-    const values = this.newArray(length)
-    for (const [i, page] of this.pages.entries()) {
-      const start = i * PAGE_SLOTS
-      if (start >= length) break
-      values.set(page.subarray(0, Math.min(PAGE_SLOTS, length - start)), start)
-    }
-    return values
+  /** Slots 0 to length - 1 (all written), as views of the pages: a snapshot copies nothing. */
+  views(length: number): A[] {
+    return pageViews(this.pages, PAGE_SLOTS, length)
   }
 
-  /** Writes `values` into slots 0 to values.length - 1 (the capacity must hold them). */
-  load(values: NumberArray): void {
-    for (const [i, page] of this.pages.entries()) {
-      const start = i * PAGE_SLOTS
-      if (start >= values.length) break
-      page.set(values.subarray(start, start + PAGE_SLOTS))
+  /** Writes the values of `chunks`, one after another, from slot 0 (the capacity must hold them). */
+  load(chunks: readonly NumberArray[]): void {
+    loadPages(this.pages, PAGE_SLOTS, chunks)
+  }
+}
+
+/** The first `length` elements of `pages` (each `perPage` long), as views. */
+export function pageViews<A extends NumberArray>(pages: readonly A[], perPage: number, length: number): A[] {
+  const views: A[] = []
+  for (let start = 0; start < length; start += perPage) {
+    const page = pages[start / perPage] as A
+    views.push(page.subarray(0, Math.min(perPage, length - start)) as A)
+  }
+  return views
+}
+
+/** Writes the elements of `chunks` into `pages` (each `perPage` long), one after another from the start. */
+export function loadPages(
+  pages: readonly NumberArray[],
+  perPage: number,
+  chunks: readonly NumberArray[],
+): void {
+  let at = 0
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; ) {
+      const offset = at % perPage
+      const count = Math.min(perPage - offset, chunk.length - i)
+      ;(pages[Math.floor(at / perPage)] as NumberArray).set(chunk.subarray(i, i + count), offset)
+      i += count
+      at += count
     }
   }
 }

@@ -13,18 +13,21 @@ const DEFERRED = 8
 const HAS_IDS = 16
 const HAS_VALUES = 32
 
-/** A decision table as plain data, for a snapshot: the per-slot fields up to the slots handed out. */
+/**
+ * A decision table as plain data, for a snapshot: the per-slot fields up to the slots handed
+ * out, each in chunks read one after another (views of the table's pages when exported).
+ */
 export interface DecisionTableState {
   index: KeyIndexState
   free: Int32Array
-  due: Float64Array
-  positions: Float64Array
-  his: Int32Array
-  los: Int32Array
-  flags: Uint8Array
-  rewardCounts: Int32Array
-  lastRewardMs: Float64Array
-  runningRewards: Float64Array
+  due: Float64Array[]
+  positions: Float64Array[]
+  his: Int32Array[]
+  los: Int32Array[]
+  flags: Uint8Array[]
+  rewardCounts: Int32Array[]
+  lastRewardMs: Float64Array[]
+  runningRewards: Float64Array[]
   rewardIds: [slot: number, ids: string[]][]
   medianValues: [slot: number, values: number[]][]
 }
@@ -191,16 +194,16 @@ export class DecisionTable {
   exportState(): DecisionTableState {
     const used = this.used
     return {
-      index: this.slots.exportState(),
+      index: this.slots.exportState(used),
       free: this.free.toArray(),
-      due: this.due.toArray(used),
-      positions: this.positions.toArray(used),
-      his: this.his.toArray(used),
-      los: this.los.toArray(used),
-      flags: this.flags.toArray(used),
-      rewardCounts: this.rewardCounts.toArray(used),
-      lastRewardMs: this.lastRewardMs.toArray(used),
-      runningRewards: this.runningRewards.toArray(used),
+      due: this.due.views(used),
+      positions: this.positions.views(used),
+      his: this.his.views(used),
+      los: this.los.views(used),
+      flags: this.flags.views(used),
+      rewardCounts: this.rewardCounts.views(used),
+      lastRewardMs: this.lastRewardMs.views(used),
+      runningRewards: this.runningRewards.views(used),
       rewardIds: [...this.rewardIds].map(([slot, ids]) => [slot, [...ids]]),
       medianValues: [...this.medianValues],
     }
@@ -209,7 +212,7 @@ export class DecisionTable {
   /** The table `exportState` described. */
   static restore(rewardAgg: JoinSettings['rewardAgg'], state: DecisionTableState): DecisionTable {
     const table = new DecisionTable(rewardAgg)
-    const used = state.due.length
+    const used = state.due.reduce((sum, chunk) => sum + chunk.length, 0)
     while (table.due.capacity < used) table.grow()
     table.used = used
     table.slots = KeyIndex.restore(state.index)

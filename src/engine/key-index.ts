@@ -1,6 +1,10 @@
+import { Column } from './column.js'
+import { KeyCells, type KeyCellsState } from './key-cells.js'
+
 export interface KeyIndexState {
-  keys: string[]
-  hashes: Int32Array
+  keys: KeyCellsState
+  /** Each slot's key hash, in chunks read one after another. */
+  hashes: Int32Array[]
 }
 
 const EMPTY = 0
@@ -20,12 +24,12 @@ class Buckets {
   private size = 0
 
   /** The slot whose key is `key` (with this hash), or -1. */
-  find(key: string, hash: number, keys: readonly string[]): number {
+  find(key: string, hash: number, keys: KeyCells): number {
     const table = this.table
     for (let at = hash & this.mask; ; at = (at + 1) & this.mask) {
       const entry = table[2 * at] as number
       if (entry === EMPTY) return -1
-      if (table[2 * at + 1] === hash && keys[entry - 1] === key) return entry - 1
+      if (table[2 * at + 1] === hash && keys.holds(entry - 1, key)) return entry - 1
     }
   }
 
@@ -79,17 +83,16 @@ class Buckets {
  * (bench/RESULTS.md, "Where the engine's time goes"): each entry is a heap object reached by a
  * pointer, and every get or delete is a cache miss into it. Here the buckets are Int32Arrays
  * probed linearly (slot + 1 and the key's 32-bit hash side by side, so most probes compare two
- * integers in one cache line), and the key strings sit in an array by slot. The buckets are
+ * integers in one cache line), and the keys sit in cells by slot, off the heap (`KeyCells`). The buckets are
  * split into 64 shards that grow one at a time: one table doubling at a million keys stalled
  * the join for 56 ms, a shard's doubling takes 1/64 of that.
  */
 export class KeyIndex {
   private readonly shards = Array.from({ length: 1 << SHARD_BITS }, () => new Buckets())
   private size = 0
-  /** The key held in each slot ('' once deleted, so the string can be collected). */
-  private readonly keys: string[] = []
+  private keys = new KeyCells()
   /** Each slot's key hash, so deleting and growing never hash a string again. */
-  private hashes = new Int32Array(SHARD_INITIAL_BUCKETS)
+  private readonly hashes = new Column((n) => new Int32Array(n))
 
   get length(): number {
     return this.size
@@ -103,42 +106,42 @@ export class KeyIndex {
 
   /** Indexes `key` (not indexed now) at `slot` (not in use now). */
   set(key: string, slot: number): void {
-    if (slot >= this.hashes.length) this.hashes = widened(this.hashes, slot)
+    while (slot >= this.hashes.capacity) this.hashes.grow()
     const hash = hashOf(key)
-    this.keys[slot] = key
-    this.hashes[slot] = hash
+    this.keys.set(slot, key)
+    this.hashes.set(slot, hash)
     this.shardOf(hash).insert(slot, hash)
     this.size++
   }
 
   /** The key indexed at `slot`. */
   keyOf(slot: number): string {
-    return this.keys[slot] as string
+    return this.keys.get(slot)
   }
 
   /** Removes the key indexed at `slot`. */
   delete(slot: number): void {
-    const hash = this.hashes[slot] as number
+    const hash = this.hashes.get(slot)
     this.shardOf(hash).remove(slot, hash)
-    this.keys[slot] = ''
+    this.keys.delete(slot)
     this.size--
   }
 
-  /** The key of every slot ('' for a slot not in use) and its hash, for a snapshot. */
-  exportState(): KeyIndexState {
-    return { keys: [...this.keys], hashes: this.hashes.slice(0, this.keys.length) }
+  /** The keys of slots 0 to slots - 1 and their hashes, for a snapshot. */
+  exportState(slots: number): KeyIndexState {
+    return { keys: this.keys.exportState(slots), hashes: this.hashes.views(slots) }
   }
 
   /** The index `exportState` described, without hashing a string again. */
   static restore({ keys, hashes }: KeyIndexState): KeyIndex {
     const index = new KeyIndex()
-    index.hashes = widened(index.hashes, keys.length)
-    index.hashes.set(hashes)
-    for (const [slot, key] of keys.entries()) {
-      index.keys[slot] = key
-      // Keys are never empty: '' marks a slot not in use.
-      if (key === '') continue
-      const hash = hashes[slot] as number
+    index.keys = KeyCells.restore(keys)
+    const slots = hashes.reduce((sum, chunk) => sum + chunk.length, 0)
+    while (index.hashes.capacity < slots) index.hashes.grow()
+    index.hashes.load(hashes)
+    for (let slot = 0; slot < slots; slot++) {
+      if (!index.keys.has(slot)) continue
+      const hash = index.hashes.get(slot)
       index.shardOf(hash).insert(slot, hash)
       index.size++
     }
@@ -148,14 +151,6 @@ export class KeyIndex {
   private shardOf(hash: number): Buckets {
     return this.shards[hash >>> (32 - SHARD_BITS)] as Buckets
   }
-}
-
-function widened(old: Int32Array, slot: number): Int32Array<ArrayBuffer> {
-  let length = old.length * 2
-  while (length <= slot) length *= 2
-  const next = new Int32Array(length)
-  next.set(old)
-  return next
 }
 
 /** FNV-1a over the UTF-16 code units, then murmur3's finaliser so that nearby keys spread. */

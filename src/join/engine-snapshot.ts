@@ -23,11 +23,14 @@ export interface EngineSnapshot {
   state: EngineState
 }
 
-const MAGIC = Buffer.from('banditjoin engine snapshot 1\n')
+const FORMAT = 'banditjoin engine snapshot '
+/** 2: keys in cells (`KeyCells`) instead of a JSON list. */
+const MAGIC = Buffer.from(`${FORMAT}2\n`)
 /** Lists go in JSON chunks of this many items: one string for millions of keys could pass V8's limit. */
 const JSON_CHUNK_ITEMS = 50_000
 
 type ArrayKind = 'f64' | 'i32' | 'u8'
+type TypedArray = Float64Array | Int32Array | Uint8Array
 type Part = { name: string; kind: ArrayKind | 'json'; bytes: number }
 
 const ARRAYS = {
@@ -39,23 +42,28 @@ const ARRAYS = {
 /** The snapshot as file contents: magic, header length, header JSON, parts (each 8-aligned), CRC-32. */
 export function encodeSnapshot({ meta, state }: EngineSnapshot): Buffer[] {
   const { table } = state
-  const payloads: Buffer[] = []
+  /** Each part's bytes, in pieces written one after another. */
+  const payloads: Buffer[][] = []
   const parts: Part[] = []
-  const array = (name: string, kind: ArrayKind, values: Float64Array | Int32Array | Uint8Array) => {
-    payloads.push(Buffer.from(values.buffer, values.byteOffset, values.byteLength))
-    parts.push({ name, kind, bytes: values.byteLength })
+  /** One part from `chunks` (views of the engine's pages: nothing is copied). */
+  const array = (name: string, kind: ArrayKind, chunks: readonly TypedArray[]) => {
+    const pieces = chunks.map((values) => Buffer.from(values.buffer, values.byteOffset, values.byteLength))
+    payloads.push(pieces)
+    parts.push({ name, kind, bytes: pieces.reduce((sum, piece) => sum + piece.length, 0) })
   }
   const list = (name: string, values: readonly unknown[]) => {
     for (let i = 0; i < values.length; i += JSON_CHUNK_ITEMS) {
       const chunk = Buffer.from(JSON.stringify(values.slice(i, i + JSON_CHUNK_ITEMS)))
-      payloads.push(chunk)
+      payloads.push([chunk])
       parts.push({ name, kind: 'json', bytes: chunk.length })
     }
   }
-  array('pending', 'i32', state.pending)
-  array('remembered', 'i32', state.remembered)
-  array('free', 'i32', table.free)
+  array('pending', 'i32', [state.pending])
+  array('remembered', 'i32', [state.remembered])
+  array('free', 'i32', [table.free])
   array('hashes', 'i32', table.index.hashes)
+  array('keyLengths', 'u8', table.index.keys.lengths)
+  array('keyCells', 'u8', table.index.keys.cells)
   array('due', 'f64', table.due)
   array('positions', 'f64', table.positions)
   array('his', 'i32', table.his)
@@ -64,7 +72,7 @@ export function encodeSnapshot({ meta, state }: EngineSnapshot): Buffer[] {
   array('rewardCounts', 'i32', table.rewardCounts)
   array('lastRewardMs', 'f64', table.lastRewardMs)
   array('runningRewards', 'f64', table.runningRewards)
-  list('keys', table.index.keys)
+  list('longKeys', table.index.keys.long)
   list('held', state.held)
   list('rewardIds', table.rewardIds)
   list('medianValues', table.medianValues)
@@ -73,10 +81,11 @@ export function encodeSnapshot({ meta, state }: EngineSnapshot): Buffer[] {
   headerLength.writeUInt32LE(header.length)
   const chunks: Buffer[] = [MAGIC, headerLength, header]
   let offset = MAGIC.length + 4 + header.length
-  for (const payload of [undefined, ...payloads]) {
-    if (payload !== undefined && payload.length > 0) {
-      chunks.push(payload)
-      offset += payload.length
+  for (const pieces of [[], ...payloads]) {
+    for (const piece of pieces) {
+      if (piece.length === 0) continue
+      chunks.push(piece)
+      offset += piece.length
     }
     const pad = (8 - (offset % 8)) % 8
     if (pad > 0) chunks.push(Buffer.alloc(pad))
@@ -94,7 +103,8 @@ export function encodeSnapshot({ meta, state }: EngineSnapshot): Buffer[] {
 /** The snapshot in `file`; throws if it is not one, was cut short or changed since written. */
 export function decodeSnapshot(file: Buffer): EngineSnapshot {
   if (file.length < MAGIC.length + 8 || !file.subarray(0, MAGIC.length).equals(MAGIC)) {
-    throw new Error('not an engine snapshot')
+    const ours = file.subarray(0, FORMAT.length).toString('latin1') === FORMAT
+    throw new Error(ours ? 'the snapshot is of another format version' : 'not an engine snapshot')
   }
   if (crc32(file.subarray(0, file.length - 4)) !== file.readUInt32LE(file.length - 4)) {
     throw new Error('the snapshot is damaged (checksum)')
@@ -109,7 +119,7 @@ export function decodeSnapshot(file: Buffer): EngineSnapshot {
   }
   if (header.endianness !== endianness()) throw new Error('the snapshot was written on another byte order')
   offset = align(offset + headerLength)
-  const arrays = new Map<string, Float64Array | Int32Array | Uint8Array>()
+  const arrays = new Map<string, TypedArray>()
   const lists = new Map<string, unknown[]>()
   for (const { name, kind, bytes } of header.parts) {
     const payload = file.subarray(offset, offset + bytes)
@@ -118,13 +128,20 @@ export function decodeSnapshot(file: Buffer): EngineSnapshot {
       for (const item of JSON.parse(payload.toString('utf8')) as unknown[]) items.push(item)
       lists.set(name, items)
     } else {
-      const values = new ARRAYS[kind](bytes / ARRAYS[kind].BYTES_PER_ELEMENT)
-      new Uint8Array(values.buffer).set(payload)
+      const { BYTES_PER_ELEMENT } = ARRAYS[kind]
+      const at = file.byteOffset + offset
+      // A view where the bytes are aligned for the type (parts are 8-aligned in the file), else a copy.
+      const values =
+        at % BYTES_PER_ELEMENT === 0
+          ? new ARRAYS[kind](file.buffer as ArrayBuffer, at, bytes / BYTES_PER_ELEMENT)
+          : new ARRAYS[kind](bytes / BYTES_PER_ELEMENT)
+      if (values.buffer !== file.buffer) new Uint8Array(values.buffer).set(payload)
       arrays.set(name, values)
     }
     offset = align(offset + bytes)
   }
   const get = <T>(name: string): T => arrays.get(name) as T
+  const chunks = <T>(name: string): T[] => [get<T>(name)]
   const items = <T>(name: string): T[] => (lists.get(name) ?? []) as T[]
   return {
     meta: header.meta,
@@ -134,16 +151,19 @@ export function decodeSnapshot(file: Buffer): EngineSnapshot {
       pending: get('pending'),
       remembered: get('remembered'),
       table: {
-        index: { keys: items('keys'), hashes: get('hashes') },
+        index: {
+          keys: { lengths: chunks('keyLengths'), cells: chunks('keyCells'), long: items('longKeys') },
+          hashes: chunks('hashes'),
+        },
         free: get('free'),
-        due: get('due'),
-        positions: get('positions'),
-        his: get('his'),
-        los: get('los'),
-        flags: get('flags'),
-        rewardCounts: get('rewardCounts'),
-        lastRewardMs: get('lastRewardMs'),
-        runningRewards: get('runningRewards'),
+        due: chunks('due'),
+        positions: chunks('positions'),
+        his: chunks('his'),
+        los: chunks('los'),
+        flags: chunks('flags'),
+        rewardCounts: chunks('rewardCounts'),
+        lastRewardMs: chunks('lastRewardMs'),
+        runningRewards: chunks('runningRewards'),
         rewardIds: items('rewardIds'),
         medianValues: items('medianValues'),
       },

@@ -170,6 +170,9 @@ test('a snapshot refuses bytes that are not one, cut short or changed', () => {
   const file = Buffer.concat(encodeSnapshot({ meta, state: engine.exportState() }))
   assert.deepEqual(decodeSnapshot(file).meta, meta)
   assert.throws(() => decodeSnapshot(Buffer.from('{"not":"a snapshot"}')), /not an engine snapshot/)
+  const older = Buffer.from(file)
+  older.write('1', older.indexOf('\n') - 1, 'latin1')
+  assert.throws(() => decodeSnapshot(older), /another format version/)
   assert.throws(() => decodeSnapshot(file.subarray(0, file.length - 9)), /damaged/)
   const changed = Buffer.from(file)
   changed[changed.length - 20] = (changed[changed.length - 20] as number) ^ 1

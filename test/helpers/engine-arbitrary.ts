@@ -3,7 +3,8 @@ import fc from 'fast-check'
 import type { JoinSettings, LoggedEvent } from '../../src/engine/types.js'
 import { REWARD_AGGREGATIONS } from '../../src/engine/types.js'
 
-export const KEYS = ['a', 'b', 'c'] as const
+/** Short ASCII keys, one beyond Latin-1 and one longer than a key cell (`KeyCells`): kept off the heap and not. */
+export const KEYS = ['a', 'b', 'c', 'ключ', `long-${'x'.repeat(40)}`] as const
 
 export const settingsArb: fc.Arbitrary<JoinSettings> = fc.record({
   expUnitMs: fc.integer({ min: 1, max: 20 }),
