@@ -1,9 +1,9 @@
-import { setImmediate as yieldTurn } from 'node:timers/promises'
 import type { FastifyInstance, FastifySchema } from 'fastify'
 import type { EventType } from '../../engine/types.js'
 import { BanditJoinError, invalidEvent } from '../../errors.js'
-import { BatchLineChecker, type LineError } from '../../ingest/batch.js'
+import type { LineError } from '../../ingest/batch.js'
 import type { Ingestor } from '../../ingest/ingestor.js'
+import type { LineParserPool } from '../../ingest/line-parser-pool.js'
 import {
   decisionSchema,
   errorResponses,
@@ -19,8 +19,10 @@ import { bearerSecurity, TAGS } from '../openapi.js'
 export interface IngestDeps {
   ingestor: Ingestor
   metrics: Metrics
+  /** What single events are checked against (the pool checks batch lines against the same). */
   limits: IngestLimits
-  maxBatchEvents: number
+  /** Checks the lines of batches. */
+  lineParser: LineParserPool
 }
 
 const SINGLE_ROUTES: {
@@ -165,15 +167,12 @@ async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string,
 
 const EMPTY_BATCH: NdjsonBody = { text: '', notUtf8Lines: new Set() }
 
-/** Lines checked per event-loop turn: about a millisecond of work. */
-const LINES_PER_TURN = 100
-
-/** Every line is checked as if sent alone; one refusal refuses the whole batch (SPEC §1). */
+/**
+ * Every line is checked as if sent alone (by the line-checking pool, off the main thread unless the
+ * body is small); one refusal refuses the whole batch (SPEC §1).
+ */
 async function ingestBatch(deps: IngestDeps, { text, notUtf8Lines }: NdjsonBody) {
-  const checker = new BatchLineChecker(text, notUtf8Lines, deps.limits, deps.maxBatchEvents)
-  // Checking lines changes no state: let timers (records falling due) and commits run between turns.
-  while (checker.next(LINES_PER_TURN)) await yieldTurn()
-  const { events, lineOf, errors } = checker.checked
+  const { events, lineOf, errors } = await deps.lineParser.check(text, notUtf8Lines)
   const admissions = deps.ingestor.admit(events)
   const accepted: IncomingEvent[] = []
   let duplicates = 0
