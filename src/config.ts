@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync } from 'node:fs'
 import { parseEnv } from 'node:util'
 import { REWARD_AGGREGATIONS, type RewardAggregation } from './engine/types.js'
 import { configError } from './errors.js'
+import type { IngestLimits } from './ingest/validate.js'
 import {
   DEFAULT_OUTPUT_FORMAT,
   OUTPUT_FORMAT_NAMES,
@@ -629,4 +630,22 @@ export function helpText(): string {
     ...rows,
     '',
   ].join('\n')
+}
+
+/** The settings that say how events are checked at ingest: plain data, so a worker thread can be given them. */
+export type IngestSettings = Pick<
+  Config,
+  'maxContextBytes' | 'maxFieldBytes' | 'outputFormat' | 'maxBatchEvents'
+>
+
+/**
+ * What ingest checks events against: the sizes, and OUTPUT_FORMAT's refusal rule (SPEC §4). The
+ * main thread and the line-checking worker (src/line-check-worker.ts) both build it here.
+ */
+export function ingestLimits(settings: IngestSettings): IngestLimits {
+  return {
+    maxContextBytes: settings.maxContextBytes,
+    maxFieldBytes: settings.maxFieldBytes,
+    refuse: OUTPUT_FORMATS[settings.outputFormat].refuse,
+  }
 }

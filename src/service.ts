@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import type { Config } from './config.js'
+import { type Config, type IngestSettings, ingestLimits } from './config.js'
 import { type EmbeddedOptions, openEmbeddedBackend } from './embedded/backend.js'
 import type { Joiner } from './embedded/joiner.js'
 import type { JoinSettings } from './engine/types.js'
@@ -8,12 +8,12 @@ import type { BanditJoinError } from './errors.js'
 import { buildApp, listeningAddress } from './http/app.js'
 import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
+import { LineParserPool, type LineParserPoolOptions } from './ingest/line-parser-pool.js'
 import type { Backend, BackendContext } from './join/backend.js'
 import { openKafkaBackend } from './kafka/backend.js'
 import type { EmbeddedLog } from './log/types.js'
 import { Metrics } from './metrics.js'
 import { createLogger } from './observability/logger.js'
-import { OUTPUT_FORMATS } from './output/formats.js'
 import { JoinedTail } from './output/tail.js'
 
 /** A service on either backend, as the command line runs it. */
@@ -38,6 +38,8 @@ export interface ServiceOverrides extends EmbeddedOptions {
   inflightLimits?: InflightLimits
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
+  /** Batch line checking: how many worker threads, and below what body size the main thread checks. */
+  lineCheck?: Pick<LineParserPoolOptions, 'workers' | 'minWorkerChars'>
 }
 
 /** The embedded service, with its driver and log open to tests. */
@@ -46,6 +48,8 @@ export interface Service extends RunningService {
   log: EmbeddedLog
   /** GET /joined's followers (tests wait for a subscription to reach it). */
   tail: JoinedTail
+  /** The threads checking batch lines (tests stop one). */
+  lineParser: LineParserPool
 }
 
 const settingsOf = (config: Config): JoinSettings => ({
@@ -69,11 +73,15 @@ export async function startService(
 
 /** The embedded service (not yet listening), with its joiner, log and tail for tests. */
 export async function createService(config: Config, overrides: ServiceOverrides = {}): Promise<Service> {
-  const { service, backend } = await serve(config, (context) => openEmbeddedBackend(context, overrides), {
-    ...overrides,
-    onFatal: () => {},
-  })
-  return { ...service, joiner: backend.joiner, log: backend.log, tail: backend.tail }
+  const { service, backend, lineParser } = await serve(
+    config,
+    (context) => openEmbeddedBackend(context, overrides),
+    {
+      ...overrides,
+      onFatal: () => {},
+    },
+  )
+  return { ...service, joiner: backend.joiner, log: backend.log, tail: backend.tail, lineParser }
 }
 
 /**
@@ -84,7 +92,7 @@ async function serve<B extends Backend>(
   config: Config,
   open: (context: BackendContext) => Promise<B>,
   overrides: ServiceOverrides & { onFatal: (error: BanditJoinError) => void },
-): Promise<{ service: RunningService; backend: B }> {
+): Promise<{ service: RunningService; backend: B; lineParser: LineParserPool }> {
   const logger = overrides.logger ?? createLogger(config)
   const metrics = new Metrics()
   const backend = await open({
@@ -94,25 +102,24 @@ async function serve<B extends Backend>(
     logger,
     onFatal: overrides.onFatal,
   })
+  let lineParser: LineParserPool | undefined
   try {
     metrics.bindEngine(backend.gauges)
     metrics.health.markRecovered()
+    lineParser = startLineParser(config, { logger, ...overrides.lineCheck })
     const { app, shutdown } = await buildApp({
       ingestor: backend.ingestor,
       metrics,
       tail: backend.tail,
       logger,
-      limits: {
-        maxContextBytes: config.maxContextBytes,
-        maxFieldBytes: config.maxFieldBytes,
-        refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
-      },
-      maxBatchEvents: config.maxBatchEvents,
+      limits: ingestLimits(config),
+      lineParser,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,
       timeouts: { ...HTTP_TIMEOUTS, ...overrides.httpTimeouts },
       inflight: overrides.inflightLimits ?? inflightLimits(config.maxBodyBytes),
     })
+    const pool = lineParser
     const service: RunningService = {
       app,
       metrics,
@@ -124,12 +131,32 @@ async function serve<B extends Backend>(
         // Followers of GET /joined end first: the HTTP stop below waits for requests in flight.
         if (backend.tail instanceof JoinedTail) backend.tail.close()
         await shutdown.stop(overrides.stopGraceMs ?? 5000)
+        await pool.close()
         await backend.close()
       },
     }
-    return { service, backend }
+    return { service, backend, lineParser: pool }
   } catch (error) {
+    await lineParser?.close()
     await backend.close()
     throw error
   }
+}
+
+/**
+ * The pool that checks batch lines, for these settings: on this thread against ingestLimits, on
+ * its worker (src/line-check-worker.ts) against the limits that module builds from the same settings.
+ */
+export function startLineParser(
+  settings: IngestSettings,
+  options: Omit<LineParserPoolOptions, 'limits' | 'maxBatchEvents' | 'worker'> = {},
+): LineParserPool {
+  const { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents } = settings
+  const data: IngestSettings = { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents }
+  return new LineParserPool({
+    limits: ingestLimits(settings),
+    maxBatchEvents,
+    worker: { url: new URL('./line-check-worker.js', import.meta.url), data },
+    ...options,
+  })
 }

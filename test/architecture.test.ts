@@ -49,6 +49,8 @@ const LAYERS: [prefix: string, layer: Layer, group?: string][] = [
   ['src/http/', 'http'],
   ['src/service.ts', 'service'],
   ['src/cli.ts', 'service'],
+  // The entry module of the thread that checks batch lines: wiring, like service.ts.
+  ['src/line-check-worker.ts', 'service'],
   // A separate entry point (banditjoin/client): imports nothing of the service.
   ['src/client/', 'client'],
 ]

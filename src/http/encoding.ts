@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { BanditJoinError } from '../errors.js'
+import { notUtf8 } from '../ingest/json.js'
 
 /**
  * Bodies are JSON text in UTF-8 (RFC 8259 §8.1), sent without a content coding: anything else is
@@ -13,13 +14,6 @@ export interface NdjsonBody {
   text: string
   notUtf8Lines: ReadonlySet<number>
 }
-
-export const notUtf8 = (what: 'body' | 'line') =>
-  new BanditJoinError(
-    'BJ_ERR_MALFORMED_JSON',
-    `${what} is not valid UTF-8 (JSON text must be, RFC 8259 §8.1): it holds bytes that would be read as other characters`,
-    400,
-  )
 
 /** The charset parameter of a Content-Type, unquoted, or undefined when there is none. */
 function charsetOf(contentType: string): string | undefined {

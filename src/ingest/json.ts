@@ -3,6 +3,14 @@ import { BanditJoinError, invalidEvent } from '../errors.js'
 /** Object keys refused anywhere in a body (SPEC §1): prototype-pollution vectors. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor'])
 
+/** Refuses a body, or a line of a batch, whose bytes are not UTF-8 (see http/encoding.ts). */
+export const notUtf8 = (what: 'body' | 'line') =>
+  new BanditJoinError(
+    'BJ_ERR_MALFORMED_JSON',
+    `${what} is not valid UTF-8 (JSON text must be, RFC 8259 §8.1): it holds bytes that would be read as other characters`,
+    400,
+  )
+
 /** Deepest nesting accepted in a body: deeper values cannot be serialised back safely. */
 export const MAX_JSON_DEPTH = 64
 

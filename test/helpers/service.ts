@@ -46,7 +46,7 @@ export async function startInProcess(
     clock?: Scheduler
     dataDir?: string
     /** A clock made from the floor the log gives (instead of `clock`). */
-    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock'>
+    overrides?: Pick<ServiceOverrides, 'httpTimeouts' | 'inflightLimits' | 'clock' | 'lineCheck'>
     /** Where the service logs (default: nowhere). */
     logger?: pino.Logger
   } = {},

@@ -1,8 +1,9 @@
-import { setImmediate as yieldTurn } from 'node:timers/promises'
 import type { FastifyInstance, FastifySchema } from 'fastify'
 import type { EventType } from '../../engine/types.js'
-import { BanditJoinError, invalidEvent, tooLarge } from '../../errors.js'
+import { BanditJoinError, invalidEvent } from '../../errors.js'
+import type { LineError } from '../../ingest/batch.js'
 import type { Ingestor } from '../../ingest/ingestor.js'
+import type { LineParserPool } from '../../ingest/line-parser-pool.js'
 import {
   decisionSchema,
   errorResponses,
@@ -10,22 +11,18 @@ import {
   okSchema,
   rewardSchema,
 } from '../../ingest/schemas.js'
-import {
-  checkSchema,
-  eventFromLine,
-  type IncomingEvent,
-  type IngestLimits,
-  toIncomingEvent,
-} from '../../ingest/validate.js'
+import { checkSchema, type IncomingEvent, type IngestLimits, toIncomingEvent } from '../../ingest/validate.js'
 import type { Metrics } from '../../metrics.js'
-import { type NdjsonBody, notUtf8 } from '../encoding.js'
+import type { NdjsonBody } from '../encoding.js'
 import { bearerSecurity, TAGS } from '../openapi.js'
 
 export interface IngestDeps {
   ingestor: Ingestor
   metrics: Metrics
+  /** What single events are checked against (the pool checks batch lines against the same). */
   limits: IngestLimits
-  maxBatchEvents: number
+  /** Checks the lines of batches. */
+  lineParser: LineParserPool
 }
 
 const SINGLE_ROUTES: {
@@ -64,12 +61,6 @@ const SINGLE_ROUTES: {
     summary: 'A deferred decision was really carried out',
   },
 ]
-
-/** A line of a refused batch, with why. */
-interface LineError {
-  line: number
-  error: BanditJoinError
-}
 
 /** The ingest API of SPEC §1: single events, the original's /log_override, and NDJSON batches. */
 export function ingestRoutes(app: FastifyInstance, deps: IngestDeps): void {
@@ -176,38 +167,12 @@ async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string,
 
 const EMPTY_BATCH: NdjsonBody = { text: '', notUtf8Lines: new Set() }
 
-/** Lines checked per event-loop turn: about a millisecond of work. */
-const LINES_PER_TURN = 100
-
 /**
- * Every line is checked as if sent alone; one refusal refuses the whole batch (SPEC §1). Lines
- * are taken one at a time (not split all at once), so that a body of millions of tiny lines
- * costs no array of them and one line past MAX_BATCH_EVENTS ends the work.
+ * Every line is checked as if sent alone (by the line-checking pool, off the main thread unless the
+ * body is small); one refusal refuses the whole batch (SPEC §1).
  */
 async function ingestBatch(deps: IngestDeps, { text, notUtf8Lines }: NdjsonBody) {
-  const events: IncomingEvent[] = []
-  const lineOf: number[] = []
-  const errors: LineError[] = []
-  for (let start = 0, number = 1; start <= text.length; number++) {
-    const newline = text.indexOf('\n', start)
-    const end = newline < 0 ? text.length : newline
-    const line = text.slice(start, end)
-    start = end + 1
-    // Checking lines changes no state: let timers (records falling due) and commits run between turns.
-    if (number > 1 && number % LINES_PER_TURN === 1) await yieldTurn()
-    if (line.trim() === '') continue
-    if (events.length + errors.length >= deps.maxBatchEvents) {
-      throw tooLarge(`batch has more than MAX_BATCH_EVENTS=${deps.maxBatchEvents} events`)
-    }
-    try {
-      if (notUtf8Lines.has(number)) throw notUtf8('line')
-      events.push(eventFromLine(line, deps.limits))
-      lineOf.push(number)
-    } catch (error) {
-      if (!(error instanceof BanditJoinError)) throw error
-      errors.push({ line: number, error })
-    }
-  }
+  const { events, lineOf, errors } = await deps.lineParser.check(text, notUtf8Lines)
   const admissions = deps.ingestor.admit(events)
   const accepted: IncomingEvent[] = []
   let duplicates = 0

@@ -1,0 +1,24 @@
+import { parentPort } from 'node:worker_threads'
+import { checkPacked } from './batch.js'
+import type { IngestLimits } from './validate.js'
+
+/** One batch to check: its text and the numbers of its lines that were not UTF-8. */
+export interface LineCheckRequest {
+  text: string
+  notUtf8Lines: number[]
+}
+
+/**
+ * The body of a line-checking worker thread (line-parser-pool.ts): checks the lines of each batch
+ * it is sent, in order, and posts back the packed result. It holds no state between batches. The
+ * limits are built by the worker's entry module, since a refusal rule cannot cross threads.
+ */
+export function serveLineChecks(limits: IngestLimits, maxBatchEvents: number): void {
+  const port = parentPort
+  if (port === null) throw new Error('serveLineChecks runs on a worker thread')
+  port.on('message', ({ text, notUtf8Lines }: LineCheckRequest) => {
+    const packed = checkPacked(text, new Set(notUtf8Lines), limits, maxBatchEvents)
+    const transfer = packed.ok ? [packed.kinds.buffer, packed.lineOf.buffer, packed.rewards.buffer] : []
+    port.postMessage(packed, transfer as ArrayBuffer[])
+  })
+}
