@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs'
 import type { OutputLine, SinkPosition } from '../log/types.js'
 import { joinLines, type OutputSink } from './sink.js'
 
@@ -15,6 +15,9 @@ export class FileSink implements OutputSink {
   private fileId: string
   private seq: number
   private offset: number
+  private syncsInFlight = 0
+  /** Descriptors closed while a background sync was using them: closed when it ends. */
+  private readonly closeWhenIdle: number[] = []
 
   constructor(
     readonly path: string,
@@ -80,6 +83,25 @@ export class FileSink implements OutputSink {
     return this.position()
   }
 
+  /** fdatasync on libuv's thread pool: a slow disk no longer stalls the join (bench/RESULTS.md). */
+  syncInBackground(): Promise<SinkPosition> {
+    const position = this.position()
+    this.syncsInFlight++
+    return new Promise((resolve, reject) => {
+      fdatasync(this.fd, (error) => {
+        if (--this.syncsInFlight === 0) for (const fd of this.closeWhenIdle.splice(0)) closeSync(fd)
+        if (error) reject(error)
+        else resolve(position)
+      })
+    })
+  }
+
+  /** Closes `fd` now, or once no background sync uses it (its number could be reused meanwhile). */
+  private closeSoon(fd: number): void {
+    if (this.syncsInFlight === 0) closeSync(fd)
+    else this.closeWhenIdle.push(fd)
+  }
+
   flush(): Promise<void> {
     return Promise.resolve()
   }
@@ -96,7 +118,7 @@ export class FileSink implements OutputSink {
       closeSync(fd)
       throw error
     }
-    closeSync(this.fd)
+    this.closeSoon(this.fd)
     this.fd = fd
     const stats = fstatSync(fd)
     this.fileId = fileIdOf(stats)
@@ -104,6 +126,6 @@ export class FileSink implements OutputSink {
   }
 
   close(): void {
-    closeSync(this.fd)
+    this.closeSoon(this.fd)
   }
 }

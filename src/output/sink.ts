@@ -21,6 +21,11 @@ export interface OutputSink {
    * persisted: what has left the process (at most `position()`).
    */
   sync(): SinkPosition
+  /**
+   * As `sync`, off the main thread where syncing waits on the disk: resolves with the position
+   * captured when called, once what was written up to it is durable.
+   */
+  syncInBackground(): Promise<SinkPosition>
   /** Resolves once what was written has left the process, or after `timeoutMs`. */
   flush(timeoutMs: number): Promise<void>
   /** SIGHUP: reopen (files that were renamed for rotation). */
@@ -68,6 +73,10 @@ export class FormattedSink implements OutputSink {
 
   sync(): SinkPosition {
     return this.inner.sync()
+  }
+
+  syncInBackground(): Promise<SinkPosition> {
+    return this.inner.syncInBackground()
   }
 
   flush(timeoutMs: number): Promise<void> {

@@ -81,6 +81,11 @@ export class StdoutSink implements OutputSink {
     return { ...this.position(), seq: this.flushedSeq }
   }
 
+  /** Nothing to wait for: what left the process is all a pipe can promise. */
+  syncInBackground(): Promise<SinkPosition> {
+    return Promise.resolve(this.sync())
+  }
+
   flush(timeoutMs: number): Promise<void> {
     if (this.unflushed === 0 || this.broken) return Promise.resolve()
     return new Promise((resolve) => {

@@ -237,6 +237,7 @@ describe('a dsjson sink', () => {
         written.push(...lines)
       },
       sync: position,
+      syncInBackground: async () => position(),
       flush: async () => {},
       reopen: () => {},
       close: () => {},
