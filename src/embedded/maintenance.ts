@@ -70,9 +70,13 @@ export class Maintenance {
   private run(): void {
     if (this.stopped) return
     this.router.catchUpAll()
-    this.loop.idleCycle()
     const now = this.scheduler.now()
-    if (now - this.lastCompactMs >= this.options.compactIntervalMs) {
+    const compacting = now - this.lastCompactMs >= this.options.compactIntervalMs
+    // Compaction keeps what an output has not persisted as written: persist where they stand now,
+    // synced here rather than in the background (which would only reach a later commit).
+    if (compacting) this.router.syncAtNextCommit()
+    this.loop.idleCycle()
+    if (compacting) {
       this.lastCompactMs = now
       // After the cycle just started, so that the sink positions it persists count.
       void this.loop.lastCommit().then(() => this.compact(now))
