@@ -43,6 +43,13 @@ export class Column<A extends NumberArray> {
   }
 }
 
+/** The number of elements in `chunks`, all of them. */
+export function chunkedLength(chunks: readonly ArrayLike<unknown>[]): number {
+  let length = 0
+  for (const chunk of chunks) length += chunk.length
+  return length
+}
+
 /** The first `length` elements of `pages` (each `perPage` long), as views. */
 export function pageViews<A extends NumberArray>(pages: readonly A[], perPage: number, length: number): A[] {
   const views: A[] = []

@@ -1,5 +1,5 @@
 import { foldReward, median, scalarResult } from './aggregate.js'
-import { Column } from './column.js'
+import { Column, chunkedLength } from './column.js'
 import { type Fingerprint, fingerprintOf } from './fingerprint.js'
 import { KeyIndex, type KeyIndexState } from './key-index.js'
 import { SlotQueue } from './slot-queue.js'
@@ -212,7 +212,7 @@ export class DecisionTable {
   /** The table `exportState` described. */
   static restore(rewardAgg: JoinSettings['rewardAgg'], state: DecisionTableState): DecisionTable {
     const table = new DecisionTable(rewardAgg)
-    const used = state.due.reduce((sum, chunk) => sum + chunk.length, 0)
+    const used = chunkedLength(state.due)
     while (table.due.capacity < used) table.grow()
     table.used = used
     table.slots = KeyIndex.restore(state.index)

@@ -1,4 +1,4 @@
-import { Column, loadPages, PAGE_BITS, PAGE_MASK, PAGE_SLOTS, pageViews } from './column.js'
+import { Column, chunkedLength, loadPages, PAGE_BITS, PAGE_MASK, PAGE_SLOTS, pageViews } from './column.js'
 
 /** Longest key kept in a cell, in characters: UUIDs (36) and most generated ids fit. */
 export const CELL_CHARS = 40
@@ -90,7 +90,7 @@ export class KeyCells {
   /** The keys `exportState` described. */
   static restore({ lengths, cells, long }: KeyCellsState): KeyCells {
     const keys = new KeyCells()
-    const slots = lengths.reduce((sum, chunk) => sum + chunk.length, 0)
+    const slots = chunkedLength(lengths)
     while (keys.lengths.capacity < slots) keys.grow()
     keys.lengths.load(lengths)
     loadPages(keys.pages, PAGE_SLOTS * CELL_CHARS, cells)

@@ -1,4 +1,4 @@
-import { Column } from './column.js'
+import { Column, chunkedLength } from './column.js'
 import { KeyCells, type KeyCellsState } from './key-cells.js'
 
 export interface KeyIndexState {
@@ -136,7 +136,7 @@ export class KeyIndex {
   static restore({ keys, hashes }: KeyIndexState): KeyIndex {
     const index = new KeyIndex()
     index.keys = KeyCells.restore(keys)
-    const slots = hashes.reduce((sum, chunk) => sum + chunk.length, 0)
+    const slots = chunkedLength(hashes)
     while (index.hashes.capacity < slots) index.hashes.grow()
     index.hashes.load(hashes)
     for (let slot = 0; slot < slots; slot++) {
