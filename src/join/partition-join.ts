@@ -87,6 +87,11 @@ export class PartitionJoin implements EngineSink {
     return { ...this.checkpoint }
   }
 
+  /** The offset of the next record to apply. */
+  get nextOffset(): number {
+    return this.checkpoint.offset
+  }
+
   apply(record: PartitionRecord): void {
     const timeMs = Math.max(this.checkpoint.timeMs, record.timestampMs)
     this.checkpoint.timeMs = timeMs

@@ -1,8 +1,9 @@
 import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
 import { RealScheduler } from '../clock.js'
+import { ingestLimits } from '../config.js'
 import { eventFromLine } from '../ingest/validate.js'
 import type { Backend, BackendContext } from '../join/backend.js'
-import { OUTPUT_FORMATS, recordFormatter } from '../output/formats.js'
+import { recordFormatter } from '../output/formats.js'
 import { FixedConsumer, installClientFixes } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
@@ -16,6 +17,9 @@ import { ensureTopics, topicsOf } from './topics.js'
  * enough that a retry finds the new leader.
  */
 const RESILIENCE = { retries: 30, retryDelay: 500, metadataMaxAge: 1000 }
+
+/** The most the group's stream fetches from one partition in one request. */
+const STREAM_PARTITION_FETCH_BYTES = 1 << 20
 
 /**
  * The distributed mode's backend (SPEC §5): ingest produces to the events topic, and this
@@ -52,6 +56,9 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       sessionTimeout: kafka.sessionTimeoutMs,
       heartbeatInterval: Math.max(100, Math.floor(kafka.sessionTimeoutMs / 10)),
       maxWaitTime: 100,
+      // Java's max.partition.fetch.bytes. The client's default is its whole 50 MB fetch: a new
+      // owner's partitions would come in one decoded response that its catch-up has already read.
+      maxBytesPerPartition: STREAM_PARTITION_FETCH_BYTES,
     })
   // Never joins a group: reads partitions by offset for recovery.
   const reader = new FixedConsumer({
@@ -71,6 +78,12 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       Math.max(100_000, config.maxBatchEvents * 4),
       metrics,
     )
+    // Sizes were checked at ingest; a user's own topic is bounded by its brokers' message size.
+    const decodeLimits = {
+      ...ingestLimits(config),
+      maxContextBytes: Number.POSITIVE_INFINITY,
+      maxFieldBytes: Number.POSITIVE_INFINITY,
+    }
     const join = new KafkaJoin({
       topics,
       settings,
@@ -80,13 +93,7 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       reader,
       admin,
       tick: (partition) => ingestor.tick(partition),
-      // Sizes were checked at ingest; a user's own topic is bounded by its brokers' message size.
-      decode: (value) =>
-        eventFromLine(value, {
-          maxContextBytes: Number.POSITIVE_INFINITY,
-          maxFieldBytes: Number.POSITIVE_INFINITY,
-          refuse: OUTPUT_FORMATS[config.outputFormat].refuse,
-        }),
+      decode: (value) => eventFromLine(value, decodeLimits),
       formatRecord: recordFormatter(config.outputFormat),
       metrics,
       logger,

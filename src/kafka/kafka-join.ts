@@ -1,5 +1,6 @@
 import type { MessagesStream } from '@platformatic/kafka'
 import type { Logger } from 'pino'
+import { Counter } from 'prom-client'
 import type { Timer } from '../clock.js'
 import { BanditJoinError } from '../errors.js'
 import type { FixedConsumer } from './client-fixes.js'
@@ -44,10 +45,16 @@ export class KafkaJoin {
   private closing = false
   private readonly logger: Logger
   private readonly health: PartitionHealth
+  private readonly readTwice: Counter
 
   constructor(private readonly deps: JoinDeps) {
     this.logger = deps.logger
     this.health = new PartitionHealth(deps.metrics, () => deps.scheduler.now())
+    this.readTwice = new Counter({
+      name: 'banditjoin_kafka_records_read_twice_total',
+      help: "Records the group's stream brought that their partition's owner had already read itself (at a takeover)",
+      registers: [deps.metrics.registry],
+    })
   }
 
   /** Joins the group and starts joining the partitions it assigns; resolves once the first assignment is known. */
@@ -176,7 +183,12 @@ export class KafkaJoin {
       try {
         for await (const message of stream as AsyncIterable<StringMessage>) {
           const owner = await this.owners.get(message.partition)
-          await owner?.accept(message)
+          if (owner === undefined) continue
+          if (Number(message.offset) < owner.nextOffset) {
+            this.readTwice.inc()
+            this.fetchFrom(stream, owner)
+          }
+          await owner.accept(message)
         }
       } catch (error) {
         if (!this.closing)
@@ -195,6 +207,22 @@ export class KafkaJoin {
         }
       }
     }
+  }
+
+  /**
+   * Moves the stream's next fetch of the owner's partition on to where the owner has read it (a
+   * takeover's catch-up reads from the checkpoint to the end with a reader of its own), so that
+   * the stream does not fetch and decode those records again only for the owner to skip them.
+   * Never past what the owner applied: at worst a fetch already under way sets the position back
+   * when it returns, and the owner skips what it brings again. The client has no seek for a group
+   * stream; `offsetsToFetch` is its public map of next fetch offsets, read at each fetch.
+   */
+  private fetchFrom(stream: Stream, owner: PartitionOwner): void {
+    const key = `${this.deps.topics.events}:${owner.partition}`
+    const next = BigInt(owner.nextOffset)
+    const offsets = stream.offsetsToFetch
+    const current = offsets.get(key)
+    if (current !== undefined && current < next) offsets.set(key, next)
   }
 
   /** Drops this member and its partitions (their owners are fenced by the next ones anyway). */

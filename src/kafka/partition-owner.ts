@@ -141,6 +141,11 @@ export class PartitionOwner {
     return this.deps.partition
   }
 
+  /** The offset of the next record this owner applies: it has read the partition up to there. */
+  get nextOffset(): number {
+    return this.join.nextOffset
+  }
+
   get pendingDecisions(): number {
     return this.join.engine.pendingDecisions
   }
@@ -153,7 +158,7 @@ export class PartitionOwner {
   accept(message: StringMessage): Promise<void> {
     return this.oneAtATime(async () => {
       const offset = Number(message.offset)
-      if (offset < this.join.position.offset || this.closed) return
+      if (offset < this.join.nextOffset || this.closed) return
       await this.catchUp(offset)
       this.join.apply(recordOf(message))
       this.scheduleFlush()
@@ -173,7 +178,7 @@ export class PartitionOwner {
    * while this partition had no owner here (or before this owner's commit failed).
    */
   private async catchUp(offset: number): Promise<void> {
-    const from = this.join.position.offset
+    const from = this.join.nextOffset
     if (offset <= from) return
     for await (const batch of this.reader.read(from, offset)) {
       for (const record of batch) this.join.apply(record)
