@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { type Config, type IngestSettings, ingestLimits } from './config.js'
+import { type Config, ingestLimits } from './config.js'
 import { type EmbeddedOptions, openEmbeddedBackend } from './embedded/backend.js'
 import type { Joiner } from './embedded/joiner.js'
 import type { JoinSettings } from './engine/types.js'
@@ -8,7 +8,11 @@ import type { BanditJoinError } from './errors.js'
 import { buildApp, listeningAddress } from './http/app.js'
 import { type InflightLimits, inflightLimits } from './http/inflight.js'
 import { HTTP_TIMEOUTS, type HttpTimeouts } from './http/timeouts.js'
-import { LineParserPool, type LineParserPoolOptions } from './ingest/line-parser-pool.js'
+import {
+  type LineParserPool,
+  type LineParserPoolOptions,
+  startLineParser,
+} from './ingest/line-parser-pool.js'
 import type { Backend, BackendContext } from './join/backend.js'
 import { openKafkaBackend } from './kafka/backend.js'
 import type { EmbeddedLog } from './log/types.js'
@@ -141,22 +145,4 @@ async function serve<B extends Backend>(
     await backend.close()
     throw error
   }
-}
-
-/**
- * The pool that checks batch lines, for these settings: on this thread against ingestLimits, on
- * its worker (src/line-check-worker.ts) against the limits that module builds from the same settings.
- */
-export function startLineParser(
-  settings: IngestSettings,
-  options: Omit<LineParserPoolOptions, 'limits' | 'maxBatchEvents' | 'worker'> = {},
-): LineParserPool {
-  const { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents } = settings
-  const data: IngestSettings = { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents }
-  return new LineParserPool({
-    limits: ingestLimits(settings),
-    maxBatchEvents,
-    worker: { url: new URL('./line-check-worker.js', import.meta.url), data },
-    ...options,
-  })
 }

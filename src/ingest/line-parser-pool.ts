@@ -1,6 +1,7 @@
 import { setImmediate as yieldTurn } from 'node:timers/promises'
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
+import { type IngestSettings, ingestLimits } from '../config.js'
 import { BanditJoinError, shuttingDown } from '../errors.js'
 import { BatchLineChecker, type CheckedBatch, type PackedBatch, unpackChecked } from './batch.js'
 import type { LineCheckRequest } from './line-parser-worker.js'
@@ -153,4 +154,22 @@ export class LineParserPool {
     })
     return slot
   }
+}
+
+/**
+ * The pool that checks batch lines, for these settings: on this thread against ingestLimits, on
+ * its worker (src/line-check-worker.ts) against the limits that module builds from the same settings.
+ */
+export function startLineParser(
+  settings: IngestSettings,
+  options: Omit<LineParserPoolOptions, 'limits' | 'maxBatchEvents' | 'worker'> = {},
+): LineParserPool {
+  const { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents } = settings
+  const data: IngestSettings = { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents }
+  return new LineParserPool({
+    limits: ingestLimits(settings),
+    maxBatchEvents,
+    worker: { url: new URL('../line-check-worker.js', import.meta.url), data },
+    ...options,
+  })
 }

@@ -92,12 +92,17 @@ export class PartitionJoin implements EngineSink {
     return this.checkpoint.offset
   }
 
-  apply(record: PartitionRecord): void {
+  /**
+   * Applies the next record of the partition. `decoded`, if given, is its value already decoded
+   * (on a worker): its event, or the error that makes it invalid.
+   */
+  apply(record: PartitionRecord, decoded?: IncomingEvent | Error): void {
     const timeMs = Math.max(this.checkpoint.timeMs, record.timestampMs)
     this.checkpoint.timeMs = timeMs
     this.checkpoint.offset = record.offset + 1
     if (record.value !== null) {
-      const event = this.decodeRecord(record)
+      const event =
+        decoded instanceof Error ? this.invalid(record, decoded) : (decoded ?? this.decodeRecord(record))
       if (event !== undefined) this.applyLogged(toLoggedEvent(event, record.offset, timeMs))
     }
     // Every later record is stamped at or after timeMs, so everything due by then is final.
@@ -133,9 +138,13 @@ export class PartitionJoin implements EngineSink {
     try {
       return this.decode(record.value as string)
     } catch (error) {
-      this.onInvalid({ record, error: error as Error })
-      return undefined
+      return this.invalid(record, error as Error)
     }
+  }
+
+  private invalid(record: PartitionRecord, error: Error): undefined {
+    this.onInvalid({ record, error })
+    return undefined
   }
 
   record(r: JoinedRecord): void {

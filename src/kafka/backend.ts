@@ -1,6 +1,7 @@
 import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
 import { RealScheduler } from '../clock.js'
 import { ingestLimits } from '../config.js'
+import { startLineParser } from '../ingest/line-parser-pool.js'
 import { eventFromLine } from '../ingest/validate.js'
 import type { Backend, BackendContext } from '../join/backend.js'
 import { recordFormatter } from '../output/formats.js'
@@ -8,6 +9,7 @@ import { FixedConsumer, installClientFixes } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
+import { RecordDecoder } from './record-decoder.js'
 import { securityOptions } from './security.js'
 import { ensureTopics, topicsOf } from './topics.js'
 
@@ -66,7 +68,7 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
     groupId: `${kafka.groupId}.reader`,
     maxWaitTime: 100,
   })
-  const clients = [reader, producer, admin]
+  const clients: { close(): Promise<void> }[] = [reader, producer, admin]
   try {
     await ensureTopics(admin, kafka, topics)
     const partitions = (await admin.metadata({ topics: [topics.events] })).topics.get(topics.events)
@@ -79,11 +81,16 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       metrics,
     )
     // Sizes were checked at ingest; a user's own topic is bounded by its brokers' message size.
-    const decodeLimits = {
-      ...ingestLimits(config),
+    const decodeSettings = {
+      ...config,
       maxContextBytes: Number.POSITIVE_INFINITY,
       maxFieldBytes: Number.POSITIVE_INFINITY,
+      maxBatchEvents: Number.POSITIVE_INFINITY,
     }
+    const decodeLimits = ingestLimits(decodeSettings)
+    const decode = (value: string) => eventFromLine(value, decodeLimits)
+    const decodePool = startLineParser(decodeSettings, { logger })
+    clients.push(decodePool)
     const join = new KafkaJoin({
       topics,
       settings,
@@ -93,7 +100,8 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       reader,
       admin,
       tick: (partition) => ingestor.tick(partition),
-      decode: (value) => eventFromLine(value, decodeLimits),
+      decode,
+      decoder: new RecordDecoder(decodePool, decode),
       formatRecord: recordFormatter(config.outputFormat),
       metrics,
       logger,

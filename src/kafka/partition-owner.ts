@@ -19,6 +19,7 @@ import { chunksByBytes } from './chunks.js'
 import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
 import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import { KafkaPartitionReader } from './partition-reader.js'
+import type { Decoded, RecordDecoder } from './record-decoder.js'
 import type { Topics } from './topics.js'
 
 export type StringMessage = Message<string, string, string, string>
@@ -57,6 +58,8 @@ export interface OwnerDeps {
   /** Produces a tick into a partition of the events topic (no transaction needed). */
   tick(partition: number): Promise<void>
   decode: EventDecoder
+  /** The same decoding, of a fetched batch at a time, on a worker thread (catch-ups). */
+  decoder: RecordDecoder
   /** Turns a JSON record line into the output format (dsjson or itself). */
   formatRecord(line: string): string
   metrics: Metrics
@@ -180,11 +183,20 @@ export class PartitionOwner {
   private async catchUp(offset: number): Promise<void> {
     const from = this.join.nextOffset
     if (offset <= from) return
+    // Each batch is decoded on the worker while the one before it is applied.
+    let previous: { batch: readonly PartitionRecord[]; decoded: Promise<Decoded[]> } | undefined
     for await (const batch of this.reader.read(from, offset)) {
-      for (const record of batch) this.join.apply(record)
+      const next = { batch, decoded: this.deps.decoder.decodeAll(batch) }
+      if (previous !== undefined) this.applyDecoded(previous.batch, await previous.decoded)
+      previous = next
     }
+    if (previous !== undefined) this.applyDecoded(previous.batch, await previous.decoded)
     this.scheduleFlush()
     this.armTick()
+  }
+
+  private applyDecoded(batch: readonly PartitionRecord[], decoded: readonly Decoded[]): void {
+    for (let i = 0; i < batch.length; i++) this.join.apply(batch[i] as PartitionRecord, decoded[i])
   }
 
   /** Commits what is released so far, then stops (the partition is no longer ours, or we stop). */

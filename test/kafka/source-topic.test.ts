@@ -7,9 +7,9 @@
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
+import type { Producer } from '@platformatic/kafka'
 import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
-import { TopicReader } from '../kit/kafka-topic.js'
+import { createSourceTopic, TopicReader } from '../kit/kafka-topic.js'
 import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
 import { sleep } from '../kit/wait.js'
 
@@ -34,22 +34,7 @@ async function until<T>(what: string, read: () => T, done: (value: T) => boolean
 before(async () => {
   if (skip !== undefined) return
   cluster = await startKafkaCluster({ brokers: 1 })
-  const bootstrapBrokers = cluster.bootstrap.split(',')
-  const admin = new Admin({ clientId: 'user-admin', bootstrapBrokers })
-  await admin.createTopics({
-    topics: ['user.bandit-events'],
-    partitions: 2,
-    replicas: 1,
-    configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
-  })
-  await admin.close()
-  producer = new Producer({
-    clientId: 'user-app',
-    bootstrapBrokers,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-  })
+  producer = await createSourceTopic(cluster.bootstrap, 'user.bandit-events', 2)
   service = await spawnCli({
     KAFKA_BROKERS: cluster.bootstrap,
     KAFKA_SOURCE_TOPIC: 'user.bandit-events',

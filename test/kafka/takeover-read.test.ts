@@ -8,9 +8,8 @@
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
 import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
-import { TopicReader } from '../kit/kafka-topic.js'
+import { createSourceTopic, TopicReader } from '../kit/kafka-topic.js'
 import { type ReadyProcess, spawnCli } from '../kit/spawn.js'
 import { sleep } from '../kit/wait.js'
 
@@ -28,22 +27,7 @@ let joined: TopicReader | undefined
 before(async () => {
   if (skip !== undefined) return
   cluster = await startKafkaCluster({ brokers: 1 })
-  const bootstrapBrokers = cluster.bootstrap.split(',')
-  const admin = new Admin({ clientId: 'user-admin', bootstrapBrokers })
-  await admin.createTopics({
-    topics: [TOPIC],
-    partitions: PARTITIONS,
-    replicas: 1,
-    configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
-  })
-  await admin.close()
-  const producer = new Producer({
-    clientId: 'user-app',
-    bootstrapBrokers,
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-  })
+  const producer = await createSourceTopic(cluster.bootstrap, TOPIC, PARTITIONS)
   for (let first = 0; first < DECISIONS; first += 1000) {
     const messages = []
     for (let n = first; n < first + 1000; n++) {

@@ -1,5 +1,12 @@
 import { writeFileSync } from 'node:fs'
-import { type MessagesStream, stringDeserializers } from '@platformatic/kafka'
+import {
+  Admin,
+  type MessagesStream,
+  ProduceAcks,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from '@platformatic/kafka'
 import { FixedConsumer } from '../../src/kafka/client-fixes.js'
 
 /**
@@ -99,4 +106,31 @@ export class TopicReader {
       new Promise((resolve) => setTimeout(resolve, 3000).unref()),
     ])
   }
+}
+
+/**
+ * A user's own events topic (KAFKA_SOURCE_TOPIC: broker time, LogAppendTime), created here, and
+ * an idempotent producer of the user's into it (to close when done).
+ */
+export async function createSourceTopic(
+  bootstrap: string,
+  topic: string,
+  partitions: number,
+): Promise<Producer<string, string, string, string>> {
+  const bootstrapBrokers = bootstrap.split(',')
+  const admin = new Admin({ clientId: 'user-admin', bootstrapBrokers })
+  await admin.createTopics({
+    topics: [topic],
+    partitions,
+    replicas: 1,
+    configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+  })
+  await admin.close()
+  return new Producer({
+    clientId: 'user-app',
+    bootstrapBrokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+  })
 }
