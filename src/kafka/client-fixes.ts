@@ -33,6 +33,8 @@
  *    looks the coordinator up again). Importing this module patches nothing: the Kafka mode calls
  *    installClientFixes() once at start, and a FixedConsumer's constructor does (so a learner
  *    gets it too).
+ * 10. A group's MessagesStream has no seek: raiseFetchOffset() below moves its next fetch of a
+ *    partition on, through its public `offsetsToFetch` map.
  * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
  * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
  * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
@@ -49,6 +51,7 @@ import {
   type fetchV17,
   findCoordinatorV6,
   type ListCommitsOptions,
+  type MessagesStream,
   NetworkError,
   type Offsets,
   offsetFetchV9,
@@ -147,6 +150,23 @@ export function dropAbortedRecords(response: FetchResponse): void {
       }
     }
   }
+}
+
+/**
+ * Fix 10: the stream's next fetch of the partition starts at `offset` or later (it is never moved
+ * back). A fetch already under way sets the position back to after its records when it returns
+ * (messages-stream.js, at the fetch's end), so the caller must skip what that one brings.
+ */
+export function raiseFetchOffset(
+  stream: MessagesStream<string, string, string, string>,
+  topic: string,
+  partition: number,
+  offset: number,
+): void {
+  const key = `${topic}:${partition}`
+  const next = BigInt(offset)
+  const current = stream.offsetsToFetch.get(key)
+  if (current !== undefined && current < next) stream.offsetsToFetch.set(key, next)
 }
 
 /** Whether an error of the library carries a Kafka error code named `apiId`. */

@@ -3,12 +3,26 @@ import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
 import type { Timer } from '../clock.js'
 import { BanditJoinError } from '../errors.js'
-import type { FixedConsumer } from './client-fixes.js'
+import { type FixedConsumer, raiseFetchOffset } from './client-fixes.js'
 import { PartitionHealth } from './partition-health.js'
 import { type OwnerDeps, PartitionOwner, type StringMessage } from './partition-owner.js'
 
 type Member = FixedConsumer<string, string, string, string>
 type Stream = MessagesStream<string, string, string, string>
+
+/** The most records of the stream handed to the owners at once. */
+const MAX_RUN = 2000
+
+/** Records by partition, each partition's in the order given. */
+function byPartition(messages: readonly StringMessage[]): Map<number, StringMessage[]> {
+  const runs = new Map<number, StringMessage[]>()
+  for (const message of messages) {
+    const run = runs.get(message.partition)
+    if (run === undefined) runs.set(message.partition, [message])
+    else run.push(message)
+  }
+  return runs
+}
 
 /** After a partition could not be started (brokers unreachable, say), it is tried again after this. */
 const RETRY_MS = 1000
@@ -181,14 +195,18 @@ export class KafkaJoin {
     let stream = first
     for (;;) {
       try {
-        for await (const message of stream as AsyncIterable<StringMessage>) {
-          const owner = await this.owners.get(message.partition)
-          if (owner === undefined) continue
-          if (Number(message.offset) < owner.nextOffset) {
-            this.readTwice.inc()
-            this.fetchFrom(stream, owner)
+        for await (const first of stream as AsyncIterable<StringMessage>) {
+          for (const [partition, messages] of byPartition(this.takeRun(stream, first))) {
+            const owner = await this.owners.get(partition)
+            if (owner === undefined) continue
+            // An owner that was still starting when its records were taken may have read them itself.
+            const behind = messages.filter((m) => Number(m.offset) < owner.nextOffset).length
+            if (behind > 0) {
+              this.readTwice.inc(behind)
+              this.fetchFrom(stream, owner)
+            }
+            await owner.accept(messages)
           }
-          await owner.accept(message)
         }
       } catch (error) {
         if (!this.closing)
@@ -210,19 +228,36 @@ export class KafkaJoin {
   }
 
   /**
+   * The record the stream gave and what it already holds behind it (up to MAX_RUN), so that each
+   * partition's run is decoded at once. A record its running owner has already read is dropped
+   * and moves the stream on at once: taking more first would start the next fetch from behind,
+   * again and again through a takeover's backlog. A record of a partition whose owner is not
+   * running yet (still catching up) ends the run, for the same reason.
+   */
+  private takeRun(stream: Stream, first: StringMessage): StringMessage[] {
+    const run: StringMessage[] = []
+    for (let next: StringMessage | null = first; next !== null; next = stream.read()) {
+      const owner = this.started.get(next.partition)
+      if (owner !== undefined && Number(next.offset) < owner.nextOffset) {
+        this.readTwice.inc()
+        this.fetchFrom(stream, owner)
+        continue
+      }
+      run.push(next)
+      if (owner === undefined || run.length === MAX_RUN) break
+    }
+    return run
+  }
+
+  /**
    * Moves the stream's next fetch of the owner's partition on to where the owner has read it (a
    * takeover's catch-up reads from the checkpoint to the end with a reader of its own), so that
    * the stream does not fetch and decode those records again only for the owner to skip them.
-   * Never past what the owner applied: at worst a fetch already under way sets the position back
-   * when it returns, and the owner skips what it brings again. The client has no seek for a group
-   * stream; `offsetsToFetch` is its public map of next fetch offsets, read at each fetch.
+   * Never past what the owner applied: a revocation resets the stream's offsets from the
+   * committed ones, and a new owner catches up to the end itself, so a raise cannot skip a record.
    */
   private fetchFrom(stream: Stream, owner: PartitionOwner): void {
-    const key = `${this.deps.topics.events}:${owner.partition}`
-    const next = BigInt(owner.nextOffset)
-    const offsets = stream.offsetsToFetch
-    const current = offsets.get(key)
-    if (current !== undefined && current < next) offsets.set(key, next)
+    raiseFetchOffset(stream, this.deps.topics.events, owner.partition, owner.nextOffset)
   }
 
   /** Drops this member and its partitions (their owners are fenced by the next ones anyway). */

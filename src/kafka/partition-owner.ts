@@ -58,7 +58,7 @@ export interface OwnerDeps {
   /** Produces a tick into a partition of the events topic (no transaction needed). */
   tick(partition: number): Promise<void>
   decode: EventDecoder
-  /** The same decoding, of a fetched batch at a time, on a worker thread (catch-ups). */
+  /** The same decoding, of many records at once, on a worker thread (catch-ups, and the stream's runs). */
   decoder: RecordDecoder
   /** Turns a JSON record line into the output format (dsjson or itself). */
   formatRecord(line: string): string
@@ -157,13 +157,23 @@ export class PartitionOwner {
     return this.join.engine.heldEvents
   }
 
-  /** Applies a record of the group's stream (after what this owner missed, if the stream is ahead). */
-  accept(message: StringMessage): Promise<void> {
+  /**
+   * Applies records of the group's stream, in offset order (after what this owner missed, if the
+   * stream is ahead). Several at once are decoded on the worker.
+   */
+  accept(messages: readonly StringMessage[]): Promise<void> {
     return this.oneAtATime(async () => {
-      const offset = Number(message.offset)
-      if (offset < this.join.nextOffset || this.closed) return
-      await this.catchUp(offset)
-      this.join.apply(recordOf(message))
+      if (this.closed) return
+      const records = messages.map(recordOf).filter((record) => record.offset >= this.join.nextOffset)
+      const first = records[0]
+      if (first === undefined) return
+      await this.catchUp(first.offset)
+      const decoded = records.length > 1 ? await this.deps.decoder.decodeAll(records) : []
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i] as PartitionRecord
+        // A catch-up above may have read some of them already.
+        if (record.offset >= this.join.nextOffset) this.join.apply(record, decoded[i])
+      }
       this.scheduleFlush()
       this.armTick()
     })
