@@ -13,17 +13,6 @@ type Stream = MessagesStream<string, string, string, string>
 /** The most records of the stream handed to the owners at once. */
 const MAX_RUN = 2000
 
-/** Records by partition, each partition's in the order given. */
-function byPartition(messages: readonly StringMessage[]): Map<number, StringMessage[]> {
-  const runs = new Map<number, StringMessage[]>()
-  for (const message of messages) {
-    const run = runs.get(message.partition)
-    if (run === undefined) runs.set(message.partition, [message])
-    else run.push(message)
-  }
-  return runs
-}
-
 /** After a partition could not be started (brokers unreachable, say), it is tried again after this. */
 const RETRY_MS = 1000
 
@@ -196,7 +185,9 @@ export class KafkaJoin {
     for (;;) {
       try {
         for await (const first of stream as AsyncIterable<StringMessage>) {
-          for (const [partition, messages] of byPartition(this.takeRun(stream, first))) {
+          // Each partition's run in the stream's order (Map.groupBy keeps it).
+          const run = this.takeRun(stream, first)
+          for (const [partition, messages] of Map.groupBy(run, (message) => message.partition)) {
             const owner = await this.owners.get(partition)
             if (owner === undefined) continue
             // An owner that was still starting when its records were taken may have read them itself.

@@ -171,7 +171,7 @@ export class PartitionOwner {
       const decoded = records.length > 1 ? await this.deps.decoder.decodeAll(records) : []
       for (let i = 0; i < records.length; i++) {
         const record = records[i] as PartitionRecord
-        // A catch-up above may have read some of them already.
+        // Each offset once: a stream can bring a record twice at the same offset (docs/kafka.md, client problem 10).
         if (record.offset >= this.join.nextOffset) this.join.apply(record, decoded[i])
       }
       this.scheduleFlush()

@@ -11,9 +11,9 @@ const NO_LINES_NOT_UTF8: ReadonlySet<number> = new Set()
  * Decodes the records of a fetched batch on the line-checking worker thread, as one NDJSON text
  * (each value a line, as SPEC §1's batch form), so that an owner catching up applies one batch
  * while the worker decodes the next, and the group stream's runs are not decoded on the main
- * thread. The worker runs the same `eventFromLine` with the same
- * limits as `decode`. A batch whose values cannot be lines of one text (a value holding a
- * newline, or only blanks) or that the worker could not check is decoded here with `decode`.
+ * thread. The worker runs the same `eventFromLine` with the same limits as `decode`. A batch
+ * whose values cannot be lines of one text (a value holding a newline, or only blanks) or that
+ * the worker could not check is decoded here with `decode`.
  * Never rejects: a caller may start the next batch before it awaits this one.
  */
 export class RecordDecoder {
