@@ -1,4 +1,4 @@
-import { Admin, ProduceAcks, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka'
+import { Admin, ProduceAcks, stringDeserializers, stringSerializers } from '@platformatic/kafka'
 import { RealScheduler } from '../clock.js'
 import { ingestLimits } from '../config.js'
 import { startLineParser } from '../ingest/line-parser-pool.js'
@@ -9,6 +9,7 @@ import { FixedConsumer, installClientFixes } from './client-fixes.js'
 import { connectToBrokers } from './connect.js'
 import { KafkaIngestor } from './ingest.js'
 import { KafkaJoin } from './kafka-join.js'
+import { OneBufferProducer } from './produce-request.js'
 import { RecordDecoder } from './record-decoder.js'
 import { securityOptions } from './security.js'
 import { ensureTopics, topicsOf } from './topics.js'
@@ -44,7 +45,7 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
   metrics.configure(settings)
   metrics.health.useKafka()
   const admin = new Admin(client('admin'))
-  const producer = new Producer({
+  const producer = new OneBufferProducer({
     ...client('ingest'),
     serializers: stringSerializers,
     idempotent: true,

@@ -1,4 +1,4 @@
-import { type Admin, type Message, Producer, stringSerializers } from '@platformatic/kafka'
+import { type Admin, type Message, type Producer, stringSerializers } from '@platformatic/kafka'
 import type { Logger } from 'pino'
 import type { Scheduler, Timer } from '../clock.js'
 import type { JoinSettings } from '../engine/types.js'
@@ -19,6 +19,7 @@ import { chunksByBytes } from './chunks.js'
 import { type FixedConsumer, TRANSACTIONAL_PRODUCER_DEFAULTS, txnOffsetCommit } from './client-fixes.js'
 import { decodeCommittedState, encodeCommittedState } from './offset-metadata.js'
 import { KafkaPartitionReader } from './partition-reader.js'
+import { OneBufferProducer } from './produce-request.js'
 import type { Decoded, RecordDecoder } from './record-decoder.js'
 import type { Topics } from './topics.js'
 
@@ -115,7 +116,7 @@ export class PartitionOwner {
 
   static async start(deps: OwnerDeps): Promise<PartitionOwner> {
     const { partition, topics } = deps
-    const producer = new Producer({
+    const producer = new OneBufferProducer({
       ...deps.clientOptions,
       serializers: stringSerializers,
       transactionalId: `${deps.consumer.groupId}.${topics.events}.${partition}`,
