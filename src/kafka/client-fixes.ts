@@ -35,9 +35,11 @@
  *    gets it too).
  * 10. A group's MessagesStream has no seek: raiseFetchOffset() below moves its next fetch of a
  *    partition on, through its public `offsetsToFetch` map.
- * Not fixed here: @platformatic/dynamic-buffer 0.3.1 encodes varlongs of 2^31 or more wrongly
- * (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose explicit timestamps
- * lie 2^31 ms (24.8 days) or more apart get wrong timestamps. Decoding is right.
+ * 11. A produce request is built from a `Buffer` per field and concatenated twice: the Kafka
+ *    mode's producers are `OneBufferProducer`s (produce-request.ts), which write it in one.
+ *    That also writes right what @platformatic/dynamic-buffer 0.3.1 encodes wrongly: varlongs of
+ *    2^31 or more (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose
+ *    timestamps lie 2^31 ms (24.8 days) or more apart. Decoding is right.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
