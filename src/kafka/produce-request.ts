@@ -120,7 +120,7 @@ export const produceV11OneBuffer: API<
 
 /**
  * A Producer whose produce requests come from `createProduceRequest` when the brokers speak
- * Produce v11 (Kafka 3.7 and later); with older brokers, the library's own.
+ * Produce v11 (as the Kafka 4.x brokers of the tests do); with brokers that do not, the library's own.
  */
 export class OneBufferProducer<
   Key = Buffer,
