@@ -47,7 +47,7 @@ export function createProduceRequest(
   for (const message of messages) {
     message.partition ??= 0
     // A retry sends the same timestamps, as the library does.
-    message.timestamp = message.timestamp === undefined ? now : BigInt(message.timestamp)
+    message.timestamp = message.timestamp == null ? now : BigInt(message.timestamp)
   }
   const topics = [...Map.groupBy(messages, (m) => m.topic)].map(([topic, inTopic]) => ({
     name: Buffer.from(topic, 'utf8'),
