@@ -1,9 +1,10 @@
-import { murmur2, type Producer } from '@platformatic/kafka'
+import type { Producer } from '@platformatic/kafka'
 import { BanditJoinError, overloaded } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { eventLine, type IncomingEvent } from '../ingest/validate.js'
 import type { Metrics } from '../metrics.js'
 import { chunksByBytes } from './chunks.js'
+import { murmur2OfString } from './murmur2.js'
 
 interface Message {
   topic: string
@@ -26,7 +27,7 @@ export const ACK_TIMEOUT_MS = 10_000
  * default partitioner differs wherever the hash is negative.)
  */
 export function partitionOf(key: string, partitions: number): number {
-  return (murmur2(Buffer.from(key, 'utf8')) & 0x7fffffff) % partitions
+  return (murmur2OfString(key) & 0x7fffffff) % partitions
 }
 
 interface Waiting {
