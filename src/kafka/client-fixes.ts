@@ -40,6 +40,8 @@
  *    That also writes right what @platformatic/dynamic-buffer 0.3.1 encodes wrongly: varlongs of
  *    2^31 or more (zigzag `>> 31n`, 32-bit size mask), so records of one produce batch whose
  *    timestamps lie 2^31 ms (24.8 days) or more apart. Decoding is right.
+ * 12. `murmur2` computes with BigInts never cut back to 32 bits, allocating more as keys grow:
+ *    ingest hashes keys with murmur2.ts instead (the same hash).
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import {

@@ -52,49 +52,36 @@ export function createProduceRequest(
   const topics = [...Map.groupBy(messages, (m) => m.topic)].map(([topic, inTopic]) => ({
     name: Buffer.from(topic, 'utf8'),
     // The library's grouping puts partitions in ascending order; the broker does not mind.
-    partitions: [...Map.groupBy(inTopic, (m) => m.partition as number)].sort(([a], [b]) => a - b),
+    partitions: [...Map.groupBy(inTopic, (m) => m.partition as number)]
+      .sort(([a], [b]) => a - b)
+      .map(([partition, batchMessages]) => ({
+        partition,
+        messages: batchMessages,
+        plan: planRecordBatch(batchMessages),
+      })),
   }))
   const transactionalId =
     options.transactionalId == null ? undefined : Buffer.from(options.transactionalId, 'utf8')
 
-  let size =
-    (transactionalId === undefined
-      ? 1
-      : unsignedVarIntSize(transactionalId.length + 1) + transactionalId.length) +
-    2 +
-    4
+  let size = (transactionalId === undefined ? 1 : compactSize(transactionalId.length)) + 2 + 4
   size += unsignedVarIntSize(topics.length + 1) + 1
-  const batches: BatchPlan[] = []
   for (const topic of topics) {
-    size +=
-      unsignedVarIntSize(topic.name.length + 1) +
-      topic.name.length +
-      unsignedVarIntSize(topic.partitions.length + 1) +
-      1
-    for (const [, messages] of topic.partitions) {
-      const batch = planRecordBatch(messages)
-      batches.push(batch)
-      size += 4 + unsignedVarIntSize(batch.size + 1) + batch.size + 1
-    }
+    size += compactSize(topic.name.length) + unsignedVarIntSize(topic.partitions.length + 1) + 1
+    for (const { plan } of topic.partitions) size += 4 + compactSize(plan.size) + 1
   }
 
   const out = new BufferWriter(Buffer.allocUnsafe(size))
   if (transactionalId === undefined) out.unsignedVarInt(0)
-  else out.unsignedVarInt(transactionalId.length + 1).bytes(transactionalId)
+  else out.compactBytes(transactionalId)
   out
     .int16(acks)
     .int32(timeout)
     .unsignedVarInt(topics.length + 1)
-  let batchIndex = 0
   for (const topic of topics) {
-    out
-      .unsignedVarInt(topic.name.length + 1)
-      .bytes(topic.name)
-      .unsignedVarInt(topic.partitions.length + 1)
-    for (const [partition, messages] of topic.partitions) {
-      const batch = batches[batchIndex++] as BatchPlan
-      out.int32(partition).unsignedVarInt(batch.size + 1)
-      writeRecordBatch(out, messages, batch, options)
+    out.compactBytes(topic.name).unsignedVarInt(topic.partitions.length + 1)
+    for (const { partition, messages: batchMessages, plan } of topic.partitions) {
+      out.int32(partition).unsignedVarInt(plan.size + 1)
+      writeRecordBatch(out, batchMessages, plan, options)
       out.unsignedInt8(0) // the partition's tagged fields
     }
     out.unsignedInt8(0) // the topic's tagged fields
@@ -225,6 +212,11 @@ function zigZag(value: number): number {
   return value >= 0 ? value * 2 : -value * 2 - 1
 }
 
+/** A compact (KIP-482) string, bytes or records field: its length + 1 as an unsigned varint, then the bytes. */
+function compactSize(length: number): number {
+  return unsignedVarIntSize(length + 1) + length
+}
+
 function varIntSize(value: number): number {
   return unsignedVarIntSize(zigZag(value))
 }
@@ -280,6 +272,11 @@ class BufferWriter {
   bytes(bytes: Buffer): this {
     this.position += bytes.copy(this.buffer, this.position)
     return this
+  }
+
+  /** A compact string or bytes field (see compactSize). */
+  compactBytes(bytes: Buffer): this {
+    return this.unsignedVarInt(bytes.length + 1).bytes(bytes)
   }
 
   varIntBytes(bytes: Buffer | undefined | null): this {
