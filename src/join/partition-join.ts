@@ -24,6 +24,15 @@ export interface PartitionRecord {
 /** Turns a record's value into the event it carries, or throws a BanditJoinError saying why it cannot. */
 export type EventDecoder = (value: string) => IncomingEvent
 
+/** A record value's event, or the error that makes it invalid (a decoder throws for an invalid value). */
+export function decodeOrError(decode: EventDecoder, value: string): IncomingEvent | Error {
+  try {
+    return decode(value)
+  } catch (error) {
+    return error as Error
+  }
+}
+
 /** A record whose value is not a valid event (only possible in a user's own source topic). */
 export interface InvalidRecord {
   record: PartitionRecord
@@ -101,8 +110,7 @@ export class PartitionJoin implements EngineSink {
     this.checkpoint.timeMs = timeMs
     this.checkpoint.offset = record.offset + 1
     if (record.value !== null) {
-      const event =
-        decoded instanceof Error ? this.invalid(record, decoded) : (decoded ?? this.decodeRecord(record))
+      const event = this.eventOf(record, decoded ?? decodeOrError(this.decode, record.value))
       if (event !== undefined) this.applyLogged(toLoggedEvent(event, record.offset, timeMs))
     }
     // Every later record is stamped at or after timeMs, so everything due by then is final.
@@ -134,16 +142,14 @@ export class PartitionJoin implements EngineSink {
     if (this.output === DISCARD) this.bodies.delete(pos)
   }
 
+  /** The event of a record with a value; undefined, reported invalid, if it is not one. */
   decodeRecord(record: PartitionRecord): IncomingEvent | undefined {
-    try {
-      return this.decode(record.value as string)
-    } catch (error) {
-      return this.invalid(record, error as Error)
-    }
+    return this.eventOf(record, decodeOrError(this.decode, record.value as string))
   }
 
-  private invalid(record: PartitionRecord, error: Error): undefined {
-    this.onInvalid({ record, error })
+  private eventOf(record: PartitionRecord, decoded: IncomingEvent | Error): IncomingEvent | undefined {
+    if (!(decoded instanceof Error)) return decoded
+    this.onInvalid({ record, error: decoded })
     return undefined
   }
 

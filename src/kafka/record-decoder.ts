@@ -1,6 +1,6 @@
 import type { LineParserPool } from '../ingest/line-parser-pool.js'
 import type { IncomingEvent } from '../ingest/validate.js'
-import type { EventDecoder, PartitionRecord } from '../join/partition-join.js'
+import { decodeOrError, type EventDecoder, type PartitionRecord } from '../join/partition-join.js'
 
 /** What a record's value decodes to: its event, why it is not one, or undefined for a tick (no value). */
 export type Decoded = IncomingEvent | Error | undefined
@@ -38,24 +38,23 @@ export class RecordDecoder {
       })
       for (const { line, error } of checked.errors) byLine[line] = error
       let line = 0
-      const decoded = records.map((record) => (record.value === null ? undefined : byLine[++line]))
+      let complete = true
+      const decoded = records.map((record) => {
+        if (record.value === null) return undefined
+        const outcome = byLine[++line]
+        complete &&= outcome !== undefined
+        return outcome
+      })
       // Every value has its outcome, or none is trusted.
-      if (byLine.filter((outcome) => outcome !== undefined).length !== lines.length)
-        return this.decodeHere(records)
-      return decoded
+      return complete ? decoded : this.decodeHere(records)
     } catch {
       return this.decodeHere(records)
     }
   }
 
   private decodeHere(records: readonly PartitionRecord[]): Decoded[] {
-    return records.map((record) => {
-      if (record.value === null) return undefined
-      try {
-        return this.decode(record.value)
-      } catch (error) {
-        return error as Error
-      }
-    })
+    return records.map((record) =>
+      record.value === null ? undefined : decodeOrError(this.decode, record.value),
+    )
   }
 }

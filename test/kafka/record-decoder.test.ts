@@ -109,6 +109,26 @@ describe('a batch of records decoded on the worker', () => {
     assert.ok(sent > 20, `${sent} batches went to the worker`)
   })
 
+  it('falls back to the main thread when the worker answers a line without its outcome', async () => {
+    const worker = startPool()
+    const check: LineParserPool['check'] = async (text, notUtf8) => {
+      const checked = await worker.check(text, notUtf8)
+      // The last line's outcome lost on the way (an event or a refusal, whichever it was).
+      const last = text.split('\n').length
+      const events = checked.events.filter((_, i) => checked.lineOf[i] !== last)
+      const lineOf = checked.lineOf.filter((line) => line !== last)
+      return { ...checked, events, lineOf, errors: checked.errors.filter((e) => e.line !== last) }
+    }
+    const decoder = new RecordDecoder(
+      Object.assign(Object.create(worker) as LineParserPool, { check }),
+      decode,
+    )
+    for (const values of [VALUES.slice(0, 3), VALUES.slice(5, 8)]) {
+      const batch = records(values)
+      assert.deepEqual(comparable(await decoder.decodeAll(batch)), expected(batch))
+    }
+  })
+
   it('falls back to the main thread when the worker stops with the batch', async () => {
     const pool = startPool()
     const decoder = new RecordDecoder(pool, decode)
