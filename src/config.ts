@@ -636,7 +636,10 @@ export function helpText(): string {
 export type IngestSettings = Pick<
   Config,
   'maxContextBytes' | 'maxFieldBytes' | 'outputFormat' | 'maxBatchEvents'
->
+> & {
+  /** Whether a decision's fingerprint is computed (`Ingestor.needsFingerprints`). @default true */
+  fingerprints?: boolean
+}
 
 /**
  * What ingest checks events against: the sizes, and OUTPUT_FORMAT's refusal rule (SPEC §4). The
@@ -647,5 +650,6 @@ export function ingestLimits(settings: IngestSettings): IngestLimits {
     maxContextBytes: settings.maxContextBytes,
     maxFieldBytes: settings.maxFieldBytes,
     refuse: OUTPUT_FORMATS[settings.outputFormat].refuse,
+    fingerprints: settings.fingerprints ?? true,
   }
 }

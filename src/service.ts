@@ -110,13 +110,14 @@ async function serve<B extends Backend>(
   try {
     metrics.bindEngine(backend.gauges)
     metrics.health.markRecovered()
-    lineParser = startLineParser(config, { logger, ...overrides.lineCheck })
+    const ingestSettings = { ...config, fingerprints: backend.ingestor.needsFingerprints }
+    lineParser = startLineParser(ingestSettings, { logger, ...overrides.lineCheck })
     const { app, shutdown } = await buildApp({
       ingestor: backend.ingestor,
       metrics,
       tail: backend.tail,
       logger,
-      limits: ingestLimits(config),
+      limits: ingestLimits(ingestSettings),
       lineParser,
       maxBodyBytes: config.maxBodyBytes,
       apiKey: config.apiKey,

@@ -75,6 +75,8 @@ class Waiter {
  * traffic does; Maintenance does the rest in the background. Inert until `start()`.
  */
 export class Joiner implements Ingestor {
+  /** Duplicates and conflicts are judged here, by fingerprint. */
+  readonly needsFingerprints = true
   private engine: JoinEngine | undefined
   private readonly collector: CycleCollector
   private queue: LoggedEvent[] = []

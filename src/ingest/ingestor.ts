@@ -12,6 +12,11 @@ export type Admission =
  * conflicts) or the Kafka producer (where the partition owner judges them, SPEC §5).
  */
 export interface Ingestor {
+  /**
+   * Whether it judges decisions by their fingerprints. One that only forwards each event's line,
+   * decoded again where it is joined (the Kafka mode), does not: ingest then skips computing them.
+   */
+  readonly needsFingerprints: boolean
   /** Decides, without changing anything, what would happen to each event if logged now, in order. */
   admit(events: readonly IncomingEvent[]): Admission[]
   /** Logs admitted events; resolves once they are durable. */

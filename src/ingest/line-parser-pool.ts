@@ -164,8 +164,8 @@ export function startLineParser(
   settings: IngestSettings,
   options: Omit<LineParserPoolOptions, 'limits' | 'maxBatchEvents' | 'worker'> = {},
 ): LineParserPool {
-  const { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents } = settings
-  const data: IngestSettings = { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents }
+  const { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents, fingerprints } = settings
+  const data: IngestSettings = { maxContextBytes, maxFieldBytes, outputFormat, maxBatchEvents, fingerprints }
   return new LineParserPool({
     limits: ingestLimits(settings),
     maxBatchEvents,

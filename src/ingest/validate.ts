@@ -49,6 +49,11 @@ export interface IngestLimits {
    * is refused with 422 and that reason (SPEC §4, e.g. what dsjson cannot express). @default none
    */
   refuse?: (decision: DecisionFields) => string | undefined
+  /**
+   * false: decisions come with an empty fingerprint (hashing their canonical JSON is a good part
+   * of checking them), for an ingestor that does not judge them by it. @default true
+   */
+  fingerprints?: boolean
 }
 
 /**
@@ -215,7 +220,7 @@ function toDecision(
     type: 'decision',
     key: key as string,
     deferred: deferred === true,
-    fingerprint: hash('sha256', identityText(value), 'base64'),
+    fingerprint: limits.fingerprints === false ? '' : hash('sha256', identityText(value), 'base64'),
     // Joined, not concatenated: one flat string, where a concatenation is a tree of pieces that a
     // pending decision would hold for its whole window (hundreds of bytes more per decision).
     body: [

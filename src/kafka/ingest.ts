@@ -46,6 +46,8 @@ interface Waiting {
  * owner's to judge, so admission only refuses when stopping or when too much waits.
  */
 export class KafkaIngestor implements Ingestor {
+  /** Each event goes on as its line; the partition's owner decodes it again and judges it (SPEC §5). */
+  readonly needsFingerprints = false
   private queue: Waiting[] = []
   private queuedEvents = 0
   private inFlightEvents = 0

@@ -262,6 +262,39 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       await pool.close()
     }
   })
+
+  it('without fingerprints (fingerprints: false): the same events and refusals, each decision fingerprint empty', async () => {
+    const lines = [
+      '{"type":"decision","key":"d1","action":"a","probability":0.25,"context":{"b":[1,2],"a":"x"},"actions":["a","b"],"probabilities":[0.25,0.75]}',
+      '{"type":"decision","key":"d2","action":"much too long an action here","probability":1,"context":1}',
+      '{"type":"reward","key":"d1","reward":1,"id":"r"}',
+      '{"type":"decision","key":"d3","action":1,"probability":2,"context":1}',
+      '{"type":"override","key":"d1"}',
+    ]
+    const text = lines.join('\n')
+    // As the embedded mode checks them, then without fingerprints on the worker and on this thread.
+    const withThem = expected(text, new Set(), SETTINGS) as CheckedBatch
+    const withoutThem = { ...SETTINGS, fingerprints: false }
+    assert.ok(withThem.events.some((e) => e.type === 'decision' && e.fingerprint.length === 44))
+    const want = {
+      ...withThem,
+      events: withThem.events.map((e) => (e.type === 'decision' ? { ...e, fingerprint: '' } : e)),
+    }
+    for (const minWorkerChars of [0, Number.POSITIVE_INFINITY]) {
+      const pool = startLineParser(withoutThem, { minWorkerChars })
+      try {
+        const checked = await pool.check(text, new Set())
+        assert.deepEqual(checked.events, want.events)
+        assert.deepEqual(checked.lineOf, want.lineOf)
+        assert.deepEqual(
+          checked.errors.map((e) => [e.line, errorData(e.error)]),
+          want.errors.map((e) => [e.line, errorData(e.error)]),
+        )
+      } finally {
+        await pool.close()
+      }
+    }
+  })
 })
 
 /** A batch of `lines` valid decisions: enough work that a worker is still on it when stopped. */
