@@ -84,6 +84,10 @@ export class Admitter {
     return events.map((event): Admission => {
       const known = batchDecisions.get(event.key) ?? this.knownDecision(engine, event.key, atMs)
       if (event.type === 'decision') {
+        // Checked without fingerprints (Ingestor.needsFingerprints), a decision cannot be judged
+        // or logged here: every one would repeat every other.
+        if (event.fingerprint === '')
+          throw new Error(`decision ${JSON.stringify(event.key)} has no fingerprint`)
         if (known !== undefined) {
           if (sameDecision(known, event.fingerprint)) return { kind: 'duplicate' }
           return { kind: 'refuse', error: conflict(event.key) }

@@ -87,6 +87,8 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
       maxContextBytes: Number.POSITIVE_INFINITY,
       maxFieldBytes: Number.POSITIVE_INFINITY,
       maxBatchEvents: Number.POSITIVE_INFINITY,
+      // The owner judges duplicates and conflicts by them (SPEC §5); ingest computes none.
+      fingerprints: true,
     }
     const decodeLimits = ingestLimits(decodeSettings)
     const decode = (value: string) => eventFromLine(value, decodeLimits)

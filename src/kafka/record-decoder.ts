@@ -45,8 +45,9 @@ export class RecordDecoder {
         complete &&= outcome !== undefined
         return outcome
       })
-      // Every value has its outcome, or none is trusted.
-      return complete ? decoded : this.decodeHere(records)
+      // Exactly one outcome for every value, or none is trusted.
+      const outcomes = checked.events.length + checked.errors.length
+      return complete && outcomes === lines.length ? decoded : this.decodeHere(records)
     } catch {
       return this.decodeHere(records)
     }

@@ -61,3 +61,17 @@ test('events appended but not yet applied count against the budgets until the en
   for (const event of log.events) engine.apply(event)
   assert.equal(retryAfter(admitter.admit(engine, [incoming('decision', 'd')], 4_000)[0]), 8)
 })
+
+test('a decision checked without its fingerprint is refused as a fault, never judged or logged', () => {
+  const engine = new JoinEngine(S, DISCARD)
+  const admitter = new Admitter(LIMITS)
+  const unfingerprinted: IncomingEvent = {
+    type: 'decision',
+    key: 'd',
+    body: '{}',
+    deferred: false,
+    fingerprint: '',
+  }
+  assert.throws(() => admitter.admit(engine, [unfingerprinted], 0), /decision "d" has no fingerprint/)
+  assert.equal(admitter.admit(engine, [incoming('decision', 'd')], 0)[0]?.kind, 'accept')
+})

@@ -9,6 +9,8 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { type IngestSettings, ingestLimits } from '../../src/config.js'
+import { invalidEvent } from '../../src/errors.js'
+import type { CheckedBatch } from '../../src/ingest/batch.js'
 import { type LineParserPool, startLineParser } from '../../src/ingest/line-parser-pool.js'
 import { eventFromLine } from '../../src/ingest/validate.js'
 import type { PartitionRecord } from '../../src/join/partition-join.js'
@@ -109,25 +111,45 @@ describe('a batch of records decoded on the worker', () => {
     assert.ok(sent > 20, `${sent} batches went to the worker`)
   })
 
-  it('falls back to the main thread when the worker answers a line without its outcome', async () => {
-    const worker = startPool()
-    const check: LineParserPool['check'] = async (text, notUtf8) => {
-      const checked = await worker.check(text, notUtf8)
-      // The last line's outcome lost on the way (an event or a refusal, whichever it was).
-      const last = text.split('\n').length
-      const events = checked.events.filter((_, i) => checked.lineOf[i] !== last)
-      const lineOf = checked.lineOf.filter((line) => line !== last)
-      return { ...checked, events, lineOf, errors: checked.errors.filter((e) => e.line !== last) }
-    }
-    const decoder = new RecordDecoder(
-      Object.assign(Object.create(worker) as LineParserPool, { check }),
-      decode,
-    )
-    for (const values of [VALUES.slice(0, 3), VALUES.slice(5, 8)]) {
-      const batch = records(values)
-      assert.deepEqual(comparable(await decoder.decodeAll(batch)), expected(batch))
-    }
-  })
+  /** Answers from a worker gone wrong: each must send the batch to the main thread. */
+  const WRONG_ANSWERS: Record<string, (checked: CheckedBatch, lines: number) => CheckedBatch> = {
+    "the last line's outcome lost": (checked, last) => ({
+      events: checked.events.filter((_, i) => checked.lineOf[i] !== last),
+      lineOf: checked.lineOf.filter((line) => line !== last),
+      errors: checked.errors.filter((e) => e.line !== last),
+    }),
+    'every outcome one line late': (checked) => ({
+      events: checked.events,
+      lineOf: checked.lineOf.map((line) => line + 1),
+      errors: checked.errors.map((e) => ({ ...e, line: e.line + 1 })),
+    }),
+    'an outcome past the last line': (checked, last) => ({
+      ...checked,
+      errors: [...checked.errors, { line: last + 1, error: invalidEvent('stray') }],
+    }),
+  }
+
+  for (const [wrong, answer] of Object.entries(WRONG_ANSWERS)) {
+    it(`falls back to the main thread when the worker's answer has ${wrong}`, async () => {
+      const worker = startPool()
+      const check: LineParserPool['check'] = async (text, notUtf8) =>
+        answer(await worker.check(text, notUtf8), text.split('\n').length)
+      let decodedHere = 0
+      const decoder = new RecordDecoder(
+        Object.assign(Object.create(worker) as LineParserPool, { check }),
+        (value) => {
+          decodedHere++
+          return decode(value)
+        },
+      )
+      for (const values of [VALUES.slice(0, 3), VALUES.slice(5, 8)]) {
+        const batch = records(values)
+        decodedHere = 0
+        assert.deepEqual(comparable(await decoder.decodeAll(batch)), expected(batch))
+        assert.equal(decodedHere, values.length, 'every value decoded again on the main thread')
+      }
+    })
+  }
 
   it('falls back to the main thread when the worker stops with the batch', async () => {
     const pool = startPool()
