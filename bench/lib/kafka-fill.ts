@@ -1,8 +1,13 @@
 import { Admin, ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka'
-import { MAX_REQUEST_BYTES } from '../../src/kafka/chunks.js'
 import { partitionOf } from '../../src/kafka/ingest.js'
 import { sleep } from '../../test/kit/wait.js'
 import { engineMix, mixLine } from './engine-mix.js'
+
+/**
+ * Keys and values per partition in one fill request: a quarter of a broker's default 1 MiB batch
+ * limit, room enough for the records' framing and for partitions that get more than their share.
+ */
+const FILL_BATCH_BYTES = 256 * 1024
 
 export interface FilledTopic {
   topic: string
@@ -59,7 +64,7 @@ export async function fillEventsTopic(
   let events = 0
   let rewards = 0
   try {
-    // Up to MAX_REQUEST_BYTES per partition buffered, then one request with every partition's batch.
+    // Up to FILL_BATCH_BYTES per partition buffered, then one request with every partition's batch.
     const buffered: Message[][] = Array.from({ length: partitions }, () => [])
     let bufferedBytes = 0
     const flush = async () => {
@@ -74,7 +79,7 @@ export async function fillEventsTopic(
       bufferedBytes += value.length + event.key.length
       events++
       if (event.type === 'reward') rewards++
-      if (bufferedBytes >= MAX_REQUEST_BYTES * partitions) await flush()
+      if (bufferedBytes >= FILL_BATCH_BYTES * partitions) await flush()
     }
     await flush()
     await sleep(expUnitMs + 1)

@@ -4,6 +4,7 @@ import { test } from 'node:test'
 import type { Producer } from '@platformatic/kafka'
 import { BanditJoinError } from '../../src/errors.js'
 import type { IncomingEvent } from '../../src/ingest/validate.js'
+import { MAX_REQUEST_BYTES } from '../../src/kafka/chunks.js'
 import { KafkaIngestor, partitionOf } from '../../src/kafka/ingest.js'
 import { Metrics } from '../../src/metrics.js'
 
@@ -144,7 +145,8 @@ test('what exceeds one request (a broker refuses batches over message.max.bytes)
     type: 'reward',
     key,
     reward: 1,
-    body: `{"key":"${key}","reward":1,"id":"${'x'.repeat(100_000)}"}`,
+    // Two fit in one request, three do not.
+    body: `{"key":"${key}","reward":1,"id":"${'x'.repeat(Math.floor(MAX_REQUEST_BYTES * 0.4))}"}`,
   })
   const done = ingest.append([big('a'), big('b'), big('c'), big('d')])
   await tick()
