@@ -34,6 +34,8 @@ const TRANSACTIONAL = 1 << 4
 const BATCH_HEADER_BEFORE_CRC_RANGE = 8 + 4 + 4 + 1 + 4
 /** attributes, lastOffsetDelta, first and max timestamp, producer id and epoch, base sequence, record count. */
 const BATCH_HEADER_IN_CRC_RANGE = 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4
+/** A record batch's header (61 bytes), its first 12 (offset and length) included: what a batch adds to its records. */
+export const RECORD_BATCH_HEADER_BYTES = BATCH_HEADER_BEFORE_CRC_RANGE + BATCH_HEADER_IN_CRC_RANGE
 
 export function createProduceRequest(
   acks: number,
@@ -137,7 +139,7 @@ interface BatchPlan {
 }
 
 function planRecordBatch(messages: Message[]): BatchPlan {
-  let size = BATCH_HEADER_BEFORE_CRC_RANGE + BATCH_HEADER_IN_CRC_RANGE
+  let size = RECORD_BATCH_HEADER_BYTES
   const first = Number((messages[0] as Message).timestamp)
   const recordLengths = messages.map((message, i) => {
     const length = recordLength(message, i, first)

@@ -14,11 +14,7 @@ import {
   MAX_REQUEST_BYTES,
   RECORD_FRAMING_BYTES,
 } from '../../src/kafka/chunks.js'
-
-/** A record batch's header, its first 12 bytes (offset and length) included. */
-const BATCH_HEADER_BYTES = 61
-
-import { createProduceRequest } from '../../src/kafka/produce-request.js'
+import { createProduceRequest, RECORD_BATCH_HEADER_BYTES } from '../../src/kafka/produce-request.js'
 
 interface Message {
   key?: string
@@ -59,7 +55,7 @@ function assertFramingWithinBound(chunk: readonly Message[]): void {
     (sum, m) => sum + Buffer.byteLength(m.key ?? '') + Buffer.byteLength(m.value ?? ''),
     0,
   )
-  const framing = batchBytes(chunk, farApart(chunk.length)) - BATCH_HEADER_BYTES - payload
+  const framing = batchBytes(chunk, farApart(chunk.length)) - RECORD_BATCH_HEADER_BYTES - payload
   assert.ok(
     framing <= RECORD_FRAMING_BYTES * chunk.length,
     `${framing} bytes of framing for ${chunk.length} records`,
