@@ -9,9 +9,12 @@ import { notUtf8 } from '../ingest/json.js'
  * different keys could become one.
  */
 
-/** A batch body as text, with the lines (numbered from 1) whose bytes are not UTF-8. */
+/**
+ * A batch body's bytes, with the lines (numbered from 1) whose bytes are not UTF-8. Kept as bytes:
+ * the line checks decode a line at a time (BatchLineChecker).
+ */
 export interface NdjsonBody {
-  text: string
+  bytes: Buffer
   notUtf8Lines: ReadonlySet<number>
 }
 
@@ -54,7 +57,7 @@ export function utf8Body(bytes: Buffer): string {
   return bytes.toString('utf8')
 }
 
-/** An NDJSON body as text, naming the lines that are not UTF-8 (a newline byte is never inside a character). */
+/** An NDJSON body, naming the lines that are not UTF-8 (a newline byte is never inside a character). */
 export function ndjsonBody(bytes: Buffer): NdjsonBody {
   const notUtf8Lines = new Set<number>()
   if (!isUtf8(bytes)) {
@@ -65,7 +68,7 @@ export function ndjsonBody(bytes: Buffer): NdjsonBody {
       start = end + 1
     }
   }
-  return { text: bytes.toString('utf8'), notUtf8Lines }
+  return { bytes, notUtf8Lines }
 }
 
 /**

@@ -17,11 +17,21 @@ export interface CheckedBatch {
 }
 
 /**
+ * A batch body: its bytes as received, or text (the Kafka owner's values joined by newlines).
+ * Bytes are decoded a line at a time, so that no string of the whole body is ever made: a body
+ * of megabytes would be one large object on the heap, freed only by a full collection.
+ */
+export type BatchBody = string | Buffer
+
+const NEWLINE = 0x0a
+
+/**
  * Checks the lines of an NDJSON batch (SPEC §1), each as if sent alone, a few at a time: on the
  * main thread between event-loop turns, or all at once on a line-checking worker
  * (line-parser-pool.ts). Lines are taken one at a time (not split all at once), so that a body of
  * millions of tiny lines costs no array of them, and one line past MAX_BATCH_EVENTS ends the work
- * with 413. Blank lines are skipped; a line whose bytes were not UTF-8 is refused with 400.
+ * with 413. Blank lines are skipped; a line whose bytes were not UTF-8 is refused with 400 (a
+ * newline byte is never inside a UTF-8 character, so lines of bytes are the lines of the text).
  */
 export class BatchLineChecker {
   readonly checked: CheckedBatch = { events: [], lineOf: [], errors: [] }
@@ -29,7 +39,7 @@ export class BatchLineChecker {
   private number = 1
 
   constructor(
-    private readonly text: string,
+    private readonly body: BatchBody,
     private readonly notUtf8Lines: ReadonlySet<number>,
     private readonly limits: IngestLimits,
     private readonly maxBatchEvents: number,
@@ -40,13 +50,15 @@ export class BatchLineChecker {
    * 413 (BJ_ERR_TOO_LARGE) at the first line past MAX_BATCH_EVENTS.
    */
   next(lines: number): boolean {
-    const { text, checked } = this
+    const { body, checked } = this
     for (let n = 0; n < lines; n++) {
-      if (this.start > text.length) return false
+      if (this.start > body.length) return false
       const number = this.number++
-      const newline = text.indexOf('\n', this.start)
-      const end = newline < 0 ? text.length : newline
-      const line = text.slice(this.start, end)
+      const newline =
+        typeof body === 'string' ? body.indexOf('\n', this.start) : body.indexOf(NEWLINE, this.start)
+      const end = newline < 0 ? body.length : newline
+      const line =
+        typeof body === 'string' ? body.slice(this.start, end) : body.toString('utf8', this.start, end)
       this.start = end + 1
       if (line.trim() === '') continue
       if (checked.events.length + checked.errors.length >= this.maxBatchEvents) {
@@ -61,7 +73,7 @@ export class BatchLineChecker {
         checked.errors.push({ line: number, error })
       }
     }
-    return this.start <= text.length
+    return this.start <= body.length
   }
 }
 
@@ -121,12 +133,12 @@ export function unpackError(packed: PackedError): Error {
 
 /** Checks every line of a batch (a worker's job), packed for the way back; the typed arrays are transferable. */
 export function checkPacked(
-  text: string,
+  body: BatchBody,
   notUtf8Lines: ReadonlySet<number>,
   limits: IngestLimits,
   maxBatchEvents: number,
 ): PackedBatch {
-  const checker = new BatchLineChecker(text, notUtf8Lines, limits, maxBatchEvents)
+  const checker = new BatchLineChecker(body, notUtf8Lines, limits, maxBatchEvents)
   try {
     checker.next(Number.POSITIVE_INFINITY)
   } catch (error) {

@@ -2,9 +2,12 @@ import { parentPort } from 'node:worker_threads'
 import { checkPacked } from './batch.js'
 import type { IngestLimits } from './validate.js'
 
-/** One batch to check: its text and the numbers of its lines that were not UTF-8. */
+/**
+ * One batch to check: its text or bytes (a Buffer arrives as a plain Uint8Array) and the numbers
+ * of its lines that were not UTF-8.
+ */
 export interface LineCheckRequest {
-  text: string
+  body: string | Uint8Array
   notUtf8Lines: number[]
 }
 
@@ -16,8 +19,9 @@ export interface LineCheckRequest {
 export function serveLineChecks(limits: IngestLimits, maxBatchEvents: number): void {
   const port = parentPort
   if (port === null) throw new Error('serveLineChecks runs on a worker thread')
-  port.on('message', ({ text, notUtf8Lines }: LineCheckRequest) => {
-    const packed = checkPacked(text, new Set(notUtf8Lines), limits, maxBatchEvents)
+  port.on('message', ({ body, notUtf8Lines }: LineCheckRequest) => {
+    const lines = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    const packed = checkPacked(lines, new Set(notUtf8Lines), limits, maxBatchEvents)
     const transfer = packed.ok ? [packed.kinds.buffer, packed.lineOf.buffer, packed.rewards.buffer] : []
     port.postMessage(packed, transfer as ArrayBuffer[])
   })

@@ -4,7 +4,8 @@ import type { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { type IngestSettings, ingestLimits } from '../../src/config.js'
 import { BanditJoinError } from '../../src/errors.js'
-import type { CheckedBatch } from '../../src/ingest/batch.js'
+import { ndjsonBody } from '../../src/http/encoding.js'
+import type { BatchBody, CheckedBatch } from '../../src/ingest/batch.js'
 import { notUtf8 } from '../../src/ingest/json.js'
 import type { LineParserPool } from '../../src/ingest/line-parser-pool.js'
 import { startLineParser } from '../../src/ingest/line-parser-pool.js'
@@ -68,9 +69,9 @@ const comparable = (result: CheckedBatch | BanditJoinError) =>
         errors: result.errors.map((e) => ({ line: e.line, ...errorData(e.error) })),
       }
 
-async function checkedBy(pool: LineParserPool, text: string, notUtf8Lines: ReadonlySet<number>) {
+async function checkedBy(pool: LineParserPool, body: BatchBody, notUtf8Lines: ReadonlySet<number>) {
   try {
-    return await pool.check(text, notUtf8Lines)
+    return await pool.check(body, notUtf8Lines)
   } catch (error) {
     assert.ok(error instanceof BanditJoinError, String(error))
     return error
@@ -210,8 +211,13 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
               refusedLines += want.errors.length
               acceptedLines += want.events.length
             }
-            assert.deepEqual(comparable(await checkedBy(onWorker, text, notUtf8Lines)), comparable(want))
-            assert.deepEqual(comparable(await checkedBy(here, text, notUtf8Lines)), comparable(want))
+            // As text (the Kafka owner's values) and as the bytes of a request body.
+            for (const body of [text, Buffer.from(text)]) {
+              assert.deepEqual(comparable(await checkedBy(onWorker, body, notUtf8Lines)), comparable(want))
+            }
+            for (const body of [text, Buffer.from(text)]) {
+              assert.deepEqual(comparable(await checkedBy(here, body, notUtf8Lines)), comparable(want))
+            }
           }),
           { numRuns: 150 },
         )
@@ -258,6 +264,57 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       // The same own properties in the same order as toIncomingEvent's objects.
       assert.deepEqual(events.map(Object.keys), want.map(Object.keys))
       assert.equal((events[0] as IncomingEvent & { fingerprint: string }).fingerprint.length, 44)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('refuses, as lines not UTF-8, the lines of a body whose bytes are not UTF-8, and only those', async () => {
+    const line = (key: string) => `{"type":"decision","key":"${key}","action":1,"probability":1,"context":1}`
+    const bytes = Buffer.concat([
+      Buffer.from(`${line('a')}\n`),
+      Buffer.from(line('b').replace('"context":1', '"context":"\xff"'), 'latin1'),
+      Buffer.from(`\n${line('c')}\n`),
+    ])
+    const body = ndjsonBody(bytes)
+    assert.deepEqual([...body.notUtf8Lines], [2])
+    for (const minWorkerChars of [0, Number.POSITIVE_INFINITY]) {
+      const pool = startLineParser(SETTINGS, { minWorkerChars })
+      try {
+        const checked = await pool.check(Buffer.from(body.bytes), body.notUtf8Lines)
+        assert.deepEqual(
+          checked.events.map((e) => e.key),
+          ['a', 'c'],
+        )
+        assert.deepEqual(checked.lineOf, [1, 3])
+        assert.deepEqual(
+          checked.errors.map((e) => [e.line, e.error.code]),
+          [[2, 'BJ_ERR_MALFORMED_JSON']],
+        )
+      } finally {
+        await pool.close()
+      }
+    }
+  })
+
+  it('moves a body that owns its memory to the worker, and copies one that shares it', async () => {
+    const pool = startLineParser(SETTINGS, { minWorkerChars: 0 })
+    const text = '{"type":"reward","key":"k","reward":1}'
+    try {
+      const owning = Buffer.alloc(text.length)
+      owning.write(text)
+      const owningCopy = Buffer.from(owning)
+      assert.equal(owning.byteLength, owning.buffer.byteLength)
+      assert.equal((await pool.check(owning, new Set())).events.length, 1)
+      assert.equal(owning.buffer.byteLength, 0, "moved: the memory is the worker's now")
+      assert.ok(owningCopy.equals(Buffer.from(text)))
+      // A view into memory that holds other bytes too (Node's pool of small buffers, here):
+      // those must stay where they are.
+      const shared = Buffer.from(`xx${text}yy`)
+      assert.ok(shared.buffer.byteLength > shared.byteLength)
+      const view = shared.subarray(2, 2 + text.length)
+      assert.equal((await pool.check(view, new Set())).events.length, 1)
+      assert.equal(shared.toString(), `xx${text}yy`)
     } finally {
       await pool.close()
     }

@@ -133,7 +133,7 @@ describe('a batch of records decoded on the worker', () => {
     it(`falls back to the main thread when the worker's answer has ${wrong}`, async () => {
       const worker = startPool()
       const check: LineParserPool['check'] = async (text, notUtf8) =>
-        answer(await worker.check(text, notUtf8), text.split('\n').length)
+        answer(await worker.check(text, notUtf8), text.toString().split('\n').length)
       let decodedHere = 0
       const decoder = new RecordDecoder(
         Object.assign(Object.create(worker) as LineParserPool, { check }),

@@ -165,14 +165,14 @@ async function ingestOne(deps: IngestDeps, type: EventType, body: Record<string,
   return { ok: true }
 }
 
-const EMPTY_BATCH: NdjsonBody = { text: '', notUtf8Lines: new Set() }
+const EMPTY_BATCH: NdjsonBody = { bytes: Buffer.alloc(0), notUtf8Lines: new Set() }
 
 /**
  * Every line is checked as if sent alone (by the line-checking pool, off the main thread unless the
  * body is small); one refusal refuses the whole batch (SPEC §1).
  */
-async function ingestBatch(deps: IngestDeps, { text, notUtf8Lines }: NdjsonBody) {
-  const { events, lineOf, errors } = await deps.lineParser.check(text, notUtf8Lines)
+async function ingestBatch(deps: IngestDeps, { bytes, notUtf8Lines }: NdjsonBody) {
+  const { events, lineOf, errors } = await deps.lineParser.check(bytes, notUtf8Lines)
   const admissions = deps.ingestor.admit(events)
   const accepted: IncomingEvent[] = []
   let duplicates = 0

@@ -3,12 +3,13 @@ import type { CommitBatch, JoinCheckpoint, OutputLine, RecordLine, SinkPosition 
 import { KIND } from './schema.js'
 
 /**
- * A commit batch as it crosses to the writer thread: every string in one text and every number
- * (with the strings' lengths) in one transferred array. Structured cloning an object per event
- * cost the main thread about ten times more.
+ * A commit batch as it crosses to the writer thread: every string as UTF-8 in one transferred
+ * buffer and every number (with the strings' byte lengths) in one transferred array. Structured
+ * cloning an object per event cost the main thread about ten times more; one string of the whole
+ * batch (megabytes) was a large object on both threads' heaps, kept until a full collection.
  */
 export interface PackedBatch {
-  text: string
+  bytes: Uint8Array<ArrayBuffer>
   numbers: Float64Array<ArrayBuffer>
   events: number
   records: number
@@ -36,6 +37,23 @@ const NUMBERS_PER_EVENT = 6
 const NUMBERS_PER_RECORD = 3
 const NUMBERS_PER_DEAD_LETTER = 2
 
+/** Writes strings one after another into one buffer, each giving the bytes it took. */
+class Utf8Writer {
+  readonly bytes: Buffer
+  private at = 0
+
+  constructor(units: number) {
+    // At most 3 bytes per UTF-16 unit; pages never written to are never touched.
+    this.bytes = Buffer.allocUnsafeSlow(3 * units)
+  }
+
+  write(text: string): number {
+    const length = this.bytes.write(text, this.at)
+    this.at += length
+    return length
+  }
+}
+
 export function packBatch(batch: CommitBatch): PackedBatch {
   const { events, records, deadLetters } = batch
   const numbers = new Float64Array(
@@ -43,31 +61,32 @@ export function packBatch(batch: CommitBatch): PackedBatch {
       records.length * NUMBERS_PER_RECORD +
       deadLetters.length * NUMBERS_PER_DEAD_LETTER,
   )
-  const parts: string[] = []
+  let units = 0
+  for (const e of events)
+    units += e.key.length + e.body.length + (e.type === 'decision' ? e.fingerprint.length : 0)
+  for (const r of records) units += r.line.length
+  for (const d of deadLetters) units += d.line.length
+  const out = new Utf8Writer(units)
   let n = 0
   for (const e of events) {
-    const fingerprint = e.type === 'decision' ? e.fingerprint : ''
     numbers[n++] = e.pos
     numbers[n++] = e.insertMs
     numbers[n++] = kindOf(e)
-    numbers[n++] = e.key.length
-    numbers[n++] = e.body.length
-    numbers[n++] = e.type === 'decision' ? fingerprint.length : -1
-    parts.push(e.key, e.body, fingerprint)
+    numbers[n++] = out.write(e.key)
+    numbers[n++] = out.write(e.body)
+    numbers[n++] = e.type === 'decision' ? out.write(e.fingerprint) : -1
   }
   for (const r of records) {
     numbers[n++] = r.seq
     numbers[n++] = r.emittedMs
-    numbers[n++] = r.line.length
-    parts.push(r.line)
+    numbers[n++] = out.write(r.line)
   }
   for (const d of deadLetters) {
     numbers[n++] = d.seq
-    numbers[n++] = d.line.length
-    parts.push(d.line)
+    numbers[n++] = out.write(d.line)
   }
   return {
-    text: parts.join(''),
+    bytes: new Uint8Array(out.bytes.buffer as ArrayBuffer),
     numbers,
     events: events.length,
     records: records.length,
@@ -86,12 +105,13 @@ export interface UnpackedBatch {
 }
 
 export function unpackBatch(packed: PackedBatch): UnpackedBatch {
-  const { text, numbers } = packed
+  const { numbers } = packed
+  const bytes = Buffer.from(packed.bytes.buffer, packed.bytes.byteOffset, packed.bytes.byteLength)
   let n = 0
   let at = 0
   const take = (length: number) => {
     at += length
-    return text.slice(at - length, at)
+    return bytes.toString('utf8', at - length, at)
   }
   const events: EventRow[] = []
   for (let i = 0; i < packed.events; i++) {

@@ -182,7 +182,7 @@ export class SqliteLog implements EventLog, OutputStore {
     try {
       this.checkpointValue = (await this.ask(
         { op: 'commit', batch: packed, failuresSeen: this.commitFailures },
-        [packed.numbers.buffer],
+        [packed.bytes.buffer, packed.numbers.buffer],
       )) as JoinCheckpoint
     } catch (error) {
       if (!isUncommittedAfterFailure(error)) this.commitFailures++
