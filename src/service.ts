@@ -43,7 +43,7 @@ export interface ServiceOverrides extends EmbeddedOptions {
   /** How long a stop waits for requests in flight before cutting their connections. @default 5000 */
   stopGraceMs?: number
   /** Batch line checking: how many worker threads, and below what body size the main thread checks. */
-  lineCheck?: Pick<LineParserPoolOptions, 'workers' | 'minWorkerChars'>
+  lineCheck?: Pick<LineParserPoolOptions, 'workers' | 'minWorkerLength'>
 }
 
 /** The embedded service, with its driver and log open to tests. */

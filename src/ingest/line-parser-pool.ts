@@ -20,12 +20,12 @@ import type { IngestLimits } from './validate.js'
 export const LINE_CHECK_WORKERS = 1
 
 /**
- * Bodies shorter than this (in bytes, or UTF-16 units for text: about 16 lines of decisions with 150-byte contexts,
- * under 80 µs of checking) are checked on the main thread. Handing a batch over costs the main
+ * Bodies shorter than this (in bytes, or UTF-16 units for text: about 16 lines of decisions with
+ * 150-byte contexts, under 80 µs of checking) are checked on the main thread. Handing a batch over costs the main
  * thread about 20 µs and the request about 50 µs more, so from 4 such lines on the main thread
  * saves time; the small batches keep the lower latency.
  */
-export const MIN_WORKER_CHARS = 4 * 1024
+export const MIN_WORKER_LENGTH = 4 * 1024
 
 /** Lines checked on the main thread per event-loop turn: about a millisecond of work. */
 const LINES_PER_TURN = 100
@@ -41,8 +41,8 @@ export interface LineParserPoolOptions {
   worker: { url: URL; data: unknown }
   /** @default LINE_CHECK_WORKERS */
   workers?: number
-  /** @default MIN_WORKER_CHARS */
-  minWorkerChars?: number
+  /** @default MIN_WORKER_LENGTH */
+  minWorkerLength?: number
   /** Where a worker that stopped is reported. */
   logger?: Logger
 }
@@ -76,34 +76,32 @@ export const workerStopped = (why: string) =>
  */
 export class LineParserPool {
   private readonly slots: (Slot | undefined)[]
-  private readonly minWorkerChars: number
+  private readonly minWorkerLength: number
   private closed = false
 
   constructor(private readonly options: LineParserPoolOptions) {
     this.slots = new Array<Slot | undefined>(Math.max(1, options.workers ?? LINE_CHECK_WORKERS)).fill(
       undefined,
     )
-    this.minWorkerChars = options.minWorkerChars ?? MIN_WORKER_CHARS
+    this.minWorkerLength = options.minWorkerLength ?? MIN_WORKER_LENGTH
     // Started now, so that the first batch does not wait for a worker to load.
     for (let i = 0; i < this.slots.length; i++) this.slots[i] = this.start(i)
   }
 
   /**
    * A batch's lines, checked (SPEC §1); rejects with 413 past MAX_BATCH_EVENTS, with 503 if its
-   * worker stopped or the pool is closed. Bytes that a worker checks and that are all of their
-   * memory are moved to it: the caller's Buffer is empty afterwards.
+   * worker stopped or the pool is closed. Bytes of MIN_WORKER_LENGTH or more that are all of
+   * their ArrayBuffer are moved to the worker: the caller's Buffer is empty afterwards.
    */
   async check(body: BatchBody, notUtf8Lines: ReadonlySet<number>): Promise<CheckedBatch> {
     if (this.closed) throw shuttingDown()
-    if (body.length < this.minWorkerChars) return this.checkHere(body, notUtf8Lines)
+    if (body.length < this.minWorkerLength) return this.checkHere(body, notUtf8Lines)
     const slot = this.leastBusy()
+    const request: LineCheckRequest = { body: handedOver(body), notUtf8Lines: [...notUtf8Lines] }
     const packed = await new Promise<PackedBatch>((resolve, reject) => {
+      // Answers come back in the order sent: a batch is waited for only once it is on its way.
+      slot.worker.postMessage(request, typeof request.body === 'string' ? [] : [request.body.buffer])
       slot.waiting.push({ resolve, reject })
-      const request: LineCheckRequest = { body: handedOver(body), notUtf8Lines: [...notUtf8Lines] }
-      slot.worker.postMessage(
-        request,
-        typeof request.body === 'string' ? [] : [request.body.buffer as ArrayBuffer],
-      )
     })
     return unpackChecked(packed)
   }
@@ -167,14 +165,16 @@ export class LineParserPool {
 }
 
 /**
- * A body as sent to a worker: bytes are moved, not copied, when they are all of their memory
- * (a large request body is); a view into shared memory (Node's pool of small buffers) is copied
- * first, since moving its memory would take it from everything else that uses it.
+ * A body as sent to a worker: bytes are moved, not copied, when they are all of their
+ * ArrayBuffer (a large request body is); bytes that are part of a larger one (Node's pool of
+ * small buffers), an empty body (one buffer shared by every request without a body) or bytes
+ * in a SharedArrayBuffer are copied, since moving them would take them from their other users.
  */
-function handedOver(body: BatchBody): string | Uint8Array {
+function handedOver(body: BatchBody): string | Uint8Array<ArrayBuffer> {
   if (typeof body === 'string') return body
   const { buffer, byteOffset, byteLength } = body
-  return byteOffset === 0 && byteLength === buffer.byteLength ? body : Uint8Array.prototype.slice.call(body)
+  const ownsAll = buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength
+  return ownsAll && byteLength > 0 ? (body as Uint8Array<ArrayBuffer>) : new Uint8Array(body)
 }
 
 /**

@@ -7,7 +7,7 @@ import type { IngestLimits } from './validate.js'
  * of its lines that were not UTF-8.
  */
 export interface LineCheckRequest {
-  body: string | Uint8Array
+  body: string | Uint8Array<ArrayBuffer>
   notUtf8Lines: number[]
 }
 

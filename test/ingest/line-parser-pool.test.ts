@@ -60,6 +60,8 @@ const errorData = (error: unknown) => {
   return { name, code, message, statusCode, retryAfterSeconds }
 }
 
+const NOTHING: CheckedBatch = { events: [], lineOf: [], errors: [] }
+
 const comparable = (result: CheckedBatch | BanditJoinError) =>
   result instanceof BanditJoinError
     ? { refused: errorData(result) }
@@ -199,8 +201,8 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
   for (const outputFormat of ['json', 'dsjson'] as const) {
     it(`for generated valid and invalid batches (OUTPUT_FORMAT=${outputFormat}), on a worker and on the main thread`, async () => {
       const settings = { ...SETTINGS, outputFormat }
-      const onWorker = startLineParser(settings, { minWorkerChars: 0 })
-      const here = startLineParser(settings, { minWorkerChars: Number.POSITIVE_INFINITY })
+      const onWorker = startLineParser(settings, { minWorkerLength: 0 })
+      const here = startLineParser(settings, { minWorkerLength: Number.POSITIVE_INFINITY })
       let refusedLines = 0
       let acceptedLines = 0
       try {
@@ -233,7 +235,7 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
     assert.equal(ingestLimits({ ...SETTINGS, outputFormat: 'dsjson' }).refuse, OUTPUT_FORMATS.dsjson.refuse)
     const line = '{"type":"decision","key":"k","action":1,"probability":1,"context":{"user":1}}'
     for (const outputFormat of ['json', 'dsjson'] as const) {
-      const pool = startLineParser({ ...SETTINGS, outputFormat }, { minWorkerChars: 0 })
+      const pool = startLineParser({ ...SETTINGS, outputFormat }, { minWorkerLength: 0 })
       try {
         const { events, errors } = await pool.check(line, new Set())
         assert.equal(events.length, outputFormat === 'json' ? 1 : 0)
@@ -248,7 +250,7 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
   })
 
   it('keeps every field of the events, the fingerprint included', async () => {
-    const pool = startLineParser(SETTINGS, { minWorkerChars: 0 })
+    const pool = startLineParser(SETTINGS, { minWorkerLength: 0 })
     const lines = [
       '{"type":"decision","key":"d1","action":"a","probability":0.25,"context":{"b":[1,2],"a":"x"},"actions":["a","b"],"probabilities":[0.25,0.75],"model":"m","timestamp":7,"deferred":true}',
       '{"type":"decision","key":"d2","action":3,"probability":1,"context":"text"}',
@@ -278,8 +280,8 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
     ])
     const body = ndjsonBody(bytes)
     assert.deepEqual([...body.notUtf8Lines], [2])
-    for (const minWorkerChars of [0, Number.POSITIVE_INFINITY]) {
-      const pool = startLineParser(SETTINGS, { minWorkerChars })
+    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
+      const pool = startLineParser(SETTINGS, { minWorkerLength })
       try {
         const checked = await pool.check(Buffer.from(body.bytes), body.notUtf8Lines)
         assert.deepEqual(
@@ -298,23 +300,82 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
   })
 
   it('moves a body that owns its memory to the worker, and copies one that shares it', async () => {
-    const pool = startLineParser(SETTINGS, { minWorkerChars: 0 })
+    const pool = startLineParser(SETTINGS, { minWorkerLength: 0 })
     const text = '{"type":"reward","key":"k","reward":1}'
+    const framed = `xx${text}yy`
     try {
       const owning = Buffer.alloc(text.length)
       owning.write(text)
-      const owningCopy = Buffer.from(owning)
       assert.equal(owning.byteLength, owning.buffer.byteLength)
       assert.equal((await pool.check(owning, new Set())).events.length, 1)
       assert.equal(owning.buffer.byteLength, 0, "moved: the memory is the worker's now")
-      assert.ok(owningCopy.equals(Buffer.from(text)))
-      // A view into memory that holds other bytes too (Node's pool of small buffers, here):
-      // those must stay where they are.
-      const shared = Buffer.from(`xx${text}yy`)
-      assert.ok(shared.buffer.byteLength > shared.byteLength)
-      const view = shared.subarray(2, 2 + text.length)
-      assert.equal((await pool.check(view, new Set())).events.length, 1)
-      assert.equal(shared.toString(), `xx${text}yy`)
+      // Views into memory that holds other bytes too (Node's pool of small buffers; a buffer of
+      // its own; a SharedArrayBuffer): those bytes must stay where they are.
+      const pooled = Buffer.from(framed)
+      assert.ok(pooled.buffer.byteLength > pooled.byteLength)
+      const own = Buffer.alloc(framed.length)
+      own.write(framed)
+      const shared = Buffer.from(new SharedArrayBuffer(framed.length))
+      shared.write(framed)
+      for (const whole of [pooled, own, shared]) {
+        assert.equal((await pool.check(whole.subarray(2, 2 + text.length), new Set())).events.length, 1)
+        assert.equal(whole.toString(), framed)
+      }
+      assert.equal((await pool.check(shared, new Set())).errors.length, 1)
+      assert.equal(shared.toString(), framed)
+      // Every request without a body shares one empty buffer: it is never moved.
+      const empty = Buffer.alloc(0)
+      for (let i = 0; i < 2; i++) assert.deepEqual(await pool.check(empty, new Set()), NOTHING)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('gives the same outcomes for bytes as for text with characters of 2 to 4 bytes, a BOM and CRLF', async () => {
+    const lines = [
+      '\uFEFF{"type":"decision","key":"bom","action":1,"probability":1,"context":1}',
+      '{"type":"decision","key":"é€😀","action":"café","probability":1,"context":{"ville":"Zürich","emoji":"😀"}}\r',
+      '{"type":"decision","key":"k2","action":1,"probability":1,"context":"ü"}\r',
+      '{"type":"reward","key":"é€😀","reward":1,"id":"日本"}',
+      '{"type":"decision","key":"long","action":"ééééééééééééééééééééééé","probability":1,"context":1}',
+      '\r',
+      '',
+    ]
+    const text = lines.join('\n')
+    const checked = expected(text, new Set(), SETTINGS)
+    // The lines cover acceptance and refusal both.
+    assert.ok(
+      !(checked instanceof BanditJoinError) && checked.events.length >= 3 && checked.errors.length >= 1,
+    )
+    const want = comparable(checked)
+    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
+      const pool = startLineParser(SETTINGS, { minWorkerLength })
+      try {
+        assert.deepEqual(comparable(await checkedBy(pool, Buffer.from(text), new Set())), want)
+      } finally {
+        await pool.close()
+      }
+    }
+  })
+
+  // With the wrong order, the next batch would wait for ever for an answer that went to the first.
+  it('answers each batch with its own outcome after a batch could not be sent to the worker', {
+    timeout: 10_000,
+  }, async () => {
+    const pool = startLineParser(SETTINGS, { minWorkerLength: 0 })
+    try {
+      const [worker] = pool.workers() as [Worker]
+      const send = worker.postMessage.bind(worker)
+      worker.postMessage = () => {
+        worker.postMessage = send
+        throw new Error('could not be sent')
+      }
+      await assert.rejects(pool.check('{"type":"override","key":"lost"}', new Set()), /could not be sent/)
+      const next = await pool.check('{"type":"override","key":"next"}', new Set())
+      assert.deepEqual(
+        next.events.map((e) => e.key),
+        ['next'],
+      )
     } finally {
       await pool.close()
     }
@@ -337,8 +398,8 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       ...withThem,
       events: withThem.events.map((e) => (e.type === 'decision' ? { ...e, fingerprint: '' } : e)),
     }
-    for (const minWorkerChars of [0, Number.POSITIVE_INFINITY]) {
-      const pool = startLineParser(withoutThem, { minWorkerChars })
+    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
+      const pool = startLineParser(withoutThem, { minWorkerLength })
       try {
         const checked = await pool.check(text, new Set())
         assert.deepEqual(checked.events, want.events)
@@ -384,7 +445,7 @@ const assertStopped = (error: unknown) => {
 describe('a line-checking worker that stops', { timeout: 60_000 }, () => {
   it('fails the batches waiting for it with 503 and is replaced for the next batch', async () => {
     const settings = { ...SETTINGS, maxBatchEvents: 10_000, maxContextBytes: 65536 }
-    const pool = startLineParser(settings, { minWorkerChars: 0 })
+    const pool = startLineParser(settings, { minWorkerLength: 0 })
     try {
       const [first] = pool.workers()
       assert.ok(first !== undefined)
@@ -405,7 +466,7 @@ describe('a line-checking worker that stops', { timeout: 60_000 }, () => {
 
   it('with two workers, fails only the batches of the one that stopped', async () => {
     const settings = { ...SETTINGS, maxBatchEvents: 10_000, maxContextBytes: 65536 }
-    const pool = startLineParser(settings, { minWorkerChars: 0, workers: 2 })
+    const pool = startLineParser(settings, { minWorkerLength: 0, workers: 2 })
     try {
       const [first, second] = pool.workers()
       assert.ok(first !== undefined && second !== undefined)
@@ -424,7 +485,7 @@ describe('a line-checking worker that stops', { timeout: 60_000 }, () => {
 describe('closing the pool', { timeout: 60_000 }, () => {
   it('stops its workers; batches waiting and later ones get 503 as while shutting down', async () => {
     const settings = { ...SETTINGS, maxBatchEvents: 10_000, maxContextBytes: 65536 }
-    const pool = startLineParser(settings, { minWorkerChars: 0, workers: 2 })
+    const pool = startLineParser(settings, { minWorkerLength: 0, workers: 2 })
     const waiting = pool.check(bigBatch('c', 5000), new Set())
     const closed = pool.close()
     const shuttingDown = (error: unknown) => {
@@ -459,9 +520,9 @@ describe('POST /events through a worker', { timeout: 120_000 }, () => {
   let here: InProcessService
   before(async () => {
     const env = { MAX_BATCH_EVENTS: '30', MAX_CONTEXT_BYTES: '300', MAX_FIELD_BYTES: '24' }
-    onWorker = await startInProcess(env, { overrides: { lineCheck: { minWorkerChars: 0 } } })
+    onWorker = await startInProcess(env, { overrides: { lineCheck: { minWorkerLength: 0 } } })
     here = await startInProcess(env, {
-      overrides: { lineCheck: { minWorkerChars: Number.POSITIVE_INFINITY } },
+      overrides: { lineCheck: { minWorkerLength: Number.POSITIVE_INFINITY } },
     })
   })
   after(async () => {

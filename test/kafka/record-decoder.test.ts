@@ -71,7 +71,7 @@ const pools: LineParserPool[] = []
 after(() => Promise.all(pools.map((pool) => pool.close())))
 
 function startPool(): LineParserPool {
-  const pool = startLineParser(SETTINGS, { minWorkerChars: 0 })
+  const pool = startLineParser(SETTINGS, { minWorkerLength: 0 })
   pools.push(pool)
   return pool
 }

@@ -43,7 +43,8 @@ class Utf8Writer {
   private at = 0
 
   constructor(units: number) {
-    // At most 3 bytes per UTF-16 unit; pages never written to are never touched.
+    // At most 3 bytes per UTF-16 unit (a lone surrogate becomes U+FFFD, 3 bytes); not zero-filled,
+    // so the part left over costs no writes.
     this.bytes = Buffer.allocUnsafeSlow(3 * units)
   }
 
