@@ -21,9 +21,9 @@ export const LINE_CHECK_WORKERS = 1
 
 /**
  * Bodies shorter than this (in bytes, or UTF-16 units for text: about 16 lines of decisions with
- * 150-byte contexts, under 80 µs of checking) are checked on the main thread. Handing a batch over costs the main
- * thread about 20 µs and the request about 50 µs more, so from 4 such lines on the main thread
- * saves time; the small batches keep the lower latency.
+ * 150-byte contexts, under 80 µs of checking) are checked on the main thread. Handing a batch over
+ * costs the main thread about 20 µs and the request about 50 µs more, so from 4 such lines on the
+ * main thread saves time; the small batches keep the lower latency.
  */
 export const MIN_WORKER_LENGTH = 4 * 1024
 

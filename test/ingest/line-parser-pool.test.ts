@@ -80,6 +80,18 @@ async function checkedBy(pool: LineParserPool, body: BatchBody, notUtf8Lines: Re
   }
 }
 
+/** Runs `use` with a pool that checks on its worker, then with one that checks on this thread. */
+async function onBothThreads(settings: IngestSettings, use: (pool: LineParserPool) => Promise<void>) {
+  for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
+    const pool = startLineParser(settings, { minWorkerLength })
+    try {
+      await use(pool)
+    } finally {
+      await pool.close()
+    }
+  }
+}
+
 const keyArb = fc.oneof(
   fc.string({ minLength: 1, maxLength: 12 }),
   fc.constantFrom('k1', 'k2', '\ud800', '', 'x'.repeat(257)),
@@ -280,23 +292,18 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
     ])
     const body = ndjsonBody(bytes)
     assert.deepEqual([...body.notUtf8Lines], [2])
-    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
-      const pool = startLineParser(SETTINGS, { minWorkerLength })
-      try {
-        const checked = await pool.check(Buffer.from(body.bytes), body.notUtf8Lines)
-        assert.deepEqual(
-          checked.events.map((e) => e.key),
-          ['a', 'c'],
-        )
-        assert.deepEqual(checked.lineOf, [1, 3])
-        assert.deepEqual(
-          checked.errors.map((e) => [e.line, e.error.code]),
-          [[2, 'BJ_ERR_MALFORMED_JSON']],
-        )
-      } finally {
-        await pool.close()
-      }
-    }
+    await onBothThreads(SETTINGS, async (pool) => {
+      const checked = await pool.check(Buffer.from(body.bytes), body.notUtf8Lines)
+      assert.deepEqual(
+        checked.events.map((e) => e.key),
+        ['a', 'c'],
+      )
+      assert.deepEqual(checked.lineOf, [1, 3])
+      assert.deepEqual(
+        checked.errors.map((e) => [e.line, e.error.code]),
+        [[2, 'BJ_ERR_MALFORMED_JSON']],
+      )
+    })
   })
 
   it('moves a body that owns its memory to the worker, and copies one that shares it', async () => {
@@ -348,14 +355,9 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       !(checked instanceof BanditJoinError) && checked.events.length >= 3 && checked.errors.length >= 1,
     )
     const want = comparable(checked)
-    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
-      const pool = startLineParser(SETTINGS, { minWorkerLength })
-      try {
-        assert.deepEqual(comparable(await checkedBy(pool, Buffer.from(text), new Set())), want)
-      } finally {
-        await pool.close()
-      }
-    }
+    await onBothThreads(SETTINGS, async (pool) => {
+      assert.deepEqual(comparable(await checkedBy(pool, Buffer.from(text), new Set())), want)
+    })
   })
 
   // With the wrong order, the next batch would wait for ever for an answer that went to the first.
@@ -398,20 +400,15 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       ...withThem,
       events: withThem.events.map((e) => (e.type === 'decision' ? { ...e, fingerprint: '' } : e)),
     }
-    for (const minWorkerLength of [0, Number.POSITIVE_INFINITY]) {
-      const pool = startLineParser(withoutThem, { minWorkerLength })
-      try {
-        const checked = await pool.check(text, new Set())
-        assert.deepEqual(checked.events, want.events)
-        assert.deepEqual(checked.lineOf, want.lineOf)
-        assert.deepEqual(
-          checked.errors.map((e) => [e.line, errorData(e.error)]),
-          want.errors.map((e) => [e.line, errorData(e.error)]),
-        )
-      } finally {
-        await pool.close()
-      }
-    }
+    await onBothThreads(withoutThem, async (pool) => {
+      const checked = await pool.check(text, new Set())
+      assert.deepEqual(checked.events, want.events)
+      assert.deepEqual(checked.lineOf, want.lineOf)
+      assert.deepEqual(
+        checked.errors.map((e) => [e.line, errorData(e.error)]),
+        want.errors.map((e) => [e.line, errorData(e.error)]),
+      )
+    })
   })
 })
 
