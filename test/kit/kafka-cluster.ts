@@ -173,8 +173,9 @@ export async function startKafkaCluster(options: KafkaClusterOptions = {}): Prom
 
   try {
     if (options.port !== undefined && n !== 1) throw new Error('port: only for a 1-node cluster')
-    const ports = await freePorts(2 * n)
-    securePorts = options.secureListener ? await freePorts(n) : []
+    // One call for every port: ports from two calls can be the same (the first call's are closed).
+    const ports = await freePorts((options.secureListener ? 3 : 2) * n)
+    securePorts = ports.splice(2 * n)
     if (options.port !== undefined) ports[0] = options.port
     const secure = (i: number) => (options.secureListener ? `,SECURE://127.0.0.1:${securePorts[i]}` : '')
     const voters = Array.from({ length: n }, (_, i) => `${i + 1}@127.0.0.1:${ports[2 * i + 1]}`).join(',')
