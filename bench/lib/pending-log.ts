@@ -1,3 +1,4 @@
+import type { SenderResult } from '../workers/paced-sender.js'
 import { rssBytes } from './cpu.js'
 import { pollSample } from './metrics.js'
 import { bulkLoad } from './paced-load.js'
@@ -62,6 +63,8 @@ export interface LoadOptions {
   contextBytes?: number
   /** Settings over pendingEnv's defaults (e.g. DURABILITY). */
   env?: Record<string, string>
+  /** Loads `decisions` first and calls `call` (e.g. to read RSS midway), then loads the rest. */
+  midway?: { decisions: number; call: (server: Server) => Promise<void> }
 }
 
 /** Starts a service on a fresh data dir and loads `count` pending decisions into it; the caller stops it. */
@@ -75,13 +78,21 @@ export async function loadPendingLog(
   const server = await startService(pendingEnv(files, count, env))
   try {
     await options.beforeLoad?.(server)
-    const sent = await bulkLoad(server, count, options.contextBytes)
-    if (sent.acked !== count) throw new Error(`${sent.acked} of ${count} decisions acknowledged`)
+    // Each load's keys have their own random prefix, so the two parts never share a key.
+    const parts =
+      options.midway === undefined ? [count] : [options.midway.decisions, count - options.midway.decisions]
+    const sent = []
+    for (const part of parts) {
+      if (sent.length === 1) await options.midway?.call(server)
+      const load = await bulkLoad(server, part, options.contextBytes)
+      if (load.acked !== part) throw new Error(`${load.acked} of ${part} decisions acknowledged`)
+      sent.push(load)
+    }
     return {
       server,
-      log: { files, count, env, decisionJsonBytes: sent.decisionJsonBytes },
-      loadSeconds: sent.seconds,
-      retries: sent.retries,
+      log: { files, count, env, decisionJsonBytes: (sent[0] as SenderResult).decisionJsonBytes },
+      loadSeconds: sent.reduce((sum, load) => sum + load.seconds, 0),
+      retries: sent.reduce((sum, load) => sum + load.retries, 0),
     }
   } catch (error) {
     await server.stop()

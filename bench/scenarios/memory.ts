@@ -29,7 +29,7 @@ function memoryScenario(variant: MemoryVariant): Scenario {
   const scenario: Scenario = {
     id: variant.id,
     title: variant.title,
-    method: `A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with ${variant.countText} decisions (${variant.contextBytes}-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count. No GC can be forced from outside, so heap figures include garbage not yet collected; so a worker (--expose-gc) also puts the same count of decisions through the service ingest into an engine and reads heap (plus typed-array contents, outside the heap) and RSS after a forced GC: the state itself.`,
+    method: `A fresh service (EXP_UNIT_MS=3600000 so nothing falls due, DURABILITY=process) is loaded with ${variant.countText} decisions (${variant.contextBytes}-byte contexts) by NDJSON batches of 5000; VmRSS (/proc/<pid>/status) and banditjoin_nodejs_heap_size_used_bytes (/metrics) are read 0.5 s after ready and 1 s after the pending gauge reached the count; growth ÷ count; VmRSS is also read 1 s after the first third was pending (a separate load), and the growth from there to all ÷ the two thirds is the cost per decision without what does not grow with the count (young generations, caches, code). No GC can be forced from outside, so heap figures include garbage not yet collected; so a worker (--expose-gc) also puts the same count of decisions through the service ingest into an engine and reads heap (plus typed-array contents, outside the heap) and RSS after a forced GC: the state itself.`,
     run: (context) => runMemory(variant, context),
     rows: (view) => memoryRows(scenario.id, view),
   }
@@ -58,6 +58,8 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
   const count = variant.count(context.options.quick)
   let rssBefore = 0
   let heapBefore = 0
+  let rssMidway = 0
+  const midwayCount = Math.round(count / 3)
   const loaded = await loadPendingLog(variant.id, count, {
     beforeLoad: async (server) => {
       await sleep(500)
@@ -65,6 +67,14 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
       heapBefore = await heapUsed(server.url)
     },
     contextBytes: variant.contextBytes,
+    midway: {
+      decisions: midwayCount,
+      call: async (server) => {
+        await waitForPending(server, midwayCount, 10_000)
+        await sleep(1000)
+        rssMidway = rssBytes(server.pid)
+      },
+    },
   })
   const { server, log } = loaded
   let measured = false
@@ -84,6 +94,7 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
     return {
       figures: {
         rss_per_decision_bytes: (rssAfter - rssBefore) / count,
+        rss_marginal_per_decision_bytes: (rssAfter - rssMidway) / (count - midwayCount),
         heap_per_decision_bytes: (heapAfter - heapBefore) / count,
         state_heap_per_decision_bytes: state.heapPerDecision,
         state_rss_per_decision_bytes: state.rssPerDecision,
@@ -96,6 +107,7 @@ async function runMemory(variant: MemoryVariant, context: RunContext) {
       details: {
         count,
         rssBefore,
+        rssMidway,
         rssAfter,
         heapBefore,
         heapAfter,
@@ -132,6 +144,10 @@ function memoryRows(id: string, view: ResultsView): TableRow[] {
     perDecision(
       'rss_per_decision_bytes',
       `RSS per pending decision (bytes), ${num(s.pending?.median)} pending`,
+    ),
+    perDecision(
+      'rss_marginal_per_decision_bytes',
+      'RSS growth per decision from a third of them pending to all (costs that do not grow with the count set aside)',
     ),
     perDecision('heap_per_decision_bytes', 'heap used per pending decision (bytes)'),
     perDecision(
