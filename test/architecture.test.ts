@@ -31,6 +31,7 @@ const LAYERS: [prefix: string, layer: Layer, group?: string][] = [
   ['src/clock.ts', 'shared'],
   ['src/version.ts', 'shared'],
   ['src/spelling.ts', 'shared'],
+  ['src/utf8-writer.ts', 'shared'],
   ['src/metrics.ts', 'shared'],
   // Builds the service's logger from its configuration: wiring, used by service.ts alone.
   ['src/observability/logger.ts', 'service'],

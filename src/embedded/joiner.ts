@@ -2,7 +2,13 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from 'pino'
 import type { Scheduler, Timer } from '../clock.js'
 import { JoinEngine } from '../engine/engine.js'
-import type { DeadLetter, JoinedRecord, JoinSettings, LoggedEvent } from '../engine/types.js'
+import {
+  bodyText,
+  type DeadLetter,
+  type JoinedRecord,
+  type JoinSettings,
+  type LoggedEvent,
+} from '../engine/types.js'
 import { BanditJoinError, overloaded, shuttingDown } from '../errors.js'
 import type { Admission, Ingestor } from '../ingest/ingestor.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
@@ -428,7 +434,7 @@ export class Joiner implements Ingestor {
         const first = (events[0] as LoggedEvent).pos
         // Positions are given out one by one, so a batch holds a contiguous range of them.
         const event = pos >= first ? events[pos - first] : undefined
-        if (event?.pos === pos) return event.body
+        if (event?.pos === pos) return bodyText(event.body)
       }
       return undefined
     }

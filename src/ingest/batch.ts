@@ -1,4 +1,5 @@
 import { BanditJoinError, type ErrorCode, tooLarge } from '../errors.js'
+import { Utf8Writer } from '../utf8-writer.js'
 import { notUtf8 } from './json.js'
 import { eventFromLine, type IncomingEvent, type IngestLimits } from './validate.js'
 
@@ -98,7 +99,9 @@ export type PackedBatch =
       kinds: Uint8Array
       lineOf: Int32Array
       keys: string[]
-      bodies: string[]
+      /** Every event's body as UTF-8, one after another, and each one's length in bytes. */
+      bodyBytes: Uint8Array<ArrayBuffer>
+      bodyLengths: Int32Array<ArrayBuffer>
       /** Per event: a decision's fingerprint, a reward's id, else undefined. */
       tags: (string | undefined)[]
       /** Per event: a reward's value, else 0. */
@@ -146,12 +149,16 @@ export function checkPacked(
   }
   const { events, lineOf, errors } = checker.checked
   const count = events.length
+  let bodyBound = 0
+  for (const event of events) bodyBound += Utf8Writer.bound(event.body)
+  const bodies = new Utf8Writer(bodyBound)
   const packed = {
     ok: true as const,
     kinds: new Uint8Array(count),
     lineOf: Int32Array.from(lineOf),
     keys: new Array<string>(count),
-    bodies: new Array<string>(count),
+    bodyBytes: new Uint8Array(bodies.bytes.buffer as ArrayBuffer),
+    bodyLengths: new Int32Array(count),
     tags: new Array<string | undefined>(count),
     rewards: new Float64Array(count),
     errors: errors.map((e) => packError(e.line, e.error)),
@@ -159,7 +166,7 @@ export function checkPacked(
   for (let i = 0; i < count; i++) {
     const event = events[i] as IncomingEvent
     packed.keys[i] = event.key
-    packed.bodies[i] = event.body
+    packed.bodyLengths[i] = bodies.write(event.body)
     switch (event.type) {
       case 'decision':
         packed.kinds[i] = event.deferred ? KIND.deferredDecision : KIND.decision
@@ -180,11 +187,19 @@ export function checkPacked(
 /** The CheckedBatch a worker packed (the events shaped as `toIncomingEvent` makes them); throws the batch's error. */
 export function unpackChecked(packed: PackedBatch): CheckedBatch {
   if (!packed.ok) throw unpackError(packed.error)
-  const { kinds, keys, bodies, tags, rewards } = packed
+  const { kinds, keys, bodyLengths, tags, rewards } = packed
+  const bodyBytes = Buffer.from(
+    packed.bodyBytes.buffer,
+    packed.bodyBytes.byteOffset,
+    packed.bodyBytes.byteLength,
+  )
   const events = new Array<IncomingEvent>(kinds.length)
+  let at = 0
   for (let i = 0; i < kinds.length; i++) {
     const key = keys[i] as string
-    const body = bodies[i] as string
+    const end = at + (bodyLengths[i] as number)
+    const body = bodyBytes.subarray(at, end)
+    at = end
     const kind = kinds[i]
     if (kind === KIND.decision || kind === KIND.deferredDecision) {
       const deferred = kind === KIND.deferredDecision

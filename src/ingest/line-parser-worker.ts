@@ -22,7 +22,15 @@ export function serveLineChecks(limits: IngestLimits, maxBatchEvents: number): v
   port.on('message', ({ body, notUtf8Lines }: LineCheckRequest) => {
     const lines = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
     const packed = checkPacked(lines, new Set(notUtf8Lines), limits, maxBatchEvents)
-    const transfer = packed.ok ? [packed.kinds.buffer, packed.lineOf.buffer, packed.rewards.buffer] : []
+    const transfer = packed.ok
+      ? [
+          packed.kinds.buffer,
+          packed.lineOf.buffer,
+          packed.bodyBytes.buffer,
+          packed.bodyLengths.buffer,
+          packed.rewards.buffer,
+        ]
+      : []
     port.postMessage(packed, transfer as ArrayBuffer[])
   })
 }

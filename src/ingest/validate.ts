@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
-import type { DecisionEvent, EventType, LoggedEvent } from '../engine/types.js'
+import { bodyText, type DecisionEvent, type EventType, type LoggedEvent } from '../engine/types.js'
 import { invalidEvent, tooLarge } from '../errors.js'
 import { canonicalJson, parseJsonText } from './json.js'
 import { batchLineSchema, decisionSchema, keyOnlySchema, rewardSchema } from './schemas.js'
@@ -123,7 +123,7 @@ export function eventFromLine(line: string, limits: IngestLimits): IncomingEvent
 
 /** The line form of an accepted event (as `POST /events` takes it): its type, then its logged fields. */
 export function eventLine(event: IncomingEvent): string {
-  return `{"type":"${event.type}",${event.body.slice(1)}`
+  return `{"type":"${event.type}",${bodyText(event.body).slice(1)}`
 }
 
 /** A UTF-16 surrogate not part of a pair (with the u flag, a pair is one code point). */

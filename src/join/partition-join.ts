@@ -1,11 +1,12 @@
 import { JoinEngine } from '../engine/engine.js'
-import type {
-  DeadLetter,
-  EngineSink,
-  JoinedRecord,
-  JoinSettings,
-  LoggedEvent,
-  Observation,
+import {
+  bodyText,
+  type DeadLetter,
+  type EngineSink,
+  type JoinedRecord,
+  type JoinSettings,
+  type LoggedEvent,
+  type Observation,
 } from '../engine/types.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { DISCARD } from './collector.js'
@@ -125,7 +126,7 @@ export class PartitionJoin implements EngineSink {
   private applyLogged(event: LoggedEvent): void {
     this.engine.apply(event)
     if (event.type === 'decision' && this.engine.pendingPos(event.key) === event.pos) {
-      this.bodies.set(event.pos, event.body)
+      this.bodies.set(event.pos, bodyText(event.body))
     }
   }
 

@@ -1,4 +1,10 @@
-import type { DeadLetter, JoinedRecord, JoinOutcome, ReleasedEvent } from '../engine/types.js'
+import {
+  bodyText,
+  type DeadLetter,
+  type JoinedRecord,
+  type JoinOutcome,
+  type ReleasedEvent,
+} from '../engine/types.js'
 
 /**
  * The logged body of a released decision, by its position in the log: the engine releases
@@ -8,7 +14,7 @@ export type BodyOf = (pos: number) => string
 
 /** The body of what a dead letter is about: an event as logged carries it, a cancelled decision is looked up. */
 function bodyOfEvent(event: ReleasedEvent, bodyOf: BodyOf): string {
-  return 'body' in event ? event.body : bodyOf(event.pos)
+  return 'body' in event ? bodyText(event.body) : bodyOf(event.pos)
 }
 
 /** The reward fields a joined record adds to its decision (names as the original's). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import type { DecisionEvent, JoinOutcome } from '../../src/engine/types.js'
+import { bodyText, type DecisionEvent, type JoinOutcome } from '../../src/engine/types.js'
 import { toIncomingEvent } from '../../src/ingest/validate.js'
 import type { OutputLine, SinkPosition } from '../../src/log/types.js'
 import { DsjsonSink, dsjsonLine, dsjsonTimestamp } from '../../src/output/dsjson.js'
@@ -34,7 +34,11 @@ function recordOf(fields: Line, reward: number, insertMs = 1_764_150_000_000, re
   const incoming = toIncomingEvent('decision', fields, LIMITS) as Omit<DecisionEvent, 'pos' | 'insertMs'>
   const decision: DecisionEvent = { ...incoming, pos: 1, insertMs }
   const outcome: JoinOutcome = { reward, rewardCount, rewardDeltaMs: rewardCount > 0 ? 500 : null }
-  return recordLine({ decision, dueMs: insertMs + 10_000, outcome }, () => decision.body, insertMs + 10_003)
+  return recordLine(
+    { decision, dueMs: insertMs + 10_000, outcome },
+    () => bodyText(decision.body),
+    insertMs + 10_003,
+  )
 }
 
 /** Its dsjson line. */

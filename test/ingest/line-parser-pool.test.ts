@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Worker } from 'node:worker_threads'
 import fc from 'fast-check'
 import { type IngestSettings, ingestLimits } from '../../src/config.js'
+import { bodyText } from '../../src/engine/types.js'
 import { BanditJoinError } from '../../src/errors.js'
 import { ndjsonBody } from '../../src/http/encoding.js'
 import type { BatchBody, CheckedBatch } from '../../src/ingest/batch.js'
@@ -62,11 +63,15 @@ const errorData = (error: unknown) => {
 
 const NOTHING: CheckedBatch = { events: [], lineOf: [], errors: [] }
 
+/** Events with their bodies as text: a worker gives them as UTF-8 bytes, the main thread as strings. */
+const withTextBodies = (events: readonly IncomingEvent[]) =>
+  events.map((event) => ({ ...event, body: bodyText(event.body) }))
+
 const comparable = (result: CheckedBatch | BanditJoinError) =>
   result instanceof BanditJoinError
     ? { refused: errorData(result) }
     : {
-        events: result.events,
+        events: withTextBodies(result.events),
         lineOf: result.lineOf,
         errors: result.errors.map((e) => ({ line: e.line, ...errorData(e.error) })),
       }
@@ -274,7 +279,11 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
     try {
       const { events } = await pool.check(lines.join('\n'), new Set())
       const want = lines.map((line) => eventFromLine(line, ingestLimits(SETTINGS)))
-      assert.deepEqual(events, want)
+      assert.deepEqual(withTextBodies(events), want)
+      // The bodies come back as views of one buffer, no string made for them on this thread.
+      const buffers = new Set(events.map(({ body }) => (Buffer.isBuffer(body) ? body.buffer : body)))
+      assert.equal(buffers.size, 1)
+      assert.ok([...buffers][0] instanceof ArrayBuffer)
       // The same own properties in the same order as toIncomingEvent's objects.
       assert.deepEqual(events.map(Object.keys), want.map(Object.keys))
       assert.equal((events[0] as IncomingEvent & { fingerprint: string }).fingerprint.length, 44)
@@ -402,7 +411,7 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
     }
     await onBothThreads(withoutThem, async (pool) => {
       const checked = await pool.check(text, new Set())
-      assert.deepEqual(checked.events, want.events)
+      assert.deepEqual(withTextBodies(checked.events), want.events)
       assert.deepEqual(checked.lineOf, want.lineOf)
       assert.deepEqual(
         checked.errors.map((e) => [e.line, errorData(e.error)]),

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import fc from 'fast-check'
 import { type IngestSettings, ingestLimits } from '../../src/config.js'
+import { bodyText } from '../../src/engine/types.js'
 import { invalidEvent } from '../../src/errors.js'
 import type { CheckedBatch } from '../../src/ingest/batch.js'
 import { type LineParserPool, startLineParser } from '../../src/ingest/line-parser-pool.js'
@@ -54,8 +55,11 @@ function expected(batch: readonly PartitionRecord[]) {
   })
 }
 
+/** Errors by message, events with their bodies as text (the worker gives them as UTF-8 bytes). */
 const comparable = (decoded: readonly Decoded[]) =>
-  decoded.map((d) => (d instanceof Error ? { refused: d.message } : d))
+  decoded.map((d) =>
+    d instanceof Error ? { refused: d.message } : d === undefined ? d : { ...d, body: bodyText(d.body) },
+  )
 
 /** The pool, counting the texts sent to it. */
 function counting(pool: LineParserPool) {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { DecisionEvent, DecisionRef, JoinOutcome, LoggedEvent } from '../../src/engine/types.js'
+import {
+  bodyText,
+  type DecisionEvent,
+  type DecisionRef,
+  type JoinOutcome,
+  type LoggedEvent,
+} from '../../src/engine/types.js'
 import { toIncomingEvent } from '../../src/ingest/validate.js'
 import { deadLetterLine, recordLine, withSeq } from '../../src/output/format.js'
 
@@ -24,7 +30,7 @@ const bodyOf =
   (d: DecisionEvent) =>
   (pos: number): string => {
     assert.equal(pos, d.pos)
-    return d.body
+    return bodyText(d.body)
   }
 
 /** A decision as the engine releases it: by position, without its body. */

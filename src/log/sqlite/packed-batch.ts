@@ -1,4 +1,5 @@
 import type { LoggedEvent } from '../../engine/types.js'
+import { Utf8Writer } from '../../utf8-writer.js'
 import type { CommitBatch, JoinCheckpoint, OutputLine, RecordLine, SinkPosition } from '../types.js'
 import { KIND } from './schema.js'
 
@@ -37,24 +38,6 @@ const NUMBERS_PER_EVENT = 6
 const NUMBERS_PER_RECORD = 3
 const NUMBERS_PER_DEAD_LETTER = 2
 
-/** Writes strings one after another into one buffer, each giving the bytes it took. */
-class Utf8Writer {
-  readonly bytes: Buffer
-  private at = 0
-
-  constructor(units: number) {
-    // At most 3 bytes per UTF-16 unit (a lone surrogate becomes U+FFFD, 3 bytes); not zero-filled,
-    // so the part left over costs no writes.
-    this.bytes = Buffer.allocUnsafeSlow(3 * units)
-  }
-
-  write(text: string): number {
-    const length = this.bytes.write(text, this.at)
-    this.at += length
-    return length
-  }
-}
-
 export function packBatch(batch: CommitBatch): PackedBatch {
   const { events, records, deadLetters } = batch
   const numbers = new Float64Array(
@@ -62,12 +45,13 @@ export function packBatch(batch: CommitBatch): PackedBatch {
       records.length * NUMBERS_PER_RECORD +
       deadLetters.length * NUMBERS_PER_DEAD_LETTER,
   )
-  let units = 0
+  const { bound } = Utf8Writer
+  let bytes = 0
   for (const e of events)
-    units += e.key.length + e.body.length + (e.type === 'decision' ? e.fingerprint.length : 0)
-  for (const r of records) units += r.line.length
-  for (const d of deadLetters) units += d.line.length
-  const out = new Utf8Writer(units)
+    bytes += bound(e.key) + bound(e.body) + (e.type === 'decision' ? bound(e.fingerprint) : 0)
+  for (const r of records) bytes += bound(r.line)
+  for (const d of deadLetters) bytes += bound(d.line)
+  const out = new Utf8Writer(bytes)
   let n = 0
   for (const e of events) {
     numbers[n++] = e.pos
