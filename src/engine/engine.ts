@@ -3,6 +3,7 @@ import { Fifo } from './fifo.js'
 import { type Fingerprint, fingerprintOf, sameFingerprint } from './fingerprint.js'
 import { SlotQueue } from './slot-queue.js'
 import {
+  bodyText,
   type DecisionEvent,
   type DecisionRef,
   type EngineSink,
@@ -287,9 +288,13 @@ export class JoinEngine {
     this.sink.observe({ kind: 'held_early', type: event.type })
   }
 
-  /** Holds an event for a decision that has not come (yet). */
+  /**
+   * Holds an event for a decision that has not come (yet), with its body as text: a view of a
+   * batch's bytes would keep the whole batch's buffer for as long as the event is held.
+   */
   private hold(event: FollowUpEvent): void {
-    const held: HeldEvent = { event, claimed: false }
+    const text = typeof event.body === 'string' ? event : { ...event, body: bodyText(event.body) }
+    const held: HeldEvent = { event: text, claimed: false }
     const forKey = this.heldByKey.get(event.key)
     if (forKey === undefined) this.heldByKey.set(event.key, [held])
     else forKey.push(held)

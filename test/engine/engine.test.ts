@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { REWARD_AGGREGATIONS, type RewardAggregation } from '../../src/engine/types.js'
+import { REWARD_AGGREGATIONS, type RewardAggregation, type RewardEvent } from '../../src/engine/types.js'
 import { LogBuilder, letter, newEngine, run, SETTINGS, settings, summary } from '../helpers/engine-events.js'
 
 test('a decision is emitted at its due time t_d + E and not a millisecond before', () => {
@@ -286,4 +286,29 @@ test('outputs are identical whether advanceTo is called every millisecond or nev
     ['orphan', 'late', 'conflicting_duplicate', 'late'],
   )
   assert.equal(never.records.length, 3)
+})
+
+test('an event held with its body as bytes (a view of a batch checked on a worker) is held with it as text: no view keeps the batch', () => {
+  const text = JSON.stringify({ key: 'k', reward: 2 })
+  const batch = Buffer.from(`${text}{"key":"other"}`)
+  const reward: RewardEvent = {
+    type: 'reward',
+    pos: 1,
+    insertMs: 1000,
+    key: 'k',
+    body: batch.subarray(0, text.length),
+    reward: 2,
+  }
+  const { engine, sink } = newEngine(SETTINGS)
+  engine.apply(reward)
+  assert.deepEqual(
+    engine.exportState().held.map((event) => event.body),
+    [text],
+  )
+  // Never claimed: it leaves as an orphan, still as text.
+  engine.advanceTo(2000)
+  assert.deepEqual(
+    sink.deadLetters.map(({ event, reason }) => ['body' in event ? event.body : undefined, reason]),
+    [[text, 'orphan']],
+  )
 })
