@@ -3,7 +3,7 @@
  * cross to another thread as one transferred buffer instead of one cloned string each.
  */
 export class Utf8Writer {
-  readonly bytes: Buffer
+  private readonly bytes: Buffer
   private at = 0
 
   /** A writer with room for `bound` bytes (the sum of `Utf8Writer.bound` of what will be written). */
@@ -21,5 +21,13 @@ export class Utf8Writer {
     const length = typeof text === 'string' ? this.bytes.write(text, this.at) : text.copy(this.bytes, this.at)
     this.at += length
     return length
+  }
+
+  /**
+   * What was written, in a buffer of its own of that size (the room left over would otherwise
+   * cross too, and stay as long as any view of it); the writer takes no more after this.
+   */
+  take(): Uint8Array<ArrayBuffer> {
+    return new Uint8Array((this.bytes.buffer as ArrayBuffer).transfer(this.at))
   }
 }

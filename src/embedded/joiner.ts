@@ -5,6 +5,7 @@ import { JoinEngine } from '../engine/engine.js'
 import {
   bodyText,
   type DeadLetter,
+  type EventBody,
   type JoinedRecord,
   type JoinSettings,
   type LoggedEvent,
@@ -429,19 +430,20 @@ export class Joiner implements Ingestor {
     if (positions.length === 0) return noBody
     // Newest first: after a failed commit, positions are given out again from the log's end.
     const inMemory = [cycleEvents, ...this.unsettled.toReversed()].filter((events) => events.length > 0)
-    const fromMemory = (pos: number): string | undefined => {
+    const fromMemory = (pos: number): EventBody | undefined => {
       for (const events of inMemory) {
         const first = (events[0] as LoggedEvent).pos
         // Positions are given out one by one, so a batch holds a contiguous range of them.
         const event = pos >= first ? events[pos - first] : undefined
-        if (event?.pos === pos) return bodyText(event.body)
+        if (event?.pos === pos) return event.body
       }
       return undefined
     }
     const toRead = positions.filter((pos) => fromMemory(pos) === undefined)
     const read = this.log.bodiesAt(toRead)
     return (pos) => {
-      const body = fromMemory(pos) ?? read.get(pos)
+      const inMemoryBody = fromMemory(pos)
+      const body = inMemoryBody === undefined ? read.get(pos) : bodyText(inMemoryBody)
       if (body === undefined) throw new Error(`the decision at log position ${pos} is not in the log`)
       return body
     }

@@ -3,7 +3,6 @@ import { Fifo } from './fifo.js'
 import { type Fingerprint, fingerprintOf, sameFingerprint } from './fingerprint.js'
 import { SlotQueue } from './slot-queue.js'
 import {
-  bodyText,
   type DecisionEvent,
   type DecisionRef,
   type EngineSink,
@@ -12,6 +11,7 @@ import {
   keyMemoryMs,
   type LoggedEvent,
   type RewardsSeen,
+  withTextBody,
 } from './types.js'
 
 /** A reward, override or activation that came before any decision with its key. */
@@ -288,13 +288,9 @@ export class JoinEngine {
     this.sink.observe({ kind: 'held_early', type: event.type })
   }
 
-  /**
-   * Holds an event for a decision that has not come (yet), with its body as text: a view of a
-   * batch's bytes would keep the whole batch's buffer for as long as the event is held.
-   */
+  /** Holds an event for a decision that has not come (yet), with its body as text (`withTextBody`). */
   private hold(event: FollowUpEvent): void {
-    const text = typeof event.body === 'string' ? event : { ...event, body: bodyText(event.body) }
-    const held: HeldEvent = { event: text, claimed: false }
+    const held: HeldEvent = { event: withTextBody(event), claimed: false }
     const forKey = this.heldByKey.get(event.key)
     if (forKey === undefined) this.heldByKey.set(event.key, [held])
     else forKey.push(held)

@@ -8,7 +8,7 @@ interface LoggedBase {
   /** The service clock when the event was accepted (SPEC §2); never decreases along the log. */
   insertMs: number
   key: string
-  /** The event's fields as logged, a JSON object text (without `type` and `insert_ms`). */
+  /** The event's fields as logged, a JSON object text or its UTF-8 bytes (without `type` and `insert_ms`). */
   body: EventBody
 }
 
@@ -23,6 +23,14 @@ export type EventBody = string | Buffer
 /** The text of `body`. */
 export function bodyText(body: EventBody): string {
   return typeof body === 'string' ? body : body.toString('utf8')
+}
+
+/**
+ * `event` with its body as text, for one kept longer than its batch's commit: a view of the
+ * batch's bytes would keep the whole batch's buffer as long.
+ */
+export function withTextBody<E extends LoggedEvent>(event: E): E {
+  return typeof event.body === 'string' ? event : { ...event, body: bodyText(event.body) }
 }
 
 export interface DecisionEvent extends LoggedBase {

@@ -88,8 +88,8 @@ export interface PackedError {
 }
 
 /**
- * A CheckedBatch as a worker posts it: flat arrays of strings and numbers, which cost far less to
- * copy between threads than an object per event. Or the error that refused the whole batch (413
+ * A CheckedBatch as a worker posts it: flat arrays of strings and numbers and the bodies' bytes in
+ * one buffer, which cost far less to copy between threads than an object per event. Or the error that refused the whole batch (413
  * past MAX_BATCH_EVENTS).
  */
 export type PackedBatch =
@@ -157,7 +157,8 @@ export function checkPacked(
     kinds: new Uint8Array(count),
     lineOf: Int32Array.from(lineOf),
     keys: new Array<string>(count),
-    bodyBytes: new Uint8Array(bodies.bytes.buffer as ArrayBuffer),
+    /** Set once every body is written. */
+    bodyBytes: new Uint8Array(0),
     bodyLengths: new Int32Array(count),
     tags: new Array<string | undefined>(count),
     rewards: new Float64Array(count),
@@ -181,6 +182,7 @@ export function checkPacked(
         packed.kinds[i] = KIND[event.type]
     }
   }
+  packed.bodyBytes = bodies.take()
   return packed
 }
 

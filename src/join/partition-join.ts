@@ -7,6 +7,7 @@ import {
   type JoinSettings,
   type LoggedEvent,
   type Observation,
+  withTextBody,
 } from '../engine/types.js'
 import { type IncomingEvent, toLoggedEvent } from '../ingest/validate.js'
 import { DISCARD } from './collector.js'
@@ -162,7 +163,8 @@ export class PartitionJoin implements EngineSink {
   deadLetter(d: DeadLetter): void {
     if (d.reason === 'conflicting_duplicate') this.collided(d.event.insertMs)
     if (!('body' in d.event)) this.released(d.event.pos)
-    this.output.deadLetter(d)
+    // It waits for the transaction that writes it (up to COMMIT_TIMEOUT_MS): with its body as text.
+    this.output.deadLetter('body' in d.event ? { ...d, event: withTextBody(d.event) } : d)
   }
 
   observe(o: Observation): void {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
+import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Worker } from 'node:worker_threads'
+import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { type IngestSettings, ingestLimits } from '../../src/config.js'
 import { bodyText } from '../../src/engine/types.js'
@@ -283,7 +285,13 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       // The bodies come back as views of one buffer, no string made for them on this thread.
       const buffers = new Set(events.map(({ body }) => (Buffer.isBuffer(body) ? body.buffer : body)))
       assert.equal(buffers.size, 1)
-      assert.ok([...buffers][0] instanceof ArrayBuffer)
+      const [buffer] = buffers
+      assert.ok(buffer instanceof ArrayBuffer)
+      // Exactly the bodies' bytes: no room left over crossed.
+      assert.equal(
+        buffer.byteLength,
+        want.reduce((sum, event) => sum + Buffer.byteLength(bodyText(event.body)), 0),
+      )
       // The same own properties in the same order as toIncomingEvent's objects.
       assert.deepEqual(events.map(Object.keys), want.map(Object.keys))
       assert.equal((events[0] as IncomingEvent & { fingerprint: string }).fingerprint.length, 44)
@@ -561,6 +569,20 @@ describe('POST /events through a worker', { timeout: 120_000 }, () => {
       assert.ok(statuses.has(status), `no ${status} in ${[...statuses]}`)
     assert.equal(onWorker.loggedEvents(), here.loggedEvents())
     assert.ok(onWorker.loggedEvents() > 0)
+    // The same rows, bodies stored as text (the worker's come to the writer as bytes).
+    const rows = (svc: InProcessService) => {
+      const db = new Database(join(svc.dataDir, 'banditjoin.db'), { readonly: true })
+      try {
+        return db
+          .prepare('SELECT kind, key, typeof(body) AS stored, body, fingerprint FROM events ORDER BY pos')
+          .all()
+      } finally {
+        db.close()
+      }
+    }
+    const logged = rows(onWorker)
+    assert.deepEqual(logged, rows(here))
+    assert.deepEqual(new Set(logged.map((row) => (row as { stored: string }).stored)), new Set(['text']))
   })
 
   it('answers 503 with Retry-After and logs nothing when the worker stops, then serves the next batch', async () => {

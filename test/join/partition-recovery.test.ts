@@ -253,3 +253,34 @@ test('a chain of conflicting decisions reaching back before the replay horizon i
     ],
   )
 })
+
+test('events decoded on a worker (bodies as views of the bytes of a batch) leave the partition join as text', () => {
+  const s: JoinSettings = { expUnitMs: 10, earlyRewardMs: 5, rewardAgg: 'last', defaultReward: 0 }
+  const join = new PartitionJoin(s, decode, START)
+  const sink = ownerSink(join)
+  join.setOutput(sink, () => assert.fail('no invalid records here'))
+  const decisionText = '{"key":"k","action":"é"}'
+  const rewardText = '{"key":"k","reward":2}'
+  const batch = Buffer.from(decisionText + rewardText)
+  const split = Buffer.byteLength(decisionText)
+  const record = (offset: number, timestampMs: number) => ({ offset, timestampMs, key: 'k', value: '' })
+  const decision = {
+    type: 'decision',
+    key: 'k',
+    deferred: false,
+    fingerprint: 'f',
+    body: batch.subarray(0, split),
+  }
+  join.apply(record(0, 1000), decision as IncomingEvent)
+  // At the due time: late, a dead letter that waits for the owner's transaction.
+  join.apply(record(1, 1010), { type: 'reward', key: 'k', reward: 2, body: batch.subarray(split) })
+  join.engine.advanceTo(1020)
+  assert.deepEqual(
+    sink.records.map((r) => (r.decision as DecisionEvent).body),
+    [decisionText],
+  )
+  assert.deepEqual(
+    sink.deadLetters.map(({ event, reason }) => ['body' in event ? event.body : undefined, reason]),
+    [[rewardText, 'late']],
+  )
+})

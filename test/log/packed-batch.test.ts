@@ -1,23 +1,32 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import type { LoggedEvent } from '../../src/engine/types.js'
+import { bodyText, type EventBody, type LoggedEvent } from '../../src/engine/types.js'
 import { kindOf, packBatch, unpackBatch } from '../../src/log/sqlite/packed-batch.js'
 import type { CommitBatch } from '../../src/log/types.js'
 
 /** Text of any code points (no lone surrogate: validation refuses those, and JSON.stringify escapes them). */
 const textArb = fc.string({ unit: 'binary', maxLength: 40 })
 
+/** A body as text, or as its UTF-8 bytes in a view of a larger buffer (as a batch checked on a worker gives it). */
+const bodyArb: fc.Arbitrary<EventBody> = fc
+  .tuple(textArb, fc.boolean())
+  .map(([text, asBytes]) =>
+    asBytes ? Buffer.from(`xx${text}yy`).subarray(2, 2 + Buffer.byteLength(text)) : text,
+  )
+
+const utf8Bytes = (text: EventBody) => (typeof text === 'string' ? Buffer.byteLength(text) : text.length)
+
 const eventArb: fc.Arbitrary<Omit<LoggedEvent, 'pos' | 'insertMs'>> = fc.oneof(
   fc.record({
     type: fc.constant('decision' as const),
     key: textArb,
-    body: textArb,
+    body: bodyArb,
     deferred: fc.boolean(),
     fingerprint: textArb,
   }),
-  fc.record({ type: fc.constant('reward' as const), key: textArb, body: textArb, reward: fc.double() }),
-  fc.record({ type: fc.constantFrom('override' as const, 'activate' as const), key: textArb, body: textArb }),
+  fc.record({ type: fc.constant('reward' as const), key: textArb, body: bodyArb, reward: fc.double() }),
+  fc.record({ type: fc.constantFrom('override' as const, 'activate' as const), key: textArb, body: bodyArb }),
 )
 
 const batchArb: fc.Arbitrary<CommitBatch> = fc
@@ -40,6 +49,13 @@ describe('a commit batch packed for the writer thread', () => {
     fc.assert(
       fc.property(batchArb, (batch) => {
         const packed = packBatch(batch)
+        // Exactly the bytes written: no room left over crosses.
+        const written = [
+          ...batch.events.flatMap((e) => [e.key, e.body, e.type === 'decision' ? e.fingerprint : '']),
+          ...batch.records.map((r) => r.line),
+          ...batch.deadLetters.map((d) => d.line),
+        ].reduce((sum, text) => sum + utf8Bytes(text), 0)
+        assert.equal(packed.bytes.byteLength, written)
         // As postMessage moves it to the writer thread.
         const moved = structuredClone(packed, { transfer: [packed.bytes.buffer, packed.numbers.buffer] })
         assert.equal(packed.bytes.byteLength, 0)
@@ -51,7 +67,7 @@ describe('a commit batch packed for the writer thread', () => {
             insertMs: e.insertMs,
             kind: kindOf(e),
             key: e.key,
-            body: e.body,
+            body: bodyText(e.body),
             fingerprint: e.type === 'decision' ? e.fingerprint : null,
           })),
         )

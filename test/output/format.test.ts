@@ -7,7 +7,7 @@ import {
   type JoinOutcome,
   type LoggedEvent,
 } from '../../src/engine/types.js'
-import { toIncomingEvent } from '../../src/ingest/validate.js'
+import { eventLine, toIncomingEvent } from '../../src/ingest/validate.js'
 import { deadLetterLine, recordLine, withSeq } from '../../src/output/format.js'
 
 const LIMITS = { maxContextBytes: 1 << 20, maxFieldBytes: 1024 }
@@ -201,4 +201,17 @@ test('a conflicting duplicate keeps its own logged body: only decisions released
     insert_ms: INSERT_MS,
     reason: 'conflicting_duplicate',
   })
+})
+
+test('an event whose body came as UTF-8 bytes (a view of a batch checked on a worker) gives the same dead letter and event line as its text', () => {
+  const event = followUp('reward', { key: 'k-é😀', reward: 2, id: 'r-€' })
+  const text = bodyText(event.body)
+  const batch = Buffer.from(`{"other":1}${text}{"next":2}`)
+  const start = Buffer.byteLength('{"other":1}')
+  const asBytes = { ...event, body: batch.subarray(start, start + Buffer.byteLength(text)) }
+  assert.equal(
+    deadLetterLine({ event: asBytes, reason: 'late', releaseMs: 0 }, noBody, EMITTED_MS),
+    deadLetterLine({ event, reason: 'late', releaseMs: 0 }, noBody, EMITTED_MS),
+  )
+  assert.equal(eventLine(asBytes), eventLine(event))
 })

@@ -71,7 +71,7 @@ export function packBatch(batch: CommitBatch): PackedBatch {
     numbers[n++] = out.write(d.line)
   }
   return {
-    bytes: new Uint8Array(out.bytes.buffer as ArrayBuffer),
+    bytes: out.take(),
     numbers,
     events: events.length,
     records: records.length,
