@@ -19,6 +19,13 @@ import { openSqlite, type SqlDatabase, type SqlStatement } from './driver.js'
 import { type DirectoryLock, lockDirectory } from './lock.js'
 import { packBatch } from './packed-batch.js'
 import { firstIdWhereAtLeast, readMeta, writeMeta } from './queries.js'
+import {
+  EVENTS_FROM_SQL,
+  type EventRow,
+  REPLAY_CHUNK_ROWS,
+  REPLAY_READER_MIN_ROWS,
+  readOnWorker,
+} from './replay-reader.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
 import type { CheckpointerSetup, WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
 
@@ -26,23 +33,9 @@ export interface SqliteLogOptions {
   dataDir: string
   /** power: fsync before a commit resolves; process: survives a crash of the process only. */
   durability: 'power' | 'process'
+  /** Replays of at least this many events read on a thread of their own (default REPLAY_READER_MIN_ROWS). */
+  replayReaderMinRows?: number
 }
-
-interface EventRow {
-  pos: number
-  insert_ms: number
-  kind: number
-  key: string
-  body: string
-  fingerprint: string | null
-}
-
-/**
- * Replay reads the events in chunks of this many rows: one `all()` per chunk costs about 0.55 µs
- * a row where `iterate()` costs 0.8–0.9 (better-sqlite3, 1,000,000 rows), and a chunk's rows
- * are garbage soon after.
- */
-const REPLAY_CHUNK_ROWS = 10_000
 
 type Request = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never
 
@@ -73,6 +66,7 @@ export class SqliteLog implements EventLog, OutputStore {
   private nextRequestId = 1
   /** Settles when the writer thread has opened its connection (request 0), or failed to. */
   private readonly writerReady: Promise<unknown>
+  private readonly replayReaderMinRows: number
   private checkpointValue: JoinCheckpoint = EMPTY_CHECKPOINT
   private settingsValue: JoinSettings | undefined
   private nextPosValue = 1
@@ -88,6 +82,7 @@ export class SqliteLog implements EventLog, OutputStore {
   }
 
   constructor(options: SqliteLogOptions) {
+    this.replayReaderMinRows = options.replayReaderMinRows ?? REPLAY_READER_MIN_ROWS
     mkdirSync(options.dataDir, { recursive: true })
     this.path = join(options.dataDir, 'banditjoin.db')
     this.lock = lockDirectory(options.dataDir)
@@ -100,10 +95,7 @@ export class SqliteLog implements EventLog, OutputStore {
     try {
       this.prepareFile()
       this.reads = {
-        // Decisions without their bodies: replay rebuilds an engine, which keeps none.
-        eventsFrom: this.db.prepare(
-          `SELECT pos, insert_ms, kind, key, CASE WHEN kind IN (${KIND.decision}, ${KIND.deferredDecision}) THEN '' ELSE body END AS body, fingerprint FROM events WHERE pos >= ? ORDER BY pos LIMIT ${REPLAY_CHUNK_ROWS}`,
-        ),
+        eventsFrom: this.db.prepare(EVENTS_FROM_SQL),
         // One statement for any count: the positions as a JSON array, each a rowid lookup.
         bodiesAt: this.db.prepare(
           'SELECT pos, body FROM events WHERE pos IN (SELECT value FROM json_each(?))',
@@ -161,9 +153,26 @@ export class SqliteLog implements EventLog, OutputStore {
 
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
     let from = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
+    if (this.nextPosValue - from >= this.replayReaderMinRows) {
+      for (const { numbers, keys, bodies, fingerprints } of readOnWorker(this.path, from)) {
+        for (let i = 0; i < keys.length; i++) {
+          const at = 3 * i
+          yield decodeEvent(
+            numbers[at] as number,
+            numbers[at + 1] as number,
+            numbers[at + 2] as number,
+            keys[i] as string,
+            bodies[i] as string,
+            fingerprints[i] ?? null,
+          )
+        }
+      }
+      return
+    }
     for (;;) {
       const rows = this.reads.eventsFrom.all(from) as EventRow[]
-      for (const row of rows) yield decodeEvent(row)
+      for (const row of rows)
+        yield decodeEvent(row.pos, row.insert_ms, row.kind, row.key, row.body, row.fingerprint)
       if (rows.length < REPLAY_CHUNK_ROWS) return
       from = (rows.at(-1) as EventRow).pos + 1
     }
@@ -284,7 +293,14 @@ export class SqliteLog implements EventLog, OutputStore {
   }
 }
 
-function decodeEvent({ pos, insert_ms: insertMs, kind, key, body, fingerprint }: EventRow): LoggedEvent {
+function decodeEvent(
+  pos: number,
+  insertMs: number,
+  kind: number,
+  key: string,
+  body: string,
+  fingerprint: string | null,
+): LoggedEvent {
   switch (kind) {
     case KIND.decision:
     case KIND.deferredDecision:
