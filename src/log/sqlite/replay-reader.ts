@@ -27,7 +27,10 @@ export interface EventRow {
  */
 export const REPLAY_READER_MIN_ROWS = 200_000
 
-/** Chunks the reader may be ahead of the main thread (40,000 rows: memory stays small). */
+/**
+ * Chunks the reader may be ahead of the main thread: up to 40,000 rows, and two more in the
+ * making on each side; decisions come without bodies, so only other events' bodies weigh.
+ */
 const CHUNKS_AHEAD = 4
 /** How long the main thread waits for one chunk before it takes the reader for stopped. */
 const CHUNK_TIMEOUT_MS = 60_000
@@ -46,7 +49,7 @@ export interface Chunk {
   last: boolean
 }
 
-type ReaderMessage = Chunk | { error: string }
+type ReaderMessage = Chunk | { error: string; code: string | undefined }
 
 export interface ReplayReaderSetup {
   path: string
@@ -70,6 +73,10 @@ export function* readOnWorker(path: string, fromPos: number): Generator<Chunk> {
     workerData: setup,
     transferList: [port2],
   })
+  // A thread that dies outside its own try (out of memory) fails the wait below; its 'error' event,
+  // which comes later, must not end the process. Nor may a thread left waiting keep it alive.
+  worker.on('error', () => {})
+  worker.unref()
   try {
     for (let taken = 0; ; taken++) {
       if (Atomics.wait(counters, POSTED, taken, CHUNK_TIMEOUT_MS) === 'timed-out') {
@@ -77,7 +84,11 @@ export function* readOnWorker(path: string, fromPos: number): Generator<Chunk> {
       }
       const message = receiveMessageOnPort(port1)?.message as ReaderMessage | undefined
       if (message === undefined) throw new Error('the thread reading the log for replay posted nothing')
-      if ('error' in message) throw new Error(`reading the log for replay failed: ${message.error}`)
+      if ('error' in message) {
+        throw Object.assign(new Error(`reading the log for replay failed: ${message.error}`), {
+          code: message.code,
+        })
+      }
       Atomics.store(counters, TAKEN, taken + 1)
       Atomics.notify(counters, TAKEN)
       yield message
@@ -134,7 +145,11 @@ export function serveReplayReads(setup: ReplayReaderSetup, open: (path: string) 
       from = (rows.at(-1) as EventRow).pos + 1
     }
   } catch (error) {
-    post({ error: error instanceof Error ? error.message : String(error) })
+    const { code } = error as { code?: unknown }
+    post({
+      error: error instanceof Error ? error.message : String(error),
+      code: typeof code === 'string' ? code : undefined,
+    })
   } finally {
     source?.close()
     port.close()

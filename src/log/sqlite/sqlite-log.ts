@@ -153,7 +153,8 @@ export class SqliteLog implements EventLog, OutputStore {
 
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
     let from = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
-    if (this.nextPosValue - from >= this.replayReaderMinRows) {
+    // An empty table gives 0: nothing to read, on any thread.
+    if (from > 0 && this.nextPosValue - from >= this.replayReaderMinRows) {
       for (const { numbers, keys, bodies, fingerprints } of readOnWorker(this.path, from)) {
         for (let i = 0; i < keys.length; i++) {
           const at = 3 * i
