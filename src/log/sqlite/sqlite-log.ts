@@ -22,9 +22,9 @@ import { firstIdWhereAtLeast, readMeta, writeMeta } from './queries.js'
 import {
   EVENTS_FROM_SQL,
   type EventRow,
-  REPLAY_CHUNK_ROWS,
   REPLAY_READER_MIN_ROWS,
   readOnWorker,
+  rowChunks,
 } from './replay-reader.js'
 import { FORMAT_VERSION, KIND, SCHEMA } from './schema.js'
 import type { CheckpointerSetup, WriterReply, WriterRequest, WriterSetup } from './writer-protocol.js'
@@ -152,7 +152,7 @@ export class SqliteLog implements EventLog, OutputStore {
   }
 
   *replayFrom(fromMs: number): Iterable<LoggedEvent> {
-    let from = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
+    const from = firstIdWhereAtLeast(this.db, 'events', 'insert_ms', fromMs)
     // An empty table gives 0: nothing to read, on any thread.
     if (from > 0 && this.nextPosValue - from >= this.replayReaderMinRows) {
       for (const { numbers, keys, bodies, fingerprints } of readOnWorker(this.path, from)) {
@@ -170,12 +170,10 @@ export class SqliteLog implements EventLog, OutputStore {
       }
       return
     }
-    for (;;) {
-      const rows = this.reads.eventsFrom.all(from) as EventRow[]
+    const read = (fromPos: number) => this.reads.eventsFrom.all(fromPos) as EventRow[]
+    for (const rows of rowChunks(read, from)) {
       for (const row of rows)
         yield decodeEvent(row.pos, row.insert_ms, row.kind, row.key, row.body, row.fingerprint)
-      if (rows.length < REPLAY_CHUNK_ROWS) return
-      from = (rows.at(-1) as EventRow).pos + 1
     }
   }
 
