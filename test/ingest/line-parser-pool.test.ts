@@ -418,13 +418,7 @@ describe('the line-checking pool gives what eventFromLine gives, line by line', 
       events: withThem.events.map((e) => (e.type === 'decision' ? { ...e, fingerprint: '' } : e)),
     }
     await onBothThreads(withoutThem, async (pool) => {
-      const checked = await pool.check(text, new Set())
-      assert.deepEqual(withTextBodies(checked.events), want.events)
-      assert.deepEqual(checked.lineOf, want.lineOf)
-      assert.deepEqual(
-        checked.errors.map((e) => [e.line, errorData(e.error)]),
-        want.errors.map((e) => [e.line, errorData(e.error)]),
-      )
+      assert.deepEqual(comparable(await pool.check(text, new Set())), comparable(want))
     })
   })
 })
