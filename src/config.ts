@@ -59,6 +59,8 @@ export interface KafkaConfig {
   sessionTimeoutMs: number
   /** How long to try reaching the brokers at start before giving up (exit 2). */
   connectTimeoutMs: number
+  /** Ingest's idempotent producers, each with one produce request in flight for its share of the partitions. */
+  ingestProducers: number
   /** Connect with TLS; the files (PEM) need it. */
   tls: boolean
   tlsCaFile: string | undefined
@@ -433,6 +435,15 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
     meaning:
       'at start, how long to keep trying to reach a broker of KAFKA_BROKERS; then exit 2 naming each broker and why',
     parse: integer(1000, 600_000),
+  },
+  {
+    key: 'ingestProducers',
+    env: 'KAFKA_INGEST_PRODUCERS',
+    default: '4',
+    accepts: 'an integer 1..64',
+    meaning:
+      'produce requests ingest keeps in flight: one idempotent producer for each, owning the events partitions p with p mod this = its number (each partition stays in order)',
+    parse: integer(1, 64),
   },
   {
     key: 'tls',

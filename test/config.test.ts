@@ -205,6 +205,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     groupId: 'banditjoin',
     sessionTimeoutMs: 10000,
     connectTimeoutMs: 30000,
+    ingestProducers: 4,
     tls: false,
     tlsCaFile: undefined,
     tlsCertFile: undefined,
@@ -223,6 +224,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     '--kafka-group-id=joiners',
     '--kafka-session-timeout-ms=3000',
     '--kafka-connect-timeout-ms=5000',
+    '--kafka-ingest-producers=2',
   ])
   assert.deepEqual(flags.kafka, {
     brokers: ['127.0.0.1:9092'],
@@ -233,6 +235,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     groupId: 'joiners',
     sessionTimeoutMs: 3000,
     connectTimeoutMs: 5000,
+    ingestProducers: 2,
     tls: false,
     tlsCaFile: undefined,
     tlsCertFile: undefined,

@@ -45,12 +45,16 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
   metrics.configure(settings)
   metrics.health.useKafka()
   const admin = new Admin(client('admin'))
-  const producer = new OneBufferProducer({
-    ...client('ingest'),
-    serializers: stringSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-  })
+  const producers = Array.from(
+    { length: kafka.ingestProducers },
+    (_, lane) =>
+      new OneBufferProducer({
+        ...client(`ingest-${lane}`),
+        serializers: stringSerializers,
+        idempotent: true,
+        acks: ProduceAcks.ALL,
+      }),
+  )
   const createConsumer = () =>
     new FixedConsumer<string, string, string, string>({
       ...client('join'),
@@ -69,13 +73,13 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
     groupId: `${kafka.groupId}.reader`,
     maxWaitTime: 100,
   })
-  const clients: { close(): Promise<void> }[] = [reader, producer, admin]
+  const clients: { close(): Promise<void> }[] = [reader, ...producers, admin]
   try {
     await ensureTopics(admin, kafka, topics)
     const partitions = (await admin.metadata({ topics: [topics.events] })).topics.get(topics.events)
       ?.partitionsCount as number
     const ingestor = new KafkaIngestor(
-      producer,
+      producers,
       topics.events,
       partitions,
       Math.max(100_000, config.maxBatchEvents * 4),

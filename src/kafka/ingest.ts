@@ -30,49 +30,50 @@ export function partitionOf(key: string, partitions: number): number {
   return (murmur2OfString(key) & 0x7fffffff) % partitions
 }
 
-interface Waiting {
-  messages: Message[]
-  resolve(): void
-  reject(error: unknown): void
-}
+type StringProducer = Producer<string, string, string, string>
 
 /**
  * Ingest of the Kafka mode (SPEC §5): events go to the events topic, keyed by decision key so
  * that every event of a decision lands in its partition; a request is answered once the brokers
- * acknowledged it (idempotent producer, acks=all). One produce request is in flight at a time
- * (the idempotent producer of @platformatic/kafka 1.x loses its sequence numbers' order with
- * several: OUT_OF_ORDER_SEQUENCE_NUMBER), and what arrives meanwhile goes together in the next,
- * as the embedded log's requests share one commit. Duplicates and conflicts are the partition
+ * acknowledged it (idempotent producers, acks=all). Duplicates and conflicts are the partition
  * owner's to judge, so admission only refuses when stopping or when too much waits.
+ *
+ * Several produce requests are in flight, each partition's in order: one idempotent producer per
+ * lane, lane i owning the partitions p with p mod lanes = i, and each lane one request at a time.
+ * (One producer cannot: @platformatic/kafka keeps an idempotent producer to one request in flight,
+ * and one with several writes a partition out of order after a lost request, client problem 11 in
+ * docs/kafka.md; test/kafka/produce-lanes.test.ts shows both.)
  */
 export class KafkaIngestor implements Ingestor {
   /** Each event goes on as its line; the partition's owner decodes it again and judges it (SPEC §5). */
   readonly needsFingerprints = false
-  private queue: Waiting[] = []
-  private queuedEvents = 0
-  private inFlightEvents = 0
-  private sending: Promise<void> | undefined
+  private readonly lanes: ProduceLane[]
+  /** Events taken and not yet acknowledged or refused. */
+  private waitingEvents = 0
   private accepting = true
 
   constructor(
-    private readonly producer: Producer<string, string, string, string>,
+    /** One per lane; each must be idempotent (one request in flight, the brokers keep its sequence). */
+    producers: readonly StringProducer[],
     private readonly topic: string,
     /** The events topic's partition count. */
     private readonly partitions: number,
-    /** Events taken but not yet acknowledged beyond which ingest answers 503 (the producer's buffer). */
+    /** Events taken but not yet acknowledged beyond which ingest answers 503 (the producers' buffer). */
     private readonly maxWaitingEvents: number,
     private readonly metrics: Metrics,
-  ) {}
+  ) {
+    if (producers.length === 0) throw new Error('Kafka ingest needs at least one producer')
+    this.lanes = producers.map((producer) => new ProduceLane(producer))
+  }
 
   admit(events: readonly IncomingEvent[]): Admission[] {
     let refusal: BanditJoinError | undefined
-    const waiting = this.queuedEvents + this.inFlightEvents
     if (!this.accepting) {
       refusal = new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, {
         retryAfterSeconds: 5,
       })
-    } else if (waiting + events.length > this.maxWaitingEvents) {
-      refusal = overloaded(`the Kafka brokers are behind (${waiting} events not yet acknowledged)`)
+    } else if (this.waitingEvents + events.length > this.maxWaitingEvents) {
+      refusal = overloaded(`the Kafka brokers are behind (${this.waitingEvents} events not yet acknowledged)`)
     }
     return events.map((event) =>
       refusal === undefined ? { kind: 'accept', event } : { kind: 'refuse', error: refusal },
@@ -81,33 +82,70 @@ export class KafkaIngestor implements Ingestor {
 
   async append(events: readonly IncomingEvent[]): Promise<void> {
     if (events.length === 0) return
-    this.queuedEvents += events.length
-    await this.produce(
-      events.map((event) => ({
+    const byLane = this.lanes.map((): Message[] => [])
+    for (const event of events) {
+      const partition = partitionOf(event.key, this.partitions)
+      ;(byLane[partition % this.lanes.length] as Message[]).push({
         topic: this.topic,
-        partition: partitionOf(event.key, this.partitions),
+        partition,
         key: event.key,
         value: eventLine(event),
-      })),
-    )
+      })
+    }
+    this.waitingEvents += events.length
+    try {
+      // Every lane's outcome before the answer, so that the events stay counted while any is in flight.
+      const sent = await Promise.allSettled(
+        byLane.map((messages, lane) =>
+          messages.length > 0 ? this.lanes[lane]?.produce(messages) : undefined,
+        ),
+      )
+      const refused = sent.find((outcome) => outcome.status === 'rejected')
+      if (refused !== undefined) throw refused.reason
+    } finally {
+      this.waitingEvents -= events.length
+    }
     for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
   }
 
   /** A tick: a record with no key and no value that carries a quiet partition's time (partition-owner.ts). */
   tick(partition: number): Promise<void> {
-    return this.produce([{ topic: this.topic, partition }])
+    return (this.lanes[partition % this.lanes.length] as ProduceLane).produce([
+      { topic: this.topic, partition },
+    ])
   }
 
   /** Refuses new events (503) and waits until every event already taken is acknowledged or refused. */
   async close(): Promise<void> {
     this.accepting = false
-    while (this.sending !== undefined) await this.sending
+    await Promise.all(this.lanes.map((lane) => lane.idle()))
   }
+}
 
-  private produce(messages: Message[]): Promise<void> {
+interface Waiting {
+  messages: Message[]
+  resolve(): void
+  reject(error: unknown): void
+}
+
+/**
+ * One producer and what waits for it: one produce request in flight at a time, and what arrives
+ * meanwhile goes together in the next, as the embedded log's requests share one commit.
+ */
+class ProduceLane {
+  private queue: Waiting[] = []
+  private sending: Promise<void> | undefined
+
+  constructor(private readonly producer: StringProducer) {}
+
+  produce(messages: Message[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.queue.push({ messages, resolve, reject }))
     this.sending ??= this.sendQueued()
     return done
+  }
+
+  async idle(): Promise<void> {
+    while (this.sending !== undefined) await this.sending
   }
 
   private async sendQueued(): Promise<void> {
@@ -116,9 +154,6 @@ export class KafkaIngestor implements Ingestor {
     while (this.queue.length > 0) {
       const waiting = this.queue
       this.queue = []
-      const events = this.queuedEvents
-      this.queuedEvents = 0
-      this.inFlightEvents = events
       // Once a send has started its records may be written without the answer reaching us: the
       // client must be told the outcome is unknown (a retry is safe), not that nothing was logged.
       const refuse = (reason: string, cause?: unknown) => {
@@ -146,7 +181,6 @@ export class KafkaIngestor implements Ingestor {
       } finally {
         clearTimeout(overdue)
       }
-      this.inFlightEvents = 0
     }
     this.sending = undefined
   }

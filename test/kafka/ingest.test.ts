@@ -43,7 +43,7 @@ test("a decision key's partition is the one Java's default partitioner gives it"
 
 test('requests arriving together share one produce request, keyed by decision key, as POST /events lines', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 100, new Metrics())
   let answered = 0
   const a = ingest.append([reward('a')]).then(() => answered++)
   const b = ingest.append([reward('b'), reward('c')]).then(() => answered++)
@@ -77,7 +77,7 @@ test('requests arriving together share one produce request, keyed by decision ke
 
 test('beyond the events in flight it may hold, ingest answers 503 with Retry-After; a failed send is a 503 too', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 2, new Metrics())
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 2, new Metrics())
   const first = ingest.append([reward('a'), reward('b')])
   const [refused] = ingest.admit([reward('c')])
   assert.equal(refused?.kind, 'refuse')
@@ -99,7 +99,7 @@ test('beyond the events in flight it may hold, ingest answers 503 with Retry-Aft
 
 test('closing refuses new events and waits for those already taken', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 100, new Metrics())
   const taken = ingest.append([reward('a')])
   let closed = false
   const closing = ingest.close().then(() => {
@@ -115,7 +115,7 @@ test('closing refuses new events and waits for those already taken', async () =>
 
 test('one produce request at a time: what arrives meanwhile goes in the next one, ticks too', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100, new Metrics())
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 100, new Metrics())
   const first = ingest.append([reward('a')])
   await tick()
   const second = ingest.append([reward('b')])
@@ -140,7 +140,7 @@ test('one produce request at a time: what arrives meanwhile goes in the next one
 
 test('what exceeds one request (a broker refuses batches over message.max.bytes) goes in several, in order', async () => {
   const { sends, producer } = fakeProducer()
-  const ingest = new KafkaIngestor(producer, 'bj.events', 6, 100_000, new Metrics())
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 100_000, new Metrics())
   const big = (key: string): IncomingEvent => ({
     type: 'reward',
     key,
@@ -161,4 +161,89 @@ test('what exceeds one request (a broker refuses batches over message.max.bytes)
       ['c', 'd'],
     ],
   )
+})
+
+/** Keys whose partitions (of 6) fall to lane 0 and to lane 1 of 2. */
+function keysByLane(): [string, string, string] {
+  const keys = Array.from({ length: 50 }, (_, i) => `k${i}`)
+  const lane0 = keys.filter((k) => partitionOf(k, 6) % 2 === 0)
+  const lane1 = keys.find((k) => partitionOf(k, 6) % 2 === 1) as string
+  const sameAsFirst = lane0.find(
+    (k) => k !== lane0[0] && partitionOf(k, 6) === partitionOf(lane0[0] as string, 6),
+  )
+  return [lane0[0] as string, lane1, sameAsFirst as string]
+}
+
+test('with several producers, each owns the partitions p mod lanes: their requests are in flight together, one per lane', async () => {
+  const lanes = [fakeProducer(), fakeProducer()]
+  const ingest = new KafkaIngestor(
+    lanes.map((l) => l.producer),
+    'bj.events',
+    6,
+    100,
+    new Metrics(),
+  )
+  const [a, b, alsoA] = keysByLane()
+  const both = ingest.append([reward(a), reward(b)])
+  await tick()
+  assert.deepEqual(
+    lanes.map((l) => l.sends.map((s) => s.messages.map((m) => m.key))),
+    [[[a]], [[b]]],
+    'one request on each lane at once',
+  )
+  const later = ingest.append([reward(alsoA)])
+  const ticked = ingest.tick(partitionOf(b, 6))
+  await tick()
+  assert.equal(
+    lanes[0]?.sends.length,
+    1,
+    "a request for lane 0's partition waits for lane 0's request in flight",
+  )
+  assert.equal(lanes[1]?.sends.length, 1, "and a tick for lane 1's partition for lane 1's")
+  lanes[0]?.sends[0]?.settle()
+  await tick()
+  assert.deepEqual(
+    lanes[0]?.sends[1]?.messages.map((m) => m.key),
+    [alsoA],
+  )
+  let answered = false
+  void both.then(() => {
+    answered = true
+  })
+  await tick()
+  assert.equal(answered, false, 'a request is answered once every lane it went to acknowledged')
+  lanes[1]?.sends[0]?.settle()
+  await both
+  await tick()
+  assert.deepEqual(lanes[1]?.sends[1]?.messages, [{ topic: 'bj.events', partition: partitionOf(b, 6) }])
+  lanes[0]?.sends[1]?.settle()
+  lanes[1]?.sends[1]?.settle()
+  await Promise.all([later, ticked])
+})
+
+test('a request refused by one lane is a 503, and its events count against the limit until every lane settled', async () => {
+  const lanes = [fakeProducer(), fakeProducer()]
+  const ingest = new KafkaIngestor(
+    lanes.map((l) => l.producer),
+    'bj.events',
+    6,
+    2,
+    new Metrics(),
+  )
+  const [a, b] = keysByLane()
+  const both = ingest.append([reward(a), reward(b)])
+  const outcome = both.then(
+    () => 'answered',
+    (e: unknown) => e,
+  )
+  await tick()
+  lanes[0]?.sends[0]?.settle(Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { canRetry: false }))
+  await tick()
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'refuse', 'lane 1 still has its event in flight')
+  lanes[1]?.sends[0]?.settle()
+  const error = await outcome
+  assert.ok(
+    error instanceof BanditJoinError && error.statusCode === 503 && /NOT_ENOUGH_REPLICAS/.test(error.message),
+  )
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'accept')
 })

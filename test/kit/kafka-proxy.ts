@@ -1,0 +1,103 @@
+/**
+ * A TCP proxy in front of one Kafka broker that reads the requests on their way, for tests of
+ * what a producer does when a request is lost: it counts the produce requests in flight (sent,
+ * not yet answered) and can drop the next one, which the broker then never sees while the client
+ * waits out its request timeout. A 1-node cluster advertises the proxy's port
+ * (`advertised.listeners`), so that every connection a client makes goes through it.
+ */
+
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+
+const PRODUCE_API_KEY = 0
+
+export interface KafkaProxy {
+  readonly port: number
+  /** The most produce requests in flight at once, over all connections. */
+  readonly maxProducesInFlight: number
+  /** Drops the next produce request; resolves once one was dropped. */
+  dropNextProduce(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Calls `onFrame` with each whole Kafka frame (size prefix included) as the stream's chunks
+ * complete it.
+ */
+function frames(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0)
+  return (chunk) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    while (pending.length >= 4) {
+      const end = 4 + pending.readInt32BE(0)
+      if (pending.length < end) break
+      onFrame(pending.subarray(0, end))
+      pending = pending.subarray(end)
+    }
+  }
+}
+
+export async function startKafkaProxy(port: number, brokerPort: number): Promise<KafkaProxy> {
+  let inFlight = 0
+  let maxProducesInFlight = 0
+  let drop: (() => void) | undefined
+  const sockets = new Set<Socket>()
+
+  const server: Server = createServer((client) => {
+    const broker = createConnection({ host: '127.0.0.1', port: brokerPort })
+    sockets.add(client).add(broker)
+    // Produce requests of this connection forwarded and not yet answered, by correlation id.
+    const produces = new Set<number>()
+    client.on(
+      'data',
+      frames((frame) => {
+        // Request header: size, api key, api version, correlation id.
+        if (frame.readInt16BE(4) === PRODUCE_API_KEY) {
+          if (drop !== undefined) {
+            drop()
+            drop = undefined
+            return
+          }
+          produces.add(frame.readInt32BE(8))
+          maxProducesInFlight = Math.max(maxProducesInFlight, ++inFlight)
+        }
+        broker.write(frame)
+      }),
+    )
+    broker.on(
+      'data',
+      frames((frame) => {
+        // Response header: size, correlation id.
+        if (produces.delete(frame.readInt32BE(4))) inFlight--
+        client.write(frame)
+      }),
+    )
+    const end = () => {
+      inFlight -= produces.size
+      produces.clear()
+      client.destroy()
+      broker.destroy()
+      sockets.delete(client)
+      sockets.delete(broker)
+    }
+    for (const socket of [client, broker]) {
+      socket.on('close', end)
+      socket.on('error', end)
+    }
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, '127.0.0.1', resolve)
+  })
+
+  return {
+    port,
+    get maxProducesInFlight() {
+      return maxProducesInFlight
+    },
+    dropNextProduce: () => new Promise<void>((resolve) => (drop = resolve)),
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
