@@ -439,10 +439,10 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
   {
     key: 'ingestProducers',
     env: 'KAFKA_INGEST_PRODUCERS',
-    default: '4',
+    default: '1',
     accepts: 'an integer 1..64',
     meaning:
-      'produce requests ingest keeps in flight: one idempotent producer for each, owning the events partitions p with p mod this = its number (each partition stays in order)',
+      'produce requests ingest keeps in flight (per broker): one idempotent producer for each, owning the events partitions p with p mod this = its number (each partition stays in order)',
     parse: integer(1, 64),
   },
   {

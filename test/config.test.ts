@@ -205,7 +205,7 @@ test('KAFKA_BROKERS turns the Kafka mode on, with the documented defaults for th
     groupId: 'banditjoin',
     sessionTimeoutMs: 10000,
     connectTimeoutMs: 30000,
-    ingestProducers: 4,
+    ingestProducers: 1,
     tls: false,
     tlsCaFile: undefined,
     tlsCertFile: undefined,

@@ -42,7 +42,7 @@ type StringProducer = Producer<string, string, string, string>
  * lane, lane i owning the partitions p with p mod lanes = i, and each lane one request at a time.
  * (One producer cannot: @platformatic/kafka keeps an idempotent producer to one request in flight,
  * and one with several writes a partition out of order after a lost request, client problem 11 in
- * docs/kafka.md; test/kafka/produce-lanes.test.ts shows both.)
+ * docs/kafka.md; test/kafka/produce-in-flight.test.ts shows both.)
  */
 export class KafkaIngestor implements Ingestor {
   /** Each event goes on as its line; the partition's owner decodes it again and judges it (SPEC §5). */

@@ -1,8 +1,8 @@
 /**
  * A TCP proxy in front of one Kafka broker that reads the requests on their way, for tests of
  * what a producer does when a request is lost: it counts the produce requests in flight (sent,
- * not yet answered) and can drop the next one, which the broker then never sees while the client
- * waits out its request timeout. A 1-node cluster advertises the proxy's port
+ * not yet answered), transactional ones apart, and can drop the next one, which the broker then
+ * never sees while the client waits out its request timeout. A 1-node cluster advertises the proxy's port
  * (`advertised.listeners`), so that every connection a client makes goes through it.
  */
 
@@ -14,6 +14,8 @@ export interface KafkaProxy {
   readonly port: number
   /** The most produce requests in flight at once, over all connections. */
   readonly maxProducesInFlight: number
+  /** The same, of transactional produce requests only. */
+  readonly maxTransactionalProducesInFlight: number
   /** Drops the next produce request; resolves once one was dropped. */
   dropNextProduce(): Promise<void>
   close(): Promise<void>
@@ -36,17 +38,37 @@ function frames(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
   }
 }
 
+/** Whether a produce request (its whole frame) carries a transactional id. */
+function isTransactional(frame: Buffer): boolean {
+  const version = frame.readInt16BE(6)
+  // Header: size, api key, api version, correlation id, client id (int16 length, then its bytes).
+  const clientIdLength = frame.readInt16BE(12)
+  let at = 14 + Math.max(0, clientIdLength)
+  if (version < 9) return frame.readInt16BE(at) !== -1
+  // Flexible versions: the header's tagged fields (none: one byte), then the transactional id
+  // as a compact nullable string, whose length + 1 is 0 for null.
+  at += 1
+  return frame[at] !== 0
+}
+
 export async function startKafkaProxy(port: number, brokerPort: number): Promise<KafkaProxy> {
-  let inFlight = 0
-  let maxProducesInFlight = 0
+  const inFlight = { all: 0, transactional: 0 }
+  const max = { all: 0, transactional: 0 }
   let drop: (() => void) | undefined
   const sockets = new Set<Socket>()
 
   const server: Server = createServer((client) => {
     const broker = createConnection({ host: '127.0.0.1', port: brokerPort })
     sockets.add(client).add(broker)
-    // Produce requests of this connection forwarded and not yet answered, by correlation id.
-    const produces = new Set<number>()
+    // Produce requests of this connection forwarded and not yet answered: correlation id → transactional.
+    const produces = new Map<number, boolean>()
+    const count = (transactional: boolean, by: 1 | -1) => {
+      const kinds = transactional ? (['all', 'transactional'] as const) : (['all'] as const)
+      for (const kind of kinds) {
+        inFlight[kind] += by
+        max[kind] = Math.max(max[kind], inFlight[kind])
+      }
+    }
     client.on(
       'data',
       frames((frame) => {
@@ -57,8 +79,9 @@ export async function startKafkaProxy(port: number, brokerPort: number): Promise
             drop = undefined
             return
           }
-          produces.add(frame.readInt32BE(8))
-          maxProducesInFlight = Math.max(maxProducesInFlight, ++inFlight)
+          const transactional = isTransactional(frame)
+          produces.set(frame.readInt32BE(8), transactional)
+          count(transactional, 1)
         }
         broker.write(frame)
       }),
@@ -67,12 +90,17 @@ export async function startKafkaProxy(port: number, brokerPort: number): Promise
       'data',
       frames((frame) => {
         // Response header: size, correlation id.
-        if (produces.delete(frame.readInt32BE(4))) inFlight--
+        const correlationId = frame.readInt32BE(4)
+        const transactional = produces.get(correlationId)
+        if (transactional !== undefined) {
+          produces.delete(correlationId)
+          count(transactional, -1)
+        }
         client.write(frame)
       }),
     )
     const end = () => {
-      inFlight -= produces.size
+      for (const transactional of produces.values()) count(transactional, -1)
       produces.clear()
       client.destroy()
       broker.destroy()
@@ -92,7 +120,10 @@ export async function startKafkaProxy(port: number, brokerPort: number): Promise
   return {
     port,
     get maxProducesInFlight() {
-      return maxProducesInFlight
+      return max.all
+    },
+    get maxTransactionalProducesInFlight() {
+      return max.transactional
     },
     dropNextProduce: () => new Promise<void>((resolve) => (drop = resolve)),
     close: async () => {

@@ -1,8 +1,9 @@
 /**
  * Several produce requests in flight, each partition kept in order (docs/kafka.md, client problem
- * 11), against a real broker behind a proxy that loses one produce request on its way
- * (test/kit/kafka-proxy.ts): the broker never sees it, and the client sends it again once its
- * request timeout passes. Real time: the broker is a child process on its own clock.
+ * 11), against a real broker behind a proxy (test/kit/kafka-proxy.ts) that counts the produce
+ * requests in flight and can lose one on its way: the broker never sees it, and the client sends
+ * it again once its request timeout passes. Real time: the broker and the service are child
+ * processes on their own clock.
  */
 
 import assert from 'node:assert/strict'
@@ -14,8 +15,9 @@ import { OneBufferProducer } from '../../src/kafka/produce-request.js'
 import { Metrics } from '../../src/metrics.js'
 import { type KafkaCluster, kafkaUnavailable, startKafkaCluster } from '../kit/kafka-cluster.js'
 import { type KafkaProxy, startKafkaProxy } from '../kit/kafka-proxy.js'
-import { TopicReader } from '../kit/kafka-topic.js'
+import { createSourceTopic, TopicReader } from '../kit/kafka-topic.js'
 import { freePorts } from '../kit/ports.js'
+import { spawnCli } from '../kit/spawn.js'
 import { waitFor } from '../kit/wait.js'
 
 const PARTITIONS = 4
@@ -113,6 +115,11 @@ test('ingest keeps a request per producer in flight, and each partition in the o
     proxy.maxProducesInFlight >= 2,
     `produce requests in flight at once: ${proxy.maxProducesInFlight}`,
   )
+  assert.equal(
+    proxy.maxTransactionalProducesInFlight,
+    0,
+    "ingest's producers are idempotent, not transactional",
+  )
   await ingest.close()
 })
 
@@ -142,4 +149,65 @@ test('the client as it is, with several requests in flight on one producer, writ
     KEYS.map((key) => [key, [0, 2, 1]]),
     'the naive sender did not write round 2 before round 1: the client may have changed (docs/kafka.md, problem 11)',
   )
+})
+
+test('the partition owners commit side by side, each with a transactional producer of its own, each partition in order', {
+  skip: kafkaUnavailable(),
+}, async () => {
+  const source = `owners-source-${process.pid}`
+  const prefix = `owners-${process.pid}`
+  const partitions = 6
+  const user = await createSourceTopic(bootstrap, source, partitions)
+  closers.push(() => user.close())
+  const service = await spawnCli({
+    KAFKA_BROKERS: bootstrap,
+    KAFKA_SOURCE_TOPIC: source,
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_PARTITIONS: String(partitions),
+    EXP_UNIT_MS: '1000',
+  })
+  closers.push(async () => {
+    service.process.kill('SIGTERM')
+    await service.exited
+  })
+  // Decisions in every partition, in one send: they fall due together, so the owners commit at once.
+  const keys = Array.from({ length: 6000 }, (_, i) => `d-${i}`)
+  await user.send({
+    messages: keys.map((key) => ({
+      topic: source,
+      partition: partitionOf(key, partitions),
+      key,
+      value: JSON.stringify({
+        type: 'decision',
+        key,
+        action: 'a',
+        probability: 0.5,
+        context: { pad: 'x'.repeat(200) },
+      }),
+    })),
+  })
+
+  const joined = new TopicReader(bootstrap, `${prefix}.joined`)
+  await joined.start()
+  try {
+    await waitFor('every record', () => joined.values.length >= keys.length, 60_000)
+    const byPartition = new Map<number, string[]>()
+    joined.lines().forEach((line, i) => {
+      const partition = joined.partitions[i] as number
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), line.key as string])
+    })
+    for (let p = 0; p < partitions; p++) {
+      assert.deepEqual(
+        byPartition.get(p),
+        keys.filter((key) => partitionOf(key, partitions) === p),
+        `partition ${p}: each record once, in the order of its decisions`,
+      )
+    }
+    assert.ok(
+      proxy.maxTransactionalProducesInFlight >= 2,
+      `transactional produce requests in flight at once: ${proxy.maxTransactionalProducesInFlight}`,
+    )
+  } finally {
+    await joined.close()
+  }
 })
