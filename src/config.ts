@@ -442,7 +442,7 @@ const KAFKA_SETTINGS: Settings<Omit<KafkaConfig, 'brokers'>> = [
     default: '1',
     accepts: 'an integer 1..64',
     meaning:
-      'produce requests ingest keeps in flight (per broker): one idempotent producer for each, owning the events partitions p with p mod this = its number (each partition stays in order)',
+      'produce requests ingest keeps in flight to each broker, at most: one idempotent producer for each, owning the events partitions p with p mod this = its number (each partition stays in order; no more producers than partitions)',
     parse: integer(1, 64),
   },
   {

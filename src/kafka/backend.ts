@@ -45,16 +45,6 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
   metrics.configure(settings)
   metrics.health.useKafka()
   const admin = new Admin(client('admin'))
-  const producers = Array.from(
-    { length: kafka.ingestProducers },
-    (_, lane) =>
-      new OneBufferProducer({
-        ...client(`ingest-${lane}`),
-        serializers: stringSerializers,
-        idempotent: true,
-        acks: ProduceAcks.ALL,
-      }),
-  )
   const createConsumer = () =>
     new FixedConsumer<string, string, string, string>({
       ...client('join'),
@@ -73,11 +63,22 @@ export async function openKafkaBackend(context: BackendContext): Promise<Backend
     groupId: `${kafka.groupId}.reader`,
     maxWaitTime: 100,
   })
-  const clients: { close(): Promise<void> }[] = [reader, ...producers, admin]
+  const clients: { close(): Promise<void> }[] = [reader, admin]
   try {
     await ensureTopics(admin, kafka, topics)
     const partitions = (await admin.metadata({ topics: [topics.events] })).topics.get(topics.events)
       ?.partitionsCount as number
+    // A producer beyond the partition count would own no partition.
+    const producers = Array.from({ length: Math.min(kafka.ingestProducers, partitions) }, (_, lane) => {
+      const producer = new OneBufferProducer({
+        ...client(`ingest-${lane}`),
+        serializers: stringSerializers,
+        idempotent: true,
+        acks: ProduceAcks.ALL,
+      })
+      clients.push(producer)
+      return producer
+    })
     const ingestor = new KafkaIngestor(
       producers,
       topics.events,

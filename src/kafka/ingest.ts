@@ -48,8 +48,6 @@ export class KafkaIngestor implements Ingestor {
   /** Each event goes on as its line; the partition's owner decodes it again and judges it (SPEC §5). */
   readonly needsFingerprints = false
   private readonly lanes: ProduceLane[]
-  /** Events taken and not yet acknowledged or refused. */
-  private waitingEvents = 0
   private accepting = true
 
   constructor(
@@ -68,12 +66,14 @@ export class KafkaIngestor implements Ingestor {
 
   admit(events: readonly IncomingEvent[]): Admission[] {
     let refusal: BanditJoinError | undefined
+    // Until a send ends, answered or not: one past its deadline still holds its events.
+    const waiting = this.lanes.reduce((sum, lane) => sum + lane.waitingEvents, 0)
     if (!this.accepting) {
       refusal = new BanditJoinError('BJ_ERR_UNAVAILABLE', 'the service is shutting down', 503, {
         retryAfterSeconds: 5,
       })
-    } else if (this.waitingEvents + events.length > this.maxWaitingEvents) {
-      refusal = overloaded(`the Kafka brokers are behind (${this.waitingEvents} events not yet acknowledged)`)
+    } else if (waiting + events.length > this.maxWaitingEvents) {
+      refusal = overloaded(`the Kafka brokers are behind (${waiting} events not yet acknowledged)`)
     }
     return events.map((event) =>
       refusal === undefined ? { kind: 'accept', event } : { kind: 'refuse', error: refusal },
@@ -92,33 +92,58 @@ export class KafkaIngestor implements Ingestor {
         value: eventLine(event),
       })
     }
-    this.waitingEvents += events.length
-    try {
-      // Every lane's outcome before the answer, so that the events stay counted while any is in flight.
-      const sent = await Promise.allSettled(
-        byLane.map((messages, lane) =>
-          messages.length > 0 ? this.lanes[lane]?.produce(messages) : undefined,
-        ),
-      )
-      const refused = sent.find((outcome) => outcome.status === 'rejected')
-      if (refused !== undefined) throw refused.reason
-    } finally {
-      this.waitingEvents -= events.length
-    }
+    await acknowledgedInTime(
+      byLane.flatMap((messages, lane) =>
+        messages.length > 0 ? [(this.lanes[lane] as ProduceLane).produce(messages)] : [],
+      ),
+    )
     for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
   }
 
   /** A tick: a record with no key and no value that carries a quiet partition's time (partition-owner.ts). */
   tick(partition: number): Promise<void> {
-    return (this.lanes[partition % this.lanes.length] as ProduceLane).produce([
-      { topic: this.topic, partition },
-    ])
+    const lane = this.lanes[partition % this.lanes.length] as ProduceLane
+    return acknowledgedInTime([lane.produce([{ topic: this.topic, partition }])])
   }
 
   /** Refuses new events (503) and waits until every event already taken is acknowledged or refused. */
   async close(): Promise<void> {
     this.accepting = false
     await Promise.all(this.lanes.map((lane) => lane.idle()))
+  }
+}
+
+/**
+ * Resolves once every send is acknowledged; rejects once one failed and the others settled, or
+ * after ACK_TIMEOUT_MS (a request queued behind a stalled send included). Once a send has started
+ * its records may be written without the answer reaching us: the client is told the outcome is
+ * unknown (a retry is safe), not that nothing was logged.
+ */
+async function acknowledgedInTime(sends: Promise<void>[]): Promise<void> {
+  let overdue: NodeJS.Timeout | undefined
+  const deadline = new Promise<'overdue'>((resolve) => {
+    overdue = setTimeout(() => resolve('overdue'), ACK_TIMEOUT_MS)
+  })
+  try {
+    const outcome = await Promise.race([Promise.allSettled(sends), deadline])
+    const failed = outcome === 'overdue' ? undefined : outcome.find((o) => o.status === 'rejected')
+    if (outcome === 'overdue' || failed !== undefined) {
+      const cause: unknown = failed?.reason
+      const reason =
+        outcome === 'overdue'
+          ? `no answer within ${ACK_TIMEOUT_MS} ms`
+          : cause instanceof Error
+            ? cause.message
+            : String(cause)
+      throw new BanditJoinError(
+        'BJ_ERR_OUTCOME_UNKNOWN',
+        `the Kafka brokers did not acknowledge the events (they may still be logged; send them again): ${reason}`,
+        503,
+        { cause, retryAfterSeconds: 1 },
+      )
+    }
+  } finally {
+    clearTimeout(overdue)
   }
 }
 
@@ -134,12 +159,20 @@ interface Waiting {
  */
 class ProduceLane {
   private queue: Waiting[] = []
+  private queuedEvents = 0
+  private sendingEvents = 0
   private sending: Promise<void> | undefined
 
   constructor(private readonly producer: StringProducer) {}
 
+  /** Events (ticks not counted) taken and not yet acknowledged or failed. */
+  get waitingEvents(): number {
+    return this.queuedEvents + this.sendingEvents
+  }
+
   produce(messages: Message[]): Promise<void> {
     const done = new Promise<void>((resolve, reject) => this.queue.push({ messages, resolve, reject }))
+    this.queuedEvents += eventsIn(messages)
     this.sending ??= this.sendQueued()
     return done
   }
@@ -149,39 +182,38 @@ class ProduceLane {
   }
 
   private async sendQueued(): Promise<void> {
-    // After the requests of this turn of the event loop, so that they share the produce request.
-    await new Promise((resolve) => setImmediate(resolve))
-    while (this.queue.length > 0) {
-      const waiting = this.queue
-      this.queue = []
-      // Once a send has started its records may be written without the answer reaching us: the
-      // client must be told the outcome is unknown (a retry is safe), not that nothing was logged.
-      const refuse = (reason: string, cause?: unknown) => {
-        const refusal = new BanditJoinError(
-          'BJ_ERR_OUTCOME_UNKNOWN',
-          `the Kafka brokers did not acknowledge the events (they may still be logged; send them again): ${reason}`,
-          503,
-          { cause, retryAfterSeconds: 1 },
-        )
-        for (const { reject } of waiting) reject(refusal)
-      }
-      const overdue = setTimeout(() => refuse(`no answer within ${ACK_TIMEOUT_MS} ms`), ACK_TIMEOUT_MS)
-      try {
-        // Each request is sent once: the library's own retries keep the producer id and sequence
-        // numbers, so the broker drops a batch it already has. Sending a failed request again would
-        // not: after a failed send the library takes a new producer id, and a batch that was written
-        // but not acknowledged would be logged twice. A large batch goes in several requests (so a
-        // 503 may leave part of it logged: see docs/kafka.md).
-        for (const chunk of chunksByBytes(waiting.flatMap((w) => w.messages))) {
-          await this.producer.send({ messages: chunk })
+    try {
+      // After the requests of this turn of the event loop, so that they share the produce request.
+      await new Promise((resolve) => setImmediate(resolve))
+      while (this.queue.length > 0) {
+        const waiting = this.queue
+        this.queue = []
+        const messages = waiting.flatMap((w) => w.messages)
+        this.sendingEvents = this.queuedEvents
+        this.queuedEvents = 0
+        try {
+          // Each request is sent once: the library's own retries keep the producer id and sequence
+          // numbers, so the broker drops a batch it already has. Sending a failed request again would
+          // not: after a failed send the library takes a new producer id, and a batch that was written
+          // but not acknowledged would be logged twice. A large batch goes in several requests (so a
+          // 503 may leave part of it logged: see docs/kafka.md).
+          for (const chunk of chunksByBytes(messages)) await this.producer.send({ messages: chunk })
+          for (const { resolve } of waiting) resolve()
+        } catch (error) {
+          for (const { reject } of waiting) reject(error)
+        } finally {
+          this.sendingEvents = 0
         }
-        for (const { resolve } of waiting) resolve()
-      } catch (error) {
-        refuse((error as Error).message, error)
-      } finally {
-        clearTimeout(overdue)
       }
+    } finally {
+      this.sending = undefined
     }
-    this.sending = undefined
   }
+}
+
+/** Events among messages: a tick has no key. */
+function eventsIn(messages: readonly Message[]): number {
+  let events = 0
+  for (const message of messages) if (message.key !== undefined) events++
+  return events
 }

@@ -5,7 +5,7 @@ import type { Producer } from '@platformatic/kafka'
 import { BanditJoinError } from '../../src/errors.js'
 import type { IncomingEvent } from '../../src/ingest/validate.js'
 import { MAX_REQUEST_BYTES } from '../../src/kafka/chunks.js'
-import { KafkaIngestor, partitionOf } from '../../src/kafka/ingest.js'
+import { ACK_TIMEOUT_MS, KafkaIngestor, partitionOf } from '../../src/kafka/ingest.js'
 import { Metrics } from '../../src/metrics.js'
 
 interface Sent {
@@ -221,7 +221,7 @@ test('with several producers, each owns the partitions p mod lanes: their reques
   await Promise.all([later, ticked])
 })
 
-test('a request refused by one lane is a 503, and its events count against the limit until every lane settled', async () => {
+test('a request refused by one lane is a 503 once every lane settled; each lane holds its events until its send ends', async () => {
   const lanes = [fakeProducer(), fakeProducer()]
   const ingest = new KafkaIngestor(
     lanes.map((l) => l.producer),
@@ -231,19 +231,55 @@ test('a request refused by one lane is a 503, and its events count against the l
     new Metrics(),
   )
   const [a, b] = keysByLane()
-  const both = ingest.append([reward(a), reward(b)])
-  const outcome = both.then(
+  const outcome = ingest.append([reward(a), reward(b)]).then(
     () => 'answered',
     (e: unknown) => e,
   )
   await tick()
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'refuse', 'two events wait')
   lanes[0]?.sends[0]?.settle(Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { canRetry: false }))
   await tick()
-  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'refuse', 'lane 1 still has its event in flight')
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'accept', "lane 0's event no longer waits")
+  assert.equal(ingest.admit([reward('c'), reward('d')])[0]?.kind, 'refuse', "lane 1's still does")
+  let settled = false
+  void outcome.then(() => {
+    settled = true
+  })
+  await tick()
+  assert.equal(settled, false, 'not answered while lane 1 is in flight')
   lanes[1]?.sends[0]?.settle()
   const error = await outcome
   assert.ok(
     error instanceof BanditJoinError && error.statusCode === 503 && /NOT_ENOUGH_REPLICAS/.test(error.message),
   )
-  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'accept')
+  assert.equal(ingest.admit([reward('c'), reward('d')])[0]?.kind, 'accept')
+})
+
+test('a request not acknowledged within the deadline is a 503 (outcome unknown), one queued behind it too; their events count until the send ends', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 2, new Metrics())
+  const outcome = (p: Promise<void>) =>
+    p.then(
+      () => 'answered',
+      (e: unknown) => e,
+    )
+  const first = outcome(ingest.append([reward('a')]))
+  await tick()
+  t.mock.timers.tick(ACK_TIMEOUT_MS / 2)
+  const queued = outcome(ingest.append([reward('b')]))
+  await tick()
+  assert.equal(sends.length, 1, 'the second waits behind the stalled send')
+  t.mock.timers.tick(ACK_TIMEOUT_MS / 2)
+  const overdue = (e: unknown) =>
+    e instanceof BanditJoinError && e.code === 'BJ_ERR_OUTCOME_UNKNOWN' && /no answer within/.test(e.message)
+  assert.ok(overdue(await first))
+  assert.equal(ingest.admit([reward('c')])[0]?.kind, 'refuse', 'the stalled send still holds both events')
+  t.mock.timers.tick(ACK_TIMEOUT_MS / 2)
+  assert.ok(overdue(await queued), 'the queued request has a deadline of its own')
+  sends[0]?.settle()
+  await tick()
+  sends[1]?.settle()
+  await tick()
+  assert.equal(ingest.admit([reward('c'), reward('d')])[0]?.kind, 'accept', 'room once the sends ended')
 })

@@ -38,7 +38,7 @@ function frames(onFrame: (frame: Buffer) => void): (chunk: Buffer) => void {
   }
 }
 
-/** Whether a produce request (its whole frame) carries a transactional id. */
+/** Whether a produce request (its whole frame, version 3 or later) carries a transactional id. */
 function isTransactional(frame: Buffer): boolean {
   const version = frame.readInt16BE(6)
   // Header: size, api key, api version, correlation id, client id (int16 length, then its bytes).
@@ -74,14 +74,15 @@ export async function startKafkaProxy(port: number, brokerPort: number): Promise
       frames((frame) => {
         // Request header: size, api key, api version, correlation id.
         if (frame.readInt16BE(4) === PRODUCE_API_KEY) {
+          // A dropped request stays in flight for the client until its connection closes.
+          const transactional = isTransactional(frame)
+          produces.set(frame.readInt32BE(8), transactional)
+          count(transactional, 1)
           if (drop !== undefined) {
             drop()
             drop = undefined
             return
           }
-          const transactional = isTransactional(frame)
-          produces.set(frame.readInt32BE(8), transactional)
-          count(transactional, 1)
         }
         broker.write(frame)
       }),
