@@ -48,6 +48,8 @@ export class KafkaIngestor implements Ingestor {
   /** Each event goes on as its line; the partition's owner decodes it again and judges it (SPEC §5). */
   readonly needsFingerprints = false
   private readonly lanes: ProduceLane[]
+  /** Each partition's tick not yet acknowledged: an owner asks again every 100 ms until one is. */
+  private readonly ticks = new Map<number, Promise<void>>()
   private accepting = true
 
   constructor(
@@ -100,10 +102,21 @@ export class KafkaIngestor implements Ingestor {
     for (const event of events) this.metrics.eventsAccepted.inc({ type: event.type })
   }
 
-  /** A tick: a record with no key and no value that carries a quiet partition's time (partition-owner.ts). */
+  /**
+   * A tick: a record with no key and no value that carries a quiet partition's time
+   * (partition-owner.ts). One waits at a time per partition, so that a stalled send does not
+   * gather ten a second behind it.
+   */
   tick(partition: number): Promise<void> {
-    const lane = this.lanes[partition % this.lanes.length] as ProduceLane
-    return acknowledgedInTime([lane.produce([{ topic: this.topic, partition }])])
+    let waiting = this.ticks.get(partition)
+    if (waiting === undefined) {
+      const lane = this.lanes[partition % this.lanes.length] as ProduceLane
+      waiting = acknowledgedInTime([lane.produce([{ topic: this.topic, partition }])]).finally(() =>
+        this.ticks.delete(partition),
+      )
+      this.ticks.set(partition, waiting)
+    }
+    return waiting
   }
 
   /** Refuses new events (503) and waits until every event already taken is acknowledged or refused. */
@@ -124,13 +137,22 @@ async function acknowledgedInTime(sends: Promise<void>[]): Promise<void> {
   const deadline = new Promise<'overdue'>((resolve) => {
     overdue = setTimeout(() => resolve('overdue'), ACK_TIMEOUT_MS)
   })
+  // The first failure, told even if another send is still unanswered at the deadline.
+  let failure: { cause: unknown } | undefined
+  const settled = Promise.allSettled(
+    sends.map((send) =>
+      send.catch((cause: unknown) => {
+        failure ??= { cause }
+        throw cause
+      }),
+    ),
+  )
   try {
-    const outcome = await Promise.race([Promise.allSettled(sends), deadline])
-    const failed = outcome === 'overdue' ? undefined : outcome.find((o) => o.status === 'rejected')
-    if (outcome === 'overdue' || failed !== undefined) {
-      const cause: unknown = failed?.reason
+    const outcome = await Promise.race([settled, deadline])
+    if (outcome === 'overdue' || failure !== undefined) {
+      const cause = failure?.cause
       const reason =
-        outcome === 'overdue'
+        failure === undefined
           ? `no answer within ${ACK_TIMEOUT_MS} ms`
           : cause instanceof Error
             ? cause.message
@@ -195,8 +217,9 @@ class ProduceLane {
           // Each request is sent once: the library's own retries keep the producer id and sequence
           // numbers, so the broker drops a batch it already has. Sending a failed request again would
           // not: after a failed send the library takes a new producer id, and a batch that was written
-          // but not acknowledged would be logged twice. A large batch goes in several requests (so a
-          // 503 may leave part of it logged: see docs/kafka.md).
+          // but not acknowledged would be logged twice. A large batch goes in several requests, and a
+          // batch over several producers' partitions in one request each (so a 503 may leave part
+          // of it logged: see docs/kafka.md).
           for (const chunk of chunksByBytes(messages)) await this.producer.send({ messages: chunk })
           for (const { resolve } of waiting) resolve()
         } catch (error) {

@@ -283,3 +283,52 @@ test('a request not acknowledged within the deadline is a 503 (outcome unknown),
   await tick()
   assert.equal(ingest.admit([reward('c'), reward('d')])[0]?.kind, 'accept', 'room once the sends ended')
 })
+
+test('one tick waits at a time per partition: asking again meanwhile gives the same one', async () => {
+  const { sends, producer } = fakeProducer()
+  const ingest = new KafkaIngestor([producer], 'bj.events', 6, 100, new Metrics())
+  const first = ingest.append([reward('a')])
+  await tick()
+  const four = ingest.tick(4)
+  assert.equal(ingest.tick(4), four)
+  const five = ingest.tick(5)
+  sends[0]?.settle()
+  await first
+  await tick()
+  assert.deepEqual(sends[1]?.messages, [
+    { topic: 'bj.events', partition: 4 },
+    { topic: 'bj.events', partition: 5 },
+  ])
+  sends[1]?.settle()
+  await Promise.all([four, five])
+  const again = ingest.tick(4)
+  assert.notEqual(again, four, 'a new tick once the last was acknowledged')
+  await tick()
+  sends[2]?.settle()
+  await again
+})
+
+test("at the deadline, a request one lane refused and another has not answered gives the refusal's reason", async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] })
+  const lanes = [fakeProducer(), fakeProducer()]
+  const ingest = new KafkaIngestor(
+    lanes.map((l) => l.producer),
+    'bj.events',
+    6,
+    100,
+    new Metrics(),
+  )
+  const [a, b] = keysByLane()
+  const outcome = ingest.append([reward(a), reward(b)]).then(
+    () => 'answered',
+    (e: unknown) => e,
+  )
+  await tick()
+  lanes[0]?.sends[0]?.settle(Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { canRetry: false }))
+  await tick()
+  t.mock.timers.tick(ACK_TIMEOUT_MS)
+  const error = await outcome
+  assert.ok(error instanceof BanditJoinError && error.code === 'BJ_ERR_OUTCOME_UNKNOWN')
+  assert.match(error.message, /NOT_ENOUGH_REPLICAS/)
+  lanes[1]?.sends[0]?.settle()
+})

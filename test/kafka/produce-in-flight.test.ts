@@ -18,9 +18,11 @@ import { type KafkaProxy, startKafkaProxy } from '../kit/kafka-proxy.js'
 import { createSourceTopic, TopicReader } from '../kit/kafka-topic.js'
 import { freePorts } from '../kit/ports.js'
 import { spawnCli } from '../kit/spawn.js'
-import { waitFor } from '../kit/wait.js'
+import { sleep, waitFor } from '../kit/wait.js'
 
 const PARTITIONS = 4
+/** How long a reader goes on after it has the count it waits for, so that a copy beyond it would be seen. */
+const SETTLE_MS = 1500
 const ROUNDS = [0, 1, 2]
 /** One decision key in each partition. */
 const KEYS = Array.from({ length: PARTITIONS }, (_, p) => {
@@ -48,7 +50,7 @@ after(async () => {
   await proxy?.close()
 })
 
-/** A producer of the events topic through the proxy; a lost request is sent again after 2 s. */
+/** A producer of the events topic through the proxy; a lost request is sent again after 4 s (within ingest's 10 s deadline). */
 function producer(name: string, idempotent: boolean) {
   const p = new OneBufferProducer<string, string, string, string>({
     clientId: `${name}-${process.pid}`,
@@ -56,7 +58,7 @@ function producer(name: string, idempotent: boolean) {
     serializers: stringSerializers,
     idempotent,
     acks: ProduceAcks.ALL,
-    requestTimeout: 2000,
+    requestTimeout: 4000,
     retries: 10,
     retryDelay: 200,
   })
@@ -78,8 +80,11 @@ const rewardOf = (key: string, round: number): IncomingEvent => ({
  */
 async function loseARequest(topic: string, send: (round: number) => Promise<void>) {
   const admin = new Admin({ clientId: `admin-${process.pid}`, bootstrapBrokers: [bootstrap] })
-  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 })
-  await admin.close()
+  try {
+    await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 })
+  } finally {
+    await admin.close()
+  }
   await send(0)
   const dropped = proxy.dropNextProduce()
   const first = send(1)
@@ -90,6 +95,8 @@ async function loseARequest(topic: string, send: (round: number) => Promise<void
   await reader.start()
   try {
     await waitFor('every event read back', () => reader.values.length >= KEYS.length * ROUNDS.length, 20_000)
+    // Every send was acknowledged before the read: a copy would be in the topic already, a moment behind.
+    await sleep(SETTLE_MS)
     const order = new Map(KEYS.map((key) => [key, [] as number[]]))
     for (const line of reader.lines()) order.get(line.key as string)?.push(line.reward as number)
     return order
@@ -100,6 +107,7 @@ async function loseARequest(topic: string, send: (round: number) => Promise<void
 
 test('ingest keeps a request per producer in flight, and each partition in the order of its requests when one is lost', {
   skip: kafkaUnavailable(),
+  timeout: 180_000,
 }, async () => {
   const topic = `lanes-${process.pid}`
   const producers = [0, 1].map((lane) => producer(`ingest-${lane}`, true))
@@ -125,6 +133,7 @@ test('ingest keeps a request per producer in flight, and each partition in the o
 
 test('the client as it is, with several requests in flight on one producer, writes a partition out of order when one is lost', {
   skip: kafkaUnavailable(),
+  timeout: 180_000,
 }, async () => {
   // The naive sender: a producer built without idempotence (else the client forces one request
   // in flight) that asks for it on each send, and sends without waiting for the one before.
@@ -153,44 +162,52 @@ test('the client as it is, with several requests in flight on one producer, writ
 
 test('the partition owners commit side by side, each with a transactional producer of its own, each partition in order', {
   skip: kafkaUnavailable(),
+  timeout: 180_000,
 }, async () => {
   const source = `owners-source-${process.pid}`
   const prefix = `owners-${process.pid}`
   const partitions = 6
   const user = await createSourceTopic(bootstrap, source, partitions)
   closers.push(() => user.close())
-  const service = await spawnCli({
-    KAFKA_BROKERS: bootstrap,
-    KAFKA_SOURCE_TOPIC: source,
-    KAFKA_TOPIC_PREFIX: prefix,
-    KAFKA_PARTITIONS: String(partitions),
-    EXP_UNIT_MS: '1000',
-  })
-  closers.push(async () => {
-    service.process.kill('SIGTERM')
-    await service.exited
-  })
-  // Decisions in every partition, in one send: they fall due together, so the owners commit at once.
+  const service = await spawnCli(
+    {
+      KAFKA_BROKERS: bootstrap,
+      KAFKA_SOURCE_TOPIC: source,
+      KAFKA_TOPIC_PREFIX: prefix,
+      KAFKA_PARTITIONS: String(partitions),
+      EXP_UNIT_MS: '1000',
+    },
+    [],
+    { readyTimeoutMs: 60_000, onSpawn: (child) => closers.push(async () => void child.kill('SIGKILL')) },
+  )
+  closers.unshift(async () => void (await service.stop('SIGTERM', 10_000)))
+  // Decisions in every partition, in three sends 300 ms apart: each falls due at once in every
+  // partition, so the owners commit side by side three times.
   const keys = Array.from({ length: 6000 }, (_, i) => `d-${i}`)
-  await user.send({
-    messages: keys.map((key) => ({
-      topic: source,
-      partition: partitionOf(key, partitions),
-      key,
-      value: JSON.stringify({
-        type: 'decision',
+  for (let part = 0; part < 3; part++) {
+    if (part > 0) await sleep(300)
+    await user.send({
+      messages: keys.slice(part * 2000, (part + 1) * 2000).map((key) => ({
+        topic: source,
+        partition: partitionOf(key, partitions),
         key,
-        action: 'a',
-        probability: 0.5,
-        context: { pad: 'x'.repeat(200) },
-      }),
-    })),
-  })
+        value: JSON.stringify({
+          type: 'decision',
+          key,
+          action: 'a',
+          probability: 0.5,
+          context: { pad: 'x'.repeat(200) },
+        }),
+      })),
+    })
+  }
 
   const joined = new TopicReader(bootstrap, `${prefix}.joined`)
   await joined.start()
   try {
     await waitFor('every record', () => joined.values.length >= keys.length, 60_000)
+    // A copy would come in the same transaction or the next commit, a moment behind.
+    await sleep(SETTLE_MS)
     const byPartition = new Map<number, string[]>()
     joined.lines().forEach((line, i) => {
       const partition = joined.partitions[i] as number
