@@ -174,15 +174,28 @@ function keysByLane(): [string, string, string] {
   return [lane0[0] as string, lane1, sameAsFirst as string]
 }
 
-test('with several producers, each owns the partitions p mod lanes: their requests are in flight together, one per lane', async () => {
+/** An ingestor on two fake producers (lanes) of 6 partitions. */
+function twoLanes(maxWaitingEvents: number) {
   const lanes = [fakeProducer(), fakeProducer()]
   const ingest = new KafkaIngestor(
     lanes.map((l) => l.producer),
     'bj.events',
     6,
-    100,
+    maxWaitingEvents,
     new Metrics(),
   )
+  return { lanes, ingest }
+}
+
+/** What a request settles to: 'answered', or its error. */
+const settled = (request: Promise<void>): Promise<unknown> =>
+  request.then(
+    () => 'answered',
+    (e: unknown) => e,
+  )
+
+test('with several producers, each owns the partitions p mod lanes: their requests are in flight together, one per lane', async () => {
+  const { lanes, ingest } = twoLanes(100)
   const [a, b, alsoA] = keysByLane()
   const both = ingest.append([reward(a), reward(b)])
   await tick()
@@ -222,31 +235,21 @@ test('with several producers, each owns the partitions p mod lanes: their reques
 })
 
 test('a request refused by one lane is a 503 once every lane settled; each lane holds its events until its send ends', async () => {
-  const lanes = [fakeProducer(), fakeProducer()]
-  const ingest = new KafkaIngestor(
-    lanes.map((l) => l.producer),
-    'bj.events',
-    6,
-    2,
-    new Metrics(),
-  )
+  const { lanes, ingest } = twoLanes(2)
   const [a, b] = keysByLane()
-  const outcome = ingest.append([reward(a), reward(b)]).then(
-    () => 'answered',
-    (e: unknown) => e,
-  )
+  const outcome = settled(ingest.append([reward(a), reward(b)]))
   await tick()
   assert.equal(ingest.admit([reward('c')])[0]?.kind, 'refuse', 'two events wait')
   lanes[0]?.sends[0]?.settle(Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { canRetry: false }))
   await tick()
   assert.equal(ingest.admit([reward('c')])[0]?.kind, 'accept', "lane 0's event no longer waits")
   assert.equal(ingest.admit([reward('c'), reward('d')])[0]?.kind, 'refuse', "lane 1's still does")
-  let settled = false
+  let answered = false
   void outcome.then(() => {
-    settled = true
+    answered = true
   })
   await tick()
-  assert.equal(settled, false, 'not answered while lane 1 is in flight')
+  assert.equal(answered, false, 'not answered while lane 1 is in flight')
   lanes[1]?.sends[0]?.settle()
   const error = await outcome
   assert.ok(
@@ -259,15 +262,10 @@ test('a request not acknowledged within the deadline is a 503 (outcome unknown),
   t.mock.timers.enable({ apis: ['setTimeout'] })
   const { sends, producer } = fakeProducer()
   const ingest = new KafkaIngestor([producer], 'bj.events', 6, 2, new Metrics())
-  const outcome = (p: Promise<void>) =>
-    p.then(
-      () => 'answered',
-      (e: unknown) => e,
-    )
-  const first = outcome(ingest.append([reward('a')]))
+  const first = settled(ingest.append([reward('a')]))
   await tick()
   t.mock.timers.tick(ACK_TIMEOUT_MS / 2)
-  const queued = outcome(ingest.append([reward('b')]))
+  const queued = settled(ingest.append([reward('b')]))
   await tick()
   assert.equal(sends.length, 1, 'the second waits behind the stalled send')
   t.mock.timers.tick(ACK_TIMEOUT_MS / 2)
@@ -310,19 +308,9 @@ test('one tick waits at a time per partition: asking again meanwhile gives the s
 
 test("at the deadline, a request one lane refused and another has not answered gives the refusal's reason", async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] })
-  const lanes = [fakeProducer(), fakeProducer()]
-  const ingest = new KafkaIngestor(
-    lanes.map((l) => l.producer),
-    'bj.events',
-    6,
-    100,
-    new Metrics(),
-  )
+  const { lanes, ingest } = twoLanes(100)
   const [a, b] = keysByLane()
-  const outcome = ingest.append([reward(a), reward(b)]).then(
-    () => 'answered',
-    (e: unknown) => e,
-  )
+  const outcome = settled(ingest.append([reward(a), reward(b)]))
   await tick()
   lanes[0]?.sends[0]?.settle(Object.assign(new Error('NOT_ENOUGH_REPLICAS'), { canRetry: false }))
   await tick()
