@@ -93,3 +93,13 @@ export function parseLines(text: string): unknown[] {
 export function readJsonLines(path: string): unknown[] {
   return existsSync(path) ? parseLines(readFileSync(path, 'utf8')) : []
 }
+
+/**
+ * The complete lines of a file another process may be writing while it is read (a poll): a last
+ * line without its newline is still being written, not yet a record.
+ */
+export function readWrittenLines(path: string): unknown[] {
+  if (!existsSync(path)) return []
+  const text = readFileSync(path, 'utf8')
+  return parseLines(text.slice(0, text.lastIndexOf('\n') + 1))
+}

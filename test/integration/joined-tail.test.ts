@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { E2E, postJson, send } from '../helpers/e2e-http.js'
 import { JoinedConsumer, readJoined, type TailRecord } from '../helpers/e2e-tail.js'
-import { readJsonLines } from '../helpers/service.js'
+import { readJsonLines, readWrittenLines } from '../helpers/service.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
 // SPEC §4: GET /joined?from=N, the live resumable tail a learner subscribes to.
@@ -55,7 +55,7 @@ test('a live consumer of GET /joined receives each new record with its seq as it
   const { env, output } = setup(e2e)
   const service = await e2e.start(env)
   await decide(service.url, ['before'])
-  await waitFor('the first record', () => (readJsonLines(output).length === 1 ? true : undefined))
+  await waitFor('the first record', () => (readWrittenLines(output).length === 1 ? true : undefined))
 
   const live = await JoinedConsumer.connect(service.url)
   t.after(() => live.close())

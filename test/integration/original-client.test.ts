@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { E2E, postJson, postLikeRequests, postOverrideLikeRequests } from '../helpers/e2e-http.js'
-import { parseLines, readJsonLines } from '../helpers/service.js'
+import { parseLines, readJsonLines, readWrittenLines } from '../helpers/service.js'
 import { sleep, waitFor } from '../kit/wait.js'
 
 // The requests of the original Python client (requests.post(url, json=...) and
@@ -282,7 +282,7 @@ test('SIGTERM exits 0 and a restart emits the pending decisions at their due tim
   const readyAt = Date.now()
   await waitFor(
     'decisions due while down',
-    () => (readJsonLines(output).length >= 20 ? true : undefined),
+    () => (readWrittenLines(output).length >= 20 ? true : undefined),
     5000,
   )
   checkOnce(downDue.keys)
@@ -297,7 +297,7 @@ test('SIGTERM exits 0 and a restart emits the pending decisions at their due tim
   if (Date.now() < pending.sentAt + 1500 - 50) {
     assert.equal(readJsonLines(output).length, 20, 'nothing pending is emitted at restart before it is due')
   }
-  await waitFor('pending decisions', () => (readJsonLines(output).length >= 40 ? true : undefined))
+  await waitFor('pending decisions', () => (readWrittenLines(output).length >= 40 ? true : undefined))
   await sleep(500)
   checkOnce([...downDue.keys, ...pending.keys])
   assert.equal(readJsonLines(output).length, 40)

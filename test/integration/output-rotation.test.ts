@@ -3,7 +3,7 @@ import { mkdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { E2E, postJson } from '../helpers/e2e-http.js'
-import { readJsonLines } from '../helpers/service.js'
+import { readWrittenLines } from '../helpers/service.js'
 import type { ReadyProcess } from '../kit/spawn.js'
 import { waitFor } from '../kit/wait.js'
 
@@ -13,7 +13,8 @@ import { waitFor } from '../kit/wait.js'
 
 const E = 200
 
-const keysIn = (path: string) => readJsonLines(path).map((r) => (r as { key: string }).key)
+/** Polled while the service writes: complete lines only. */
+const keysIn = (path: string) => readWrittenLines(path).map((r) => (r as { key: string }).key)
 
 async function logDecisions(service: ReadyProcess, from: number, to: number): Promise<void> {
   for (let i = from; i < to; i++) {
